@@ -1,0 +1,68 @@
+# Two commands matter: `make e2e` (the main job) and `make test` (the tests).
+# Both install what they need from Debian and run as root without systemd.
+
+GO        ?= go
+E2E       := bin/e2e
+RUN       ?= $(shell date +%Y%m%d-%H%M%S)
+ARTIFACTS ?= artifacts/$(RUN)
+FLAVOR    ?= debian12
+TOPOLOGY  ?= fixtures/topology.yaml
+# Host tools the tests talk to: haproxy -c (lint), Debian's cloud-init reader,
+# blkid, genisoimage (bench) and xorriso (reading drives in tests).
+TEST_PKGS := haproxy cloud-init util-linux genisoimage
+LAB_PKGS  := qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients iproute2 mmdebstrap e2fsprogs
+
+.PHONY: all build test unit drive-suite e2e bench golden image lab-up lab-down down selftest lint drives vet clean
+
+all: build
+
+build:
+	$(GO) build -o $(E2E) ./cmd/e2e
+
+vet:
+	$(GO) vet ./...
+
+## test: unit tests and the drive suite (no VMs).
+test: build
+	./hack/ensure-packages $(TEST_PKGS)
+	$(GO) vet ./...
+	$(GO) test -count=1 ./framework/... ./scenarios/... ./cmd/...
+	$(GO) test -count=1 ./suites/configdrive/... -ginkgo.label-filter=drive
+
+## e2e: lab up, image (cached), drives, boot, verify, teardown.
+e2e: build
+	./hack/ensure-packages $(LAB_PKGS)
+	$(E2E) lab up
+	$(E2E) image build
+	$(GO) test -count=1 -timeout 80m ./suites/e2e/... -args \
+	  -ginkgo.label-filter='vm' -ginkgo.v \
+	  -ginkgo.junit-report=$(CURDIR)/$(ARTIFACTS)/junit.xml \
+	  -e2e.flavor=$(FLAVOR) -e2e.topology=$(CURDIR)/$(TOPOLOGY) -e2e.artifacts=$(CURDIR)/$(ARTIFACTS)
+
+## golden: refresh the checked-in drive listings after a deliberate template change.
+golden:
+	$(GO) test -count=1 ./framework/golden/... -update
+
+image: build
+	./hack/ensure-packages $(LAB_PKGS)
+	$(E2E) image build
+
+lab-up: build
+	./hack/ensure-packages $(LAB_PKGS)
+	$(E2E) lab up
+
+lab-down: build
+	$(E2E) lab down
+
+## down: remove everything any run left behind (domains, volumes, state).
+down: build
+	$(E2E) down
+
+lint: build
+	$(E2E) lint --topology $(TOPOLOGY) --flavor $(FLAVOR)
+
+drives: build
+	$(E2E) drives --topology $(TOPOLOGY) --flavor $(FLAVOR) --out out/drives
+
+clean:
+	rm -rf bin out

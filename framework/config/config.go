@@ -1,0 +1,108 @@
+// Package config holds the harness's named waits and well-known paths. Every
+// wait in the harness is one of these intervals; none is a bare number.
+package config
+
+import (
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+)
+
+// Intervals are the named timeouts and poll periods of a run.
+// Each can be overridden by the environment variable E2E_<NAME> (upper case),
+// e.g. E2E_CLOUD_INIT=15m, in Go duration syntax.
+type Intervals struct {
+	// Boot: domain started until the guest kernel writes to its console.
+	Boot time.Duration `env:"BOOT"`
+	// CloudInit: domain started until cloud-init reports "finished".
+	CloudInit time.Duration `env:"CLOUD_INIT"`
+	// SSH: cloud-init finished until the node accepts the harness's key.
+	SSH time.Duration `env:"SSH"`
+	// Command: one remote command or HTTP request batch.
+	Command time.Duration `env:"COMMAND"`
+	// Failover: a backend change until haproxy's health checks have seen it.
+	Failover time.Duration `env:"FAILOVER"`
+	// Teardown: destroying domains and volumes of a run.
+	Teardown time.Duration `env:"TEARDOWN"`
+	// Poll: how often a wait looks again.
+	Poll time.Duration `env:"POLL"`
+}
+
+// Accel says how guests are executed.
+type Accel string
+
+const (
+	AccelKVM Accel = "kvm"
+	AccelTCG Accel = "qemu" // libvirt's domain type for TCG emulation
+)
+
+// DefaultIntervals fit the accelerator: under TCG a guest boots about ten
+// times slower than under KVM, and four guests share two host cores.
+func DefaultIntervals(a Accel) Intervals {
+	if a == AccelKVM {
+		return Intervals{
+			Boot:      30 * time.Second,
+			CloudInit: 3 * time.Minute,
+			SSH:       time.Minute,
+			Command:   30 * time.Second,
+			Failover:  20 * time.Second,
+			Teardown:  time.Minute,
+			Poll:      200 * time.Millisecond,
+		}
+	}
+	return Intervals{
+		Boot:      2 * time.Minute,
+		CloudInit: 12 * time.Minute,
+		SSH:       3 * time.Minute,
+		Command:   90 * time.Second,
+		Failover:  45 * time.Second,
+		Teardown:  2 * time.Minute,
+		Poll:      250 * time.Millisecond,
+	}
+}
+
+// WithEnv returns in with every interval overridden from the environment.
+func (in Intervals) WithEnv() (Intervals, error) {
+	v := reflect.ValueOf(&in).Elem()
+	for i := range v.NumField() {
+		name := "E2E_" + v.Type().Field(i).Tag.Get("env")
+		s, ok := os.LookupEnv(name)
+		if !ok || strings.TrimSpace(s) == "" {
+			continue
+		}
+		d, err := time.ParseDuration(strings.TrimSpace(s))
+		if err != nil || d <= 0 {
+			return in, fmt.Errorf("%s=%q: want a positive Go duration such as 90s or 10m", name, s)
+		}
+		v.Field(i).SetInt(int64(d))
+	}
+	return in, nil
+}
+
+// Paths are where the harness keeps things outside the repository.
+type Paths struct {
+	// Cache holds the guest image and package bundles, keyed by recipe hash.
+	Cache string
+	// State holds running labs: keys, overlays, drives, run records.
+	State string
+	// Artifacts receives consoles, logs and rendered drives of each run.
+	Artifacts string
+}
+
+// DefaultPaths honours E2E_CACHE_DIR, E2E_STATE_DIR and E2E_ARTIFACTS_DIR.
+func DefaultPaths() Paths {
+	return Paths{
+		Cache:     envOr("E2E_CACHE_DIR", "/var/cache/drivelab"),
+		State:     envOr("E2E_STATE_DIR", "/var/lib/drivelab"),
+		Artifacts: envOr("E2E_ARTIFACTS_DIR", "artifacts"),
+	}
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

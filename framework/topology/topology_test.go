@@ -1,0 +1,57 @@
+package topology_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/drivelab/drivelab/framework/topology"
+)
+
+func TestLoadReference(t *testing.T) {
+	topo, err := topology.Load("../../fixtures/topology.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(topo.NodeNames(), ","); got != "test2,haproxy,web01,web02" {
+		t.Fatalf("nodes = %s", got)
+	}
+	web01, _ := topo.Node("web01")
+	if web01.Prefix(topo.Network).String() != "192.168.100.27/24" || web01.ShortName() != "web01" {
+		t.Fatalf("web01 = %+v", web01)
+	}
+	if n, _ := topo.Node("test2"); n.InstanceName != "test" {
+		t.Fatalf("test2 instance name = %q", n.InstanceName)
+	}
+}
+
+// Each broken topology must be refused with a message naming the culprit.
+func TestValidateNamesTheCulprit(t *testing.T) {
+	base := `
+network: {bridge: br0, cidr: 192.168.100.0/24, gateway: 192.168.100.1, domain: cloud.org}
+roles:
+  client: {files: [hosts], user_data: u.tmpl}
+nodes:
+  - {name: a, role: client, fqdn: a.cloud.org, ip: 192.168.100.10, mac: "52:54:00:00:00:0a", vcpus: 1, memory_mib: 512, password: a, uuid: 11111111-1111-4111-8111-111111111111}
+`
+	cases := map[string]struct{ node, want string }{
+		"duplicate ip":   {`  - {name: b, role: client, fqdn: b.cloud.org, ip: 192.168.100.10, mac: "52:54:00:00:00:0b", vcpus: 1, memory_mib: 512, password: b, uuid: 22222222-2222-4222-8222-222222222222}`, `t.yaml:7: node "b": ip 192.168.100.10 is already used by node "a"`},
+		"gateway ip":     {`  - {name: b, role: client, fqdn: b.cloud.org, ip: 192.168.100.1, mac: "52:54:00:00:00:0b", vcpus: 1, memory_mib: 512, password: b, uuid: 22222222-2222-4222-8222-222222222222}`, `node "b": ip 192.168.100.1 is the gateway's address`},
+		"outside subnet": {`  - {name: b, role: client, fqdn: b.cloud.org, ip: 10.0.0.5, mac: "52:54:00:00:00:0b", vcpus: 1, memory_mib: 512, password: b, uuid: 22222222-2222-4222-8222-222222222222}`, `node "b": ip 10.0.0.5 is outside network.cidr`},
+		"bad fqdn":       {`  - {name: b, role: client, fqdn: b_x.cloud.org, ip: 192.168.100.11, mac: "52:54:00:00:00:0b", vcpus: 1, memory_mib: 512, password: b, uuid: 22222222-2222-4222-8222-222222222222}`, `node "b": fqdn "b_x.cloud.org" is not a valid host name`},
+		"missing uuid":   {`  - {name: b, role: client, fqdn: b.cloud.org, ip: 192.168.100.11, mac: "52:54:00:00:00:0b", vcpus: 1, memory_mib: 512, password: b}`, `node "b": uuid is missing`},
+		"unknown role":   {`  - {name: b, role: db, fqdn: b.cloud.org, ip: 192.168.100.11, mac: "52:54:00:00:00:0b", vcpus: 1, memory_mib: 512, password: b, uuid: 22222222-2222-4222-8222-222222222222}`, `node "b": role "db" is not defined`},
+		"multicast mac":  {`  - {name: b, role: client, fqdn: b.cloud.org, ip: 192.168.100.11, mac: "01:00:5e:00:00:0b", vcpus: 1, memory_mib: 512, password: b, uuid: 22222222-2222-4222-8222-222222222222}`, `node "b": mac "01:00:5e:00:00:0b" is not a unicast`},
+		"unknown field":  {`  - {name: b, rol: client}`, `field rol not found`},
+	}
+	if _, err := topology.Parse("t.yaml", []byte(base)); err != nil {
+		t.Fatalf("base topology must be valid: %v", err)
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := topology.Parse("t.yaml", []byte(base+c.node+"\n"))
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, c.want)
+			}
+		})
+	}
+}
