@@ -1,0 +1,200 @@
+// Package verify runs checks against a booted lab and collects a verdict
+// per node and check. Checks themselves live in scenarios/; this package
+// only knows how to run them and report.
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/drivelab/drivelab/framework/config"
+	"github.com/drivelab/drivelab/framework/sshx"
+	"github.com/drivelab/drivelab/framework/topology"
+)
+
+// Roles the checks know by name.
+const (
+	RoleClient       = "client"
+	RoleLoadBalancer = "loadbalancer"
+	RoleWeb          = "web"
+)
+
+// File is one file the drive injected into a node, as rendered.
+type File struct {
+	// Name is the topology's logical name (hosts, haproxy-config, ...).
+	Name string
+	// Path is where cloud-init writes it in the guest.
+	Path string
+	// Data is the rendered content; nil for package files streamed from disk.
+	Data []byte
+}
+
+// Env is what checks see: the topology, what the drives carried, and root
+// sessions to every node opened through the client node.
+type Env struct {
+	Topology *topology.Topology
+	// Client is the node checks run from (the seed's test2).
+	Client topology.Node
+	// Files are each node's injected files, in drive order.
+	Files map[string][]File
+	// Root holds a root session per node; all but the client's go through it.
+	Root map[string]*sshx.Client
+	// HostKeys are the pinned host keys, by node name.
+	HostKeys  map[string]ssh.PublicKey
+	Intervals config.Intervals
+}
+
+// File returns node's injected file with the given logical name.
+func (e *Env) File(node, name string) (File, bool) {
+	i := slices.IndexFunc(e.Files[node], func(f File) bool { return f.Name == name })
+	if i < 0 {
+		return File{}, false
+	}
+	return e.Files[node][i], true
+}
+
+// FromClient returns the root session on the client node.
+func (e *Env) FromClient() *sshx.Client { return e.Root[e.Client.Name] }
+
+// LoginWithPassword opens a password session to node from the client node,
+// so the login crosses the lab network as the seed's test client would.
+func (e *Env) LoginWithPassword(ctx context.Context, node topology.Node, password string) (*sshx.Client, error) {
+	return e.FromClient().Jump(ctx, sshx.Target{
+		Name:    node.Name,
+		Addr:    node.IP.String() + ":22",
+		User:    "root",
+		Auth:    []ssh.AuthMethod{ssh.Password(password)},
+		HostKey: e.HostKeys[node.Name],
+	})
+}
+
+// Func checks one node and returns an error naming expected and actual.
+type Func func(ctx context.Context, env *Env, node topology.Node) error
+
+// Check is a named check and the nodes it applies to.
+type Check struct {
+	Name string
+	// Roles limits the check to nodes of these roles; empty means all nodes.
+	Roles []string
+	Run   Func
+}
+
+// Applies reports whether the check runs on node.
+func (c Check) Applies(node topology.Node) bool {
+	return len(c.Roles) == 0 || slices.Contains(c.Roles, node.Role)
+}
+
+// Result is one check on one node.
+type Result struct {
+	Check, Node string
+	Err         error
+	Elapsed     time.Duration
+}
+
+// Run runs check on every node it applies to, in parallel. Checks bound
+// their own remote commands with env.Intervals.Command.
+func Run(ctx context.Context, env *Env, check Check) []Result {
+	var (
+		wg      sync.WaitGroup
+		results = make([]Result, len(env.Topology.Nodes))
+	)
+	for i, node := range env.Topology.Nodes {
+		if !check.Applies(node) {
+			continue
+		}
+		wg.Go(func() {
+			start := time.Now()
+			err := check.Run(ctx, env, node)
+			results[i] = Result{Check: check.Name, Node: node.Name, Err: err, Elapsed: time.Since(start)}
+		})
+	}
+	wg.Wait()
+	return slices.DeleteFunc(results, func(r Result) bool { return r.Node == "" })
+}
+
+// Err joins the failures of results, each prefixed by node and check.
+func Err(results []Result) error {
+	var errs []error
+	for _, r := range results {
+		if r.Err != nil {
+			errs = append(errs, fmt.Errorf("%s on %s: %w", r.Check, r.Node, r.Err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Verdict accumulates results for the node x check table.
+type Verdict struct {
+	mu      sync.Mutex
+	nodes   []string
+	checks  []string
+	results map[[2]string]Result
+}
+
+// NewVerdict prepares a table with one row per node.
+func NewVerdict(nodes []string) *Verdict {
+	return &Verdict{nodes: nodes, results: map[[2]string]Result{}}
+}
+
+// Add records results; a check that never ran shows as "-".
+func (v *Verdict) Add(check string, results []Result) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if !slices.Contains(v.checks, check) {
+		v.checks = append(v.checks, check)
+	}
+	for _, r := range results {
+		v.results[[2]string{r.Node, check}] = r
+	}
+}
+
+// Failed reports whether any recorded result failed.
+func (v *Verdict) Failed() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for _, r := range v.results {
+		if r.Err != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// Table renders node rows and check columns: pass, FAIL, or "-" where the
+// check does not apply to the node or did not run.
+func (v *Verdict) Table() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	width := len("node")
+	for _, n := range v.nodes {
+		width = max(width, len(n))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-*s", width, "node")
+	for _, c := range v.checks {
+		fmt.Fprintf(&b, "  %-*s", max(len(c), 4), c)
+	}
+	b.WriteByte('\n')
+	for _, n := range v.nodes {
+		fmt.Fprintf(&b, "%-*s", width, n)
+		for _, c := range v.checks {
+			cell := "-"
+			if r, ok := v.results[[2]string{n, c}]; ok {
+				cell = "pass"
+				if r.Err != nil {
+					cell = "FAIL"
+				}
+			}
+			fmt.Fprintf(&b, "  %-*s", max(len(c), 4), cell)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}

@@ -1,0 +1,126 @@
+package scenarios
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/drivelab/drivelab/framework/sshx"
+	"github.com/drivelab/drivelab/framework/topology"
+	"github.com/drivelab/drivelab/framework/verify"
+)
+
+// haproxyConfig is what the checks need from a haproxy.cfg.
+type haproxyConfig struct {
+	// StatsSocket is the path of the `stats socket` in `global`.
+	StatsSocket string
+	// Servers maps a backend server name to the node it points at.
+	Servers map[string]string
+}
+
+// parseHaproxyConfig reads server lines and the stats socket; servers are
+// matched to nodes by FQDN, short name or IP.
+func parseHaproxyConfig(cfg []byte, topo *topology.Topology) (haproxyConfig, error) {
+	hc := haproxyConfig{Servers: map[string]string{}}
+	for _, line := range strings.Split(string(cfg), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 3 && f[0] == "stats" && f[1] == "socket":
+			hc.StatsSocket = f[2]
+		case len(f) >= 3 && f[0] == "server":
+			host, _, _ := strings.Cut(f[2], ":")
+			i := slices.IndexFunc(topo.Nodes, func(n topology.Node) bool {
+				return host == n.FQDN || host == n.ShortName() || host == n.IP.String()
+			})
+			if i < 0 {
+				return hc, fmt.Errorf("haproxy.cfg: server %s points at %s, which is no node of the topology", f[1], f[2])
+			}
+			hc.Servers[f[1]] = topo.Nodes[i].Name
+		}
+	}
+	if hc.StatsSocket == "" {
+		return hc, fmt.Errorf("haproxy.cfg has no `stats socket`; the harness reads per-server counters from it")
+	}
+	return hc, nil
+}
+
+// serverStats are one backend server's counters from `show stat`.
+type serverStats struct {
+	Current, Total int // scur and stot
+}
+
+// statsScript reads `show stat` from the socket in argv[1]; it runs under
+// python3 or python2, whichever the guest has.
+const statsScript = `import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"show stat\n")
+out = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    out += chunk
+sys.stdout.write(out.decode())
+`
+
+// readStats returns the counters of every backend server, by node name.
+func readStats(ctx context.Context, env *verify.Env, lb *sshx.Client, hc haproxyConfig) (map[string]serverStats, error) {
+	ctx, cancel := context.WithTimeout(ctx, env.Intervals.Command)
+	defer cancel()
+	res, err := lb.RunInput(ctx, "$(command -v python3 || command -v python) - "+shellQuote(hc.StatsSocket), []byte(statsScript))
+	if err != nil {
+		return nil, err
+	}
+	if res.ExitCode != 0 {
+		return nil, fmt.Errorf("reading haproxy stats from %s: %s", hc.StatsSocket, strings.TrimSpace(res.Stderr))
+	}
+	return parseStats(res.Stdout, hc)
+}
+
+// parseStats reads haproxy's `show stat` CSV.
+func parseStats(out string, hc haproxyConfig) (map[string]serverStats, error) {
+	r := csv.NewReader(strings.NewReader(strings.TrimPrefix(out, "# ")))
+	r.FieldsPerRecord = -1
+	rows, err := r.ReadAll()
+	if err != nil || len(rows) == 0 {
+		return nil, fmt.Errorf("haproxy stats are not CSV: %v", err)
+	}
+	col := map[string]int{}
+	for i, name := range rows[0] {
+		col[name] = i
+	}
+	for _, name := range []string{"svname", "scur", "stot"} {
+		if _, ok := col[name]; !ok {
+			return nil, fmt.Errorf("haproxy stats lack the %s column", name)
+		}
+	}
+	stats := map[string]serverStats{}
+	for _, row := range rows[1:] {
+		node, ok := hc.Servers[row[col["svname"]]]
+		if !ok {
+			continue // FRONTEND, BACKEND and servers of no node
+		}
+		cur, err1 := strconv.Atoi(row[col["scur"]])
+		tot, err2 := strconv.Atoi(row[col["stot"]])
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("haproxy stats: bad counters for %s: %v", node, row)
+		}
+		s := stats[node]
+		stats[node] = serverStats{Current: s.Current + cur, Total: s.Total + tot}
+	}
+	return stats, nil
+}
+
+// loadBalancerConfig parses the haproxy.cfg the node's drive injected.
+func loadBalancerConfig(env *verify.Env, node topology.Node) (haproxyConfig, []byte, error) {
+	f, ok := env.File(node.Name, "haproxy-config")
+	if !ok {
+		return haproxyConfig{}, nil, fmt.Errorf("the drive of %s carried no haproxy-config", node.Name)
+	}
+	hc, err := parseHaproxyConfig(f.Data, env.Topology)
+	return hc, f.Data, err
+}

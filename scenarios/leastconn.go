@@ -1,0 +1,184 @@
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/drivelab/drivelab/framework/sshx"
+	"github.com/drivelab/drivelab/framework/topology"
+	"github.com/drivelab/drivelab/framework/verify"
+)
+
+const (
+	// requestsPerServer sequential requests per web node in the split phase.
+	requestsPerServer = 10
+	// splitTolerance is how far a server's share may stray from an even split.
+	// haproxy's leastconn round-robins among equally loaded servers, and
+	// sequential requests leave every server idle before the next one, so
+	// the split is exact up to where the rotation starts: one request.
+	splitTolerance = 1
+	// busyRequests are sent while one backend is held busy.
+	busyRequests = 8
+	// slowFile is a sparse file the web nodes serve slowly to hold a backend busy.
+	slowFile   = "drivelab-slow.bin"
+	webRoot    = "/var/www/html"
+	slowSizeMB = 256
+	// slowRate keeps the slow download running far longer than the check,
+	// even after socket buffers on the way have filled.
+	slowRate = "16k"
+)
+
+// LeastConn: requests from the client node to the load balancer reach every
+// web node in an even split; while one backend is held busy by a slow
+// download, every next request goes to another backend (which roundrobin
+// would not do); and the counts seen agree with haproxy's own counters.
+func LeastConn(ctx context.Context, env *verify.Env, node topology.Node) error {
+	hc, _, err := loadBalancerConfig(env, node)
+	if err != nil {
+		return err
+	}
+	lb, err := root(env, node)
+	if err != nil {
+		return err
+	}
+	webs := env.Topology.NodesWithRole(verify.RoleWeb)
+	if len(webs) < 2 {
+		return fmt.Errorf("leastconn needs at least two web nodes, the topology has %d", len(webs))
+	}
+	url := fmt.Sprintf("--resolve %s:80:%s http://%s/", node.FQDN, node.IP, node.FQDN)
+
+	// Phase 1: an even split of sequential requests.
+	before, err := readStats(ctx, env, lb, hc)
+	if err != nil {
+		return err
+	}
+	seen, err := requestPages(ctx, env, url, requestsPerServer*len(webs))
+	if err != nil {
+		return err
+	}
+	after, err := readStats(ctx, env, lb, hc)
+	if err != nil {
+		return err
+	}
+	if err := checkSplit(webs, seen, requestsPerServer*len(webs)); err != nil {
+		return err
+	}
+	if err := checkCounters(seen, before, after, ""); err != nil {
+		return err
+	}
+
+	// Phase 2: hold one backend busy; leastconn must route around it.
+	for _, w := range webs {
+		c, err := root(env, w)
+		if err != nil {
+			return err
+		}
+		path := webRoot + "/" + slowFile
+		if _, err := run(ctx, env, c, fmt.Sprintf("truncate -s %dM %s && chmod 644 %s", slowSizeMB, path, path)); err != nil {
+			return err
+		}
+		defer run(context.WithoutCancel(ctx), env, c, "rm -f "+path)
+	}
+	before, err = readStats(ctx, env, lb, hc)
+	if err != nil {
+		return err
+	}
+	pid, err := run(ctx, env, env.FromClient(), fmt.Sprintf(
+		"nohup curl -s --limit-rate %s -o /dev/null --resolve %s:80:%s http://%s/%s >/dev/null 2>&1 & echo $!",
+		slowRate, node.FQDN, node.IP, node.FQDN, slowFile))
+	if err != nil {
+		return err
+	}
+	defer run(context.WithoutCancel(ctx), env, env.FromClient(), "kill "+strings.TrimSpace(pid)+" 2>/dev/null; true")
+	busy, err := waitForBusyServer(ctx, env, lb, hc)
+	if err != nil {
+		return err
+	}
+	seen, err = requestPages(ctx, env, url, busyRequests)
+	if err != nil {
+		return err
+	}
+	after, err = readStats(ctx, env, lb, hc)
+	if err != nil {
+		return err
+	}
+	if seen[busy] > 0 {
+		return fmt.Errorf("while %s was busy with a slow request, %d of %d requests still went to it (expected 0; is `balance leastconn` set?): %v",
+			busy, seen[busy], busyRequests, seen)
+	}
+	return checkCounters(seen, before, after, busy)
+}
+
+// requestPages sends n sequential requests from the client node and counts
+// the pages by the web node they name.
+func requestPages(ctx context.Context, env *verify.Env, url string, n int) (map[string]int, error) {
+	cmd := fmt.Sprintf("for i in $(seq %d); do curl -sS --max-time %d %s; echo; echo %s; done",
+		n, int(env.Intervals.Command.Seconds()), url, sep)
+	out, err := run(ctx, env, env.FromClient(), cmd)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]int{}
+	pages := strings.Split(out, sep+"\n")
+	for i, page := range pages[:len(pages)-1] {
+		owner := pageOwner(env.Topology, page)
+		if owner == "" {
+			return nil, fmt.Errorf("request %d of %d to the load balancer returned no web node's page: %q", i+1, n, strings.TrimSpace(page))
+		}
+		seen[owner]++
+	}
+	return seen, nil
+}
+
+// waitForBusyServer polls haproxy until one server carries a connection.
+func waitForBusyServer(ctx context.Context, env *verify.Env, lb *sshx.Client, hc haproxyConfig) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, env.Intervals.Command)
+	defer cancel()
+	tick := time.NewTicker(env.Intervals.Poll)
+	defer tick.Stop()
+	for {
+		stats, err := readStats(ctx, env, lb, hc)
+		if err == nil {
+			for _, node := range slices.Sorted(maps.Keys(stats)) {
+				if stats[node].Current > 0 {
+					return node, nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("the slow request never showed as a current connection in haproxy's stats (last error: %v)", err)
+		case <-tick.C:
+		}
+	}
+}
+
+func checkSplit(webs []topology.Node, seen map[string]int, n int) error {
+	even := n / len(webs)
+	for _, w := range webs {
+		if d := seen[w.Name] - even; d > splitTolerance || d < -splitTolerance {
+			return fmt.Errorf("%d requests split %v; expected %d±%d per web node, %s got %d", n, seen, even, splitTolerance, w.Name, seen[w.Name])
+		}
+	}
+	return nil
+}
+
+// checkCounters wants haproxy's per-server session totals to have grown by
+// exactly what the client saw, plus one for the slow request on busy.
+func checkCounters(seen map[string]int, before, after map[string]serverStats, busy string) error {
+	for node := range after {
+		want := seen[node]
+		if node == busy {
+			want++
+		}
+		if got := after[node].Total - before[node].Total; got != want {
+			return fmt.Errorf("haproxy counted %d sessions on %s, the client saw %d (before %d, after %d)",
+				got, node, want, before[node].Total, after[node].Total)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,20 @@
+package scenarios
+
+import "github.com/drivelab/drivelab/framework/verify"
+
+// LoadBalancer is the seed's scenario: four nodes configured only by their
+// config drives, verified from the test client.
+var LoadBalancer = Scenario{
+	Name:     "loadbalancer",
+	Topology: "fixtures/topology.yaml",
+	Checks: []verify.Check{
+		{Name: "hostname", Run: Hostname},
+		{Name: "hosts", Run: Hosts},
+		{Name: "resolve", Roles: []string{verify.RoleClient}, Run: Resolve},
+		{Name: "static-ip", Run: StaticIP},
+		{Name: "password", Run: Password},
+		{Name: "first-boot", Run: FirstBoot},
+		{Name: "services", Roles: []string{verify.RoleLoadBalancer, verify.RoleWeb}, Run: Services},
+		{Name: "leastconn", Roles: []string{verify.RoleLoadBalancer}, Run: LeastConn},
+	},
+}

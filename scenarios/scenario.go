@@ -1,0 +1,46 @@
+// Package scenarios holds what the harness verifies: each check is one
+// function in its own file, over a topology and SSH sessions from the client
+// node; each scenario is one file naming its topology, templates and checks.
+package scenarios
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/drivelab/drivelab/framework/sshx"
+	"github.com/drivelab/drivelab/framework/topology"
+	"github.com/drivelab/drivelab/framework/verify"
+)
+
+// Scenario is a topology, optional template overrides, and the checks that
+// must pass once it has booted.
+type Scenario struct {
+	Name string
+	// Topology is the topology file, relative to the repository root.
+	Topology string
+	// Overlay is a directory whose templates override the flavor's, or "".
+	Overlay string
+	Checks  []verify.Check
+}
+
+// run executes cmd on c within the Command interval and returns stdout.
+func run(ctx context.Context, env *verify.Env, c *sshx.Client, cmd string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, env.Intervals.Command)
+	defer cancel()
+	return c.Output(ctx, cmd)
+}
+
+// root returns the root session on node or an error saying it is missing.
+func root(env *verify.Env, node topology.Node) (*sshx.Client, error) {
+	c, ok := env.Root[node.Name]
+	if !ok {
+		return nil, fmt.Errorf("no SSH session to %s", node.Name)
+	}
+	return c, nil
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
