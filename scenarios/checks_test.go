@@ -1,0 +1,192 @@
+package scenarios
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"testing"
+
+	"github.com/drivelab/drivelab/framework/topology"
+)
+
+// Each check's verdict function is shown to pass on what a healthy node
+// prints and to fail, naming the fault, on what a broken one prints.
+
+func reference(t *testing.T) *topology.Topology {
+	t.Helper()
+	topo, err := topology.Load("../fixtures/topology.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return topo
+}
+
+func node(t *testing.T, topo *topology.Topology, name string) topology.Node {
+	n, ok := topo.Node(name)
+	if !ok {
+		t.Fatalf("no node %s", name)
+	}
+	return n
+}
+
+func wantErr(t *testing.T, err error, substr string) {
+	t.Helper()
+	if substr == "" {
+		if err != nil {
+			t.Fatalf("unexpected failure: %v", err)
+		}
+		return
+	}
+	if err == nil || !strings.Contains(err.Error(), substr) {
+		t.Fatalf("error = %v, want it to mention %q", err, substr)
+	}
+}
+
+func TestCheckHostname(t *testing.T) {
+	web01 := node(t, reference(t), "web01")
+	wantErr(t, checkHostname(web01, "web01.cloud.org\nweb01.cloud.org\n"), "")
+	wantErr(t, checkHostname(web01, "web01\nweb01.cloud.org\n"), `hostname: expected "web01.cloud.org", actual "web01"`)
+	wantErr(t, checkHostname(web01, "web01.cloud.org\nweb1.cloud.org\n"), `/etc/hostname: expected`)
+}
+
+const goodHosts = `127.0.0.1   localhost localhost.localdomain localhost4 localhost4.localdomain4
+::1         localhost localhost.localdomain localhost6 localhost6.localdomain6
+192.168.100.25 test2.cloud.org
+192.168.100.26 haproxy.cloud.org
+192.168.100.27 web01.cloud.org
+192.168.100.28 web02.cloud.org
+`
+
+func TestCheckHosts(t *testing.T) {
+	topo := reference(t)
+	web02 := node(t, topo, "web02")
+	good := []byte(goodHosts)
+	wrongIP := []byte(strings.Replace(goodHosts, "192.168.100.28 web02", "192.168.100.29 web02", 1))
+	wantErr(t, checkHosts(topo, web02, good, good, good), "")
+	// The guest's file is not what the drive carried.
+	wantErr(t, checkHosts(topo, web02, wrongIP, good, good), "line 6: expected")
+	// One node's drive carried a different file than the others.
+	wantErr(t, checkHosts(topo, web02, wrongIP, wrongIP, good), "differs from the client's")
+	// Every drive carried the same wrong line: only the topology catches it.
+	wantErr(t, checkHosts(topo, web02, wrongIP, wrongIP, wrongIP), `maps web02.cloud.org to "192.168.100.29", expected 192.168.100.28`)
+	wantErr(t, checkHosts(topo, web02, good, nil, good), "carried no hosts file")
+}
+
+func TestCheckResolve(t *testing.T) {
+	topo := reference(t)
+	good := "test2.cloud.org 192.168.100.25\nhaproxy.cloud.org 192.168.100.26\nweb01.cloud.org 192.168.100.27\nweb02.cloud.org 192.168.100.28\n"
+	wantErr(t, checkResolve(topo, good), "")
+	wantErr(t, checkResolve(topo, strings.Replace(good, "web01.cloud.org 192.168.100.27", "web01.cloud.org", 1)), `web01.cloud.org resolves to "", expected 192.168.100.27`)
+}
+
+func TestCheckStaticIP(t *testing.T) {
+	topo := reference(t)
+	web01 := node(t, topo, "web01")
+	addr := "2: eth0    inet 192.168.100.27/24 brd 192.168.100.255 scope global eth0\\       valid_lft forever preferred_lft forever\n"
+	route := "default via 192.168.100.1 dev eth0 onlink \n"
+	wantErr(t, checkStaticIP(topo.Network, web01, addr, route, ""), "")
+	wantErr(t, checkStaticIP(topo.Network, web01, strings.Replace(addr, ".27/24", ".99/24", 1), route, ""), "expected exactly [192.168.100.27/24], actual [192.168.100.99/24]")
+	wantErr(t, checkStaticIP(topo.Network, web01, addr+strings.Replace(addr, ".27/24", ".50/24", 1), route, ""), "expected exactly")
+	wantErr(t, checkStaticIP(topo.Network, web01, strings.Replace(addr, "global eth0", "global dynamic eth0", 1), route, ""), "DHCP-assigned")
+	wantErr(t, checkStaticIP(topo.Network, web01, addr, "default via 192.168.100.254 dev eth0\n", ""), `default route: expected "default via 192.168.100.1 dev eth0"`)
+	wantErr(t, checkStaticIP(topo.Network, web01, addr, "", ""), "default route")
+	wantErr(t, checkStaticIP(topo.Network, web01, addr, route, "812 dhclient -4 eth0\n"), "expected no DHCP client or lease")
+}
+
+func TestCheckFirstBoot(t *testing.T) {
+	topo := reference(t)
+	web01 := node(t, topo, "web01")
+	result := `{"v1": {"datasource": "DataSourceConfigDrive [net,ver=2][source=/dev/sr0]", "errors": []}}` + "\n" + sep + "\n" + web01.UUID + "\n"
+	want := map[string]string{"/etc/hosts": "aaaa", "/tmp/index.html": "bbbb"}
+	sums := "aaaa  /etc/hosts\nbbbb  /tmp/index.html\n"
+	wantErr(t, checkFirstBoot(web01, "status: done\n", result, want, sums), "")
+	wantErr(t, checkFirstBoot(web01, "status: error\n", result, want, sums), `expected "status: done", actual "status: error"`)
+	wantErr(t, checkFirstBoot(web01, "status: done\n", strings.Replace(result, `"errors": []`, `"errors": ["('scripts_user', RuntimeError())"]`, 1), want, sums), "cloud-init reported errors")
+	wantErr(t, checkFirstBoot(web01, "status: done\n", strings.Replace(result, "ConfigDrive", "NoCloud", 1), want, sums), "datasource: expected ConfigDrive")
+	wantErr(t, checkFirstBoot(web01, "status: done\n", strings.Replace(result, web01.UUID, "iid-datasource-none", 1), want, sums), "instance-id: expected "+web01.UUID)
+	wantErr(t, checkFirstBoot(web01, "status: done\n", result, want, "aaaa  /etc/hosts\nsha256sum: /tmp/index.html: No such file or directory\n"), "/tmp/index.html is missing")
+	wantErr(t, checkFirstBoot(web01, "status: done\n", result, want, "aaaa  /etc/hosts\ncccc  /tmp/index.html\n"), "/tmp/index.html: expected sha256")
+}
+
+func TestCheckHaproxyService(t *testing.T) {
+	topo := reference(t)
+	lb := node(t, topo, "haproxy")
+	cfg := []byte("global\n  daemon\n")
+	sums := "3a7b5b2c0f1e5c5d0d3a1c2b9f9c7b1d8e0a2f3c4d5e6f7a8b9c0d1e2f3a4b5c  /tmp/haproxy.cfg\n"
+	listen := "LISTEN 0      100    192.168.100.26:80        0.0.0.0:*\n"
+	wantErr(t, checkHaproxyService(lb, cfg, sums, listen), "config other than the injected one")
+	good := sha256hex(cfg) + "  /tmp/haproxy.cfg\n"
+	wantErr(t, checkHaproxyService(lb, cfg, good, listen), "")
+	wantErr(t, checkHaproxyService(lb, cfg, good, "LISTEN 0 100 127.0.0.1:8080 0.0.0.0:*\n"), "nothing listens on 192.168.100.26:80")
+	if got := haproxyConfigPaths("901 /usr/sbin/haproxy -Ws -f /etc/haproxy/haproxy.cfg -p /run/haproxy.pid\n902 haproxy -f /tmp/haproxy.cfg\n"); strings.Join(got, ",") != "/etc/haproxy/haproxy.cfg,/tmp/haproxy.cfg" {
+		t.Fatalf("config paths = %v", got)
+	}
+}
+
+func TestCheckWebPage(t *testing.T) {
+	topo := reference(t)
+	web02 := node(t, topo, "web02")
+	page := "Greetings from web02.cloud.org !\n"
+	wantErr(t, checkWebPage(topo, web02, page, []byte(page)), "")
+	wantErr(t, checkWebPage(topo, web02, "Greetings from web01.cloud.org !\n", nil), "expected it to name web02.cloud.org only")
+	wantErr(t, checkWebPage(topo, web02, "<h1>It works!</h1>", nil), "expected it to name web02.cloud.org only")
+	wantErr(t, checkWebPage(topo, web02, "web02.cloud.org\n", []byte(page)), "differs from the injected index page")
+}
+
+const seedHaproxy = `global
+   stats socket /tmp/sock mode 0666 level user
+backend 8f09dbaf-0c78-48f1-8b80-662e75036485
+   balance leastconn
+   server 0c7d3741-df7b-4bf3-9396-14cc3c05b5a5 web01.cloud.org weight 100
+   server 44c18162-301e-42f3-9f0a-5522f426412f web02.cloud.org:80 weight 100
+`
+
+func TestHaproxyStats(t *testing.T) {
+	topo := reference(t)
+	hc, err := parseHaproxyConfig([]byte(seedHaproxy), topo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hc.StatsSocket != "/tmp/sock" || hc.Servers["0c7d3741-df7b-4bf3-9396-14cc3c05b5a5"] != "web01" || hc.Servers["44c18162-301e-42f3-9f0a-5522f426412f"] != "web02" {
+		t.Fatalf("parsed %+v", hc)
+	}
+	_, err = parseHaproxyConfig([]byte(strings.Replace(seedHaproxy, "web02.cloud.org:80", "web09.cloud.org", 1)), topo)
+	wantErr(t, err, "points at web09.cloud.org, which is no node")
+	_, err = parseHaproxyConfig([]byte(strings.Replace(seedHaproxy, "stats socket", "#", 1)), topo)
+	wantErr(t, err, "no `stats socket`")
+
+	csv := "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin\n" +
+		"c4c4,FRONTEND,,,0,1,100,20,0\n" +
+		"8f09,0c7d3741-df7b-4bf3-9396-14cc3c05b5a5,0,0,1,1,,11,0\n" +
+		"8f09,44c18162-301e-42f3-9f0a-5522f426412f,0,0,0,1,,9,0\n" +
+		"8f09,BACKEND,0,0,1,1,10,20,0\n"
+	stats, err := parseStats(csv, hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats["web01"] != (serverStats{Current: 1, Total: 11}) || stats["web02"] != (serverStats{Current: 0, Total: 9}) {
+		t.Fatalf("stats = %+v", stats)
+	}
+	_, err = parseStats("Unknown command\n", hc)
+	wantErr(t, err, "lack the svname column")
+}
+
+func TestCheckSplitAndCounters(t *testing.T) {
+	topo := reference(t)
+	webs := topo.NodesWithRole("web")
+	wantErr(t, checkSplit(webs, map[string]int{"web01": 10, "web02": 10}, 20), "")
+	wantErr(t, checkSplit(webs, map[string]int{"web01": 11, "web02": 9}, 20), "")
+	wantErr(t, checkSplit(webs, map[string]int{"web01": 20}, 20), "expected 10±1 per web node, web01 got 20")
+	before := map[string]serverStats{"web01": {Total: 5}, "web02": {Total: 5}}
+	after := map[string]serverStats{"web01": {Total: 15}, "web02": {Total: 15}}
+	wantErr(t, checkCounters(map[string]int{"web01": 10, "web02": 10}, before, after, ""), "")
+	wantErr(t, checkCounters(map[string]int{"web01": 12, "web02": 8}, before, after, ""), "haproxy counted 10 sessions on web01, the client saw 12")
+	// The slow request itself is one more session on the busy server.
+	after = map[string]serverStats{"web01": {Total: 6}, "web02": {Total: 13}}
+	wantErr(t, checkCounters(map[string]int{"web02": 8}, before, after, "web01"), "")
+}
+
+func sha256hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
