@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"os"
+
+	"github.com/drivelab/drivelab/framework/lab"
+	"github.com/drivelab/drivelab/framework/topology"
+)
+
+func init() {
+	register(command{
+		name:    "lab up",
+		summary: "create the lab: netns, bridge, virtlogd and libvirtd inside it (idempotent)",
+		run: func(ctx context.Context, args []string) error {
+			fs := newFlags("lab up")
+			cfg := labFlags(fs)
+			if err := fs.Parse(args); err != nil {
+				return err
+			}
+			c, err := cfg()
+			if err != nil {
+				return err
+			}
+			return lab.Up(ctx, c)
+		},
+	})
+	register(command{
+		name:    "lab down",
+		summary: "stop the lab's daemons and delete its netns (after `e2e down`)",
+		run: func(ctx context.Context, args []string) error {
+			fs := newFlags("lab down")
+			cfg := labFlags(fs)
+			force := fs.Bool("force", false, "kill processes still running in the netns (guests) instead of refusing")
+			if err := fs.Parse(args); err != nil {
+				return err
+			}
+			c, err := cfg()
+			if err != nil {
+				return err
+			}
+			return lab.Down(ctx, c, *force)
+		},
+	})
+}
+
+// labFlags adds the flags that locate the lab and returns its config once parsed.
+func labFlags(fs *flag.FlagSet) func() (lab.Config, error) {
+	topo := fs.String("topology", "fixtures/topology.yaml", "topology file; its network gives the bridge and gateway")
+	mode := fs.String("mode", "", "netns (create the lab) or host (use this host's libvirtd and bridge); default $E2E_LAB_MODE or netns")
+	netns := fs.String("netns", "drivelab", "network namespace of the lab")
+	return func() (lab.Config, error) {
+		t, err := topology.Load(*topo)
+		if err != nil {
+			return lab.Config{}, err
+		}
+		c, err := lab.DefaultConfig(t)
+		if err != nil {
+			return c, err
+		}
+		if *mode != "" {
+			c.Mode = lab.Mode(*mode)
+		}
+		c.Namespace = *netns
+		c.Progress = os.Stdout
+		return c, nil
+	}
+}

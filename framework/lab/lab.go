@@ -1,0 +1,205 @@
+// Package lab brings up the place guests run in. On a machine without a
+// hypervisor setup of its own (this one, CI) that is a network namespace
+// holding the topology's bridge, with virtlogd and libvirtd started inside it,
+// so every guest's tap device and all guest traffic stay in the namespace. On a
+// runner that already has a system libvirtd and the bridge (a KVM runner), the
+// "host" mode uses them as they are and creates nothing.
+//
+// The harness reaches guests only through the lab's Dialer.
+package lab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+
+	"github.com/drivelab/drivelab/framework/config"
+	"github.com/drivelab/drivelab/framework/topology"
+)
+
+// Mode says whether the lab creates its own namespace or uses the host's.
+type Mode string
+
+const (
+	// ModeNetns creates namespace, bridge and daemons (the default).
+	ModeNetns Mode = "netns"
+	// ModeHost uses the host's libvirtd and bridge and creates nothing.
+	ModeHost Mode = "host"
+)
+
+// DefaultSocket is libvirtd's system socket.
+const DefaultSocket = "/var/run/libvirt/libvirt-sock"
+
+// RunDir holds the pid files of the daemons a lab started; `lab down` stops
+// a daemon only if its pid file is here.
+const RunDir = "/run/drivelab"
+
+// DefaultPackages are the Debian packages the netns lab needs.
+var DefaultPackages = []string{
+	"qemu-system-x86", "qemu-utils", "libvirt-daemon", "libvirt-daemon-driver-qemu",
+	"libvirt-clients", "iproute2",
+}
+
+// Config describes a lab.
+type Config struct {
+	Mode Mode
+	// Namespace is the network namespace of a netns lab.
+	Namespace string
+	// Bridge is the Linux bridge guests attach to.
+	Bridge string
+	// Gateway is the bridge's own address with the network's prefix length.
+	Gateway netip.Prefix
+	// LibvirtSocket is libvirtd's unix socket.
+	LibvirtSocket string
+	// Packages are installed from Debian when missing (netns mode only).
+	Packages []string
+	// Intervals: Command bounds a daemon's start, Teardown its stop, Poll paces both.
+	Intervals config.Intervals
+	// Progress receives one line per step; nil discards them.
+	Progress io.Writer
+}
+
+// DefaultConfig is the lab for a topology: its bridge and gateway, the
+// namespace "drivelab", libvirtd's system socket. E2E_LAB_MODE (netns or
+// host) and E2E_LIBVIRT_SOCKET override the mode and the socket.
+func DefaultConfig(t *topology.Topology) (Config, error) {
+	iv, err := config.DefaultIntervals(config.AccelTCG).WithEnv()
+	if err != nil {
+		return Config{}, err
+	}
+	c := Config{
+		Mode:          Mode(envOr("E2E_LAB_MODE", string(ModeNetns))),
+		Namespace:     "drivelab",
+		Bridge:        t.Network.Bridge,
+		Gateway:       netip.PrefixFrom(t.Network.Gateway, t.Network.CIDR.Bits()),
+		LibvirtSocket: envOr("E2E_LIBVIRT_SOCKET", DefaultSocket),
+		Packages:      DefaultPackages,
+		Intervals:     iv,
+	}
+	return c, c.validate()
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.Mode != ModeNetns && c.Mode != ModeHost:
+		return fmt.Errorf("lab mode %q is unknown; use %q or %q (E2E_LAB_MODE)", c.Mode, ModeNetns, ModeHost)
+	case c.Bridge == "":
+		return errors.New("lab: no bridge named; set network.bridge in the topology")
+	case c.LibvirtSocket == "":
+		return errors.New("lab: no libvirt socket; set E2E_LIBVIRT_SOCKET")
+	case c.Mode == ModeNetns && c.Namespace == "":
+		return errors.New("lab: no namespace named")
+	case c.Mode == ModeNetns && !c.Gateway.IsValid():
+		return errors.New("lab: no gateway; set network.gateway and network.cidr in the topology")
+	case c.Intervals.Poll <= 0 || c.Intervals.Command <= 0 || c.Intervals.Teardown <= 0:
+		return errors.New("lab: Intervals.Poll, Command and Teardown must be set (config.DefaultIntervals)")
+	}
+	return nil
+}
+
+// Dialer reaches the lab's guests: from inside the namespace in netns mode,
+// from the host (only onto the bridge) in host mode.
+func (c Config) Dialer() Dialer {
+	if c.Mode == ModeHost {
+		return HostDialer(c.Bridge)
+	}
+	return NamespaceDialer(c.Namespace)
+}
+
+// Up makes the lab ready and is idempotent: what exists is checked and kept.
+func Up(ctx context.Context, c Config) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	if c.Mode == ModeHost {
+		return upHost(ctx, c)
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("lab: needs root (it creates a network namespace and starts libvirtd); run it as root")
+	}
+	if err := checkLibvirtd(c); err != nil {
+		return err
+	}
+	if err := ensurePackages(ctx, c.progress(), c.Packages); err != nil {
+		return err
+	}
+	if err := ensureQemuUser(ctx, c.progress()); err != nil {
+		return err
+	}
+	for _, dir := range []string{"/var/log/libvirt", "/var/run/libvirt", RunDir} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("lab: %w", err)
+		}
+	}
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		return fmt.Errorf("lab: /dev/net/tun is missing (%w); guests need tap devices: load the tun module (modprobe tun)", err)
+	}
+	if err := ensureNamespace(ctx, c); err != nil {
+		return err
+	}
+	if err := ensureDaemons(ctx, c); err != nil {
+		return err
+	}
+	return waitLibvirt(ctx, c)
+}
+
+func upHost(ctx context.Context, c Config) error {
+	if err := HostDialer(c.Bridge).CheckBridge(ctx, c.Bridge); err != nil {
+		return fmt.Errorf("lab (host mode): %w", err)
+	}
+	if err := pingLibvirt(c.LibvirtSocket); err != nil {
+		return fmt.Errorf("lab (host mode): %w; start the host's libvirtd or set E2E_LIBVIRT_SOCKET", err)
+	}
+	fmt.Fprintf(c.progress(), "lab: host mode: using this host's libvirtd (%s) and bridge %s; nothing created\n", c.LibvirtSocket, c.Bridge)
+	return nil
+}
+
+// Down stops the daemons Up started and deletes the namespace. It refuses
+// while other processes (guests) still run in the namespace, unless force,
+// which kills them: remove the harness's domains with `e2e down` first.
+func Down(ctx context.Context, c Config, force bool) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	if c.Mode == ModeHost {
+		fmt.Fprintln(c.progress(), "lab: host mode: nothing to take down")
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(NetnsDir, c.Namespace)); errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(c.progress(), "lab: netns %s does not exist; nothing to take down\n", c.Namespace)
+		return stopDaemons(ctx, c) // pid files of daemons whose namespace vanished
+	}
+	others, err := othersInNamespace(c.Namespace)
+	if err != nil {
+		return err
+	}
+	if len(others) > 0 && !force {
+		return fmt.Errorf("lab: %d process(es) still run in netns %s (%s); remove the harness's guests with `e2e down` first, or kill them with `e2e lab down --force`",
+			len(others), c.Namespace, describe(others))
+	}
+	if err := killAll(ctx, c, others); err != nil {
+		return err
+	}
+	if err := stopDaemons(ctx, c); err != nil {
+		return err
+	}
+	return deleteNamespace(ctx, c)
+}
+
+func (c Config) progress() io.Writer {
+	if c.Progress == nil {
+		return io.Discard
+	}
+	return c.Progress
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

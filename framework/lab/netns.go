@@ -1,0 +1,149 @@
+package lab
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// ensureNamespace creates the namespace, its bridge with the gateway address,
+// and brings lo and the bridge up. The namespace gets no route out: nothing
+// but the bridge and loopback ever exists in it.
+func ensureNamespace(ctx context.Context, c Config) error {
+	ns, br := c.Namespace, c.Bridge
+	out := c.progress()
+	if f, err := openNamespace(ns); err == nil {
+		f.Close()
+	} else {
+		if _, statErr := os.Stat(filepath.Join(NetnsDir, ns)); statErr == nil {
+			return err // a stale file: say so rather than paper over it
+		}
+		if err := run(ctx, "ip", "netns", "add", ns); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "lab: created netns %s\n", ns)
+	}
+	if err := run(ctx, "ip", "-n", ns, "link", "set", "lo", "up"); err != nil {
+		return err
+	}
+	if _, err := linkKind(ctx, ns, br); err != nil {
+		// STP off and no forwarding delay: a guest's port forwards at once.
+		if err := run(ctx, "ip", "-n", ns, "link", "add", br, "type", "bridge", "stp_state", "0", "forward_delay", "0"); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "lab: created bridge %s in netns %s\n", br, ns)
+	}
+	if err := checkBridge(ctx, ns, br); err != nil {
+		return err
+	}
+	addrs, err := linkAddrs(ctx, ns, br)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(addrs, c.Gateway.String()) {
+		if err := run(ctx, "ip", "-n", ns, "addr", "add", c.Gateway.String(), "dev", br); err != nil {
+			return err
+		}
+	}
+	if err := run(ctx, "ip", "-n", ns, "link", "set", br, "up"); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "lab: netns %s: bridge %s up with %s\n", ns, br, c.Gateway)
+	return nil
+}
+
+func deleteNamespace(ctx context.Context, c Config) error {
+	if err := run(ctx, "ip", "netns", "del", c.Namespace); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.progress(), "lab: deleted netns %s (with bridge %s)\n", c.Namespace, c.Bridge)
+	return nil
+}
+
+// checkBridge returns nil if bridge is a Linux bridge in namespace ns
+// ("" for the caller's own).
+func checkBridge(ctx context.Context, ns, bridge string) error {
+	where := "the host namespace"
+	if ns != "" {
+		where = "netns " + ns
+	}
+	kind, err := linkKind(ctx, ns, bridge)
+	switch {
+	case err != nil && ns != "":
+		return fmt.Errorf("bridge %s does not exist in %s; bring the lab up with `e2e lab up`", bridge, where)
+	case err != nil:
+		return fmt.Errorf("bridge %s does not exist in %s; create it (as the runner's admin) or use the netns lab (E2E_LAB_MODE=netns, `e2e lab up`)", bridge, where)
+	case kind != "bridge":
+		return fmt.Errorf("%s in %s is a %q link, not a bridge; remove it or name another bridge in the topology", bridge, where, kind)
+	}
+	return nil
+}
+
+type ipLink struct {
+	LinkInfo struct {
+		Kind string `json:"info_kind"`
+	} `json:"linkinfo"`
+	AddrInfo []struct {
+		Family string `json:"family"`
+		Local  string `json:"local"`
+		Len    int    `json:"prefixlen"`
+	} `json:"addr_info"`
+}
+
+func ipJSON(ctx context.Context, ns string, args ...string) ([]ipLink, error) {
+	if ns != "" {
+		args = append([]string{"-n", ns}, args...)
+	}
+	cmd := exec.CommandContext(ctx, "ip", append([]string{"-j"}, args...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	var links []ipLink
+	if err := json.Unmarshal(out, &links); err != nil {
+		return nil, fmt.Errorf("ip %s: %w", strings.Join(args, " "), err)
+	}
+	if len(links) != 1 {
+		return nil, fmt.Errorf("ip %s: %d links", strings.Join(args, " "), len(links))
+	}
+	return links, nil
+}
+
+func linkKind(ctx context.Context, ns, name string) (string, error) {
+	links, err := ipJSON(ctx, ns, "-d", "link", "show", "dev", name)
+	if err != nil {
+		return "", err
+	}
+	return links[0].LinkInfo.Kind, nil
+}
+
+func linkAddrs(ctx context.Context, ns, name string) ([]string, error) {
+	links, err := ipJSON(ctx, ns, "addr", "show", "dev", name)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, a := range links[0].AddrInfo {
+		if a.Family == "inet" {
+			out = append(out, fmt.Sprintf("%s/%d", a.Local, a.Len))
+		}
+	}
+	return out, nil
+}
+
+// run runs a command and folds its output into the error.
+func run(ctx context.Context, name string, args ...string) error {
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
