@@ -1,0 +1,154 @@
+package render
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// FlavorFile is the name of a flavor's description inside its directory.
+const FlavorFile = "flavor.yaml"
+
+// Flavor is one guest OS's way of carrying the topology's logical files,
+// loaded from <templates>/<flavor>/flavor.yaml.
+type Flavor struct {
+	Name string `yaml:"-"`
+	// Dir holds flavor.yaml and the templates it names.
+	Dir string `yaml:"-"`
+	// Files maps each logical file name of the topology's roles to how it
+	// reaches the guest.
+	Files map[string]FileSpec `yaml:"files"`
+	// Packages maps a logical package name to its file name in the package directory.
+	Packages map[string]string `yaml:"packages"`
+}
+
+// FileSpec says how one logical file reaches the guest: a template or a
+// package written to Path through meta_data's "files", or a template that
+// becomes openstack/latest/network_data.json.
+type FileSpec struct {
+	Path        string `yaml:"path"`
+	Template    string `yaml:"template"`
+	Package     string `yaml:"package"`
+	NetworkData string `yaml:"network_data"`
+}
+
+// LoadFlavor reads and checks <templatesDir>/<name>/flavor.yaml, including
+// that every template it names exists.
+func LoadFlavor(templatesDir, name string) (*Flavor, error) {
+	dir := filepath.Join(templatesDir, name)
+	file := filepath.Join(dir, FlavorFile)
+	if name == "" || strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
+		return nil, fmt.Errorf("flavor %q: give the name of a directory in %s (%s)", name, templatesDir, strings.Join(flavorNames(templatesDir), ", "))
+	}
+	data, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("flavor %q: %s does not exist; known flavors in %s: %s", name, file, templatesDir, strings.Join(flavorNames(templatesDir), ", "))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("flavor %q: %w", name, err)
+	}
+	fl := &Flavor{Name: name, Dir: dir}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(fl); err != nil {
+		return nil, fmt.Errorf("%s: %w (fields: files.<name>.{path,template,package,network_data}, packages)", file, err)
+	}
+	if err := fl.validate(file); err != nil {
+		return nil, err
+	}
+	return fl, nil
+}
+
+func (fl *Flavor) validate(file string) error {
+	var errs []error
+	fail := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", file, fmt.Sprintf(format, args...)))
+	}
+	networkData := ""
+	for _, name := range sortedKeys(fl.Files) {
+		spec := fl.Files[name]
+		kinds := 0
+		for _, s := range []string{spec.Template, spec.Package, spec.NetworkData} {
+			if s != "" {
+				kinds++
+			}
+		}
+		if kinds != 1 {
+			fail("files.%s: set exactly one of template, package or network_data", name)
+			continue
+		}
+		switch {
+		case spec.NetworkData != "":
+			if spec.Path != "" {
+				fail("files.%s: network_data goes to openstack/latest/network_data.json; remove path", name)
+			}
+			if networkData != "" {
+				fail("files.%s: network_data is already given by files.%s; a drive has one network_data.json", name, networkData)
+			}
+			networkData = name
+		case !strings.HasPrefix(spec.Path, "/") || filepath.Clean(spec.Path) != spec.Path:
+			fail("files.%s: path %q must be a clean absolute guest path such as /etc/hosts", name, spec.Path)
+		}
+		if spec.Package != "" {
+			if _, ok := fl.Packages[spec.Package]; !ok {
+				fail("files.%s: package %q is not listed under packages (have %s)", name, spec.Package, strings.Join(sortedKeys(fl.Packages), ", "))
+			}
+		}
+		for _, tmpl := range []string{spec.Template, spec.NetworkData} {
+			if tmpl == "" {
+				continue
+			}
+			if err := fl.checkTemplateName(tmpl); err != nil {
+				fail("files.%s: %v", name, err)
+			}
+		}
+	}
+	for _, pkg := range sortedKeys(fl.Packages) {
+		if f := fl.Packages[pkg]; f == "" || filepath.Base(f) != f || f == "." || f == ".." {
+			fail("packages.%s: %q must be a plain file name inside the package directory", pkg, f)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkTemplateName refuses names that are not plain files of the flavor
+// directory: per-node overrides are looked up as nodes/<node>/<name>.
+func (fl *Flavor) checkTemplateName(name string) error {
+	if filepath.Base(name) != name || name == "." || name == ".." {
+		return fmt.Errorf("template %q must be a file name in %s, without directories", name, fl.Dir)
+	}
+	if st, err := os.Stat(filepath.Join(fl.Dir, name)); err != nil || !st.Mode().IsRegular() {
+		return fmt.Errorf("template %s does not exist; create it or fix the name", filepath.Join(fl.Dir, name))
+	}
+	return nil
+}
+
+// flavorNames lists the flavors found in dir, for messages.
+func flavorNames(dir string) []string {
+	entries, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range entries {
+		if _, err := os.Stat(filepath.Join(dir, e.Name(), FlavorFile)); err == nil {
+			names = append(names, e.Name())
+		}
+	}
+	if len(names) == 0 {
+		return []string{"none"}
+	}
+	return names
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,45 @@
+package render
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"text/template"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// funcs are the few helpers templates need to quote values safely.
+var funcs = template.FuncMap{
+	// shq quotes a value for a POSIX shell: echo {{shq .Node.Password}}.
+	"shq": func(v any) string {
+		return "'" + strings.ReplaceAll(fmt.Sprint(v), "'", `'\''`) + "'"
+	},
+	// json encodes a value as a JSON literal: "ip_address": {{json .Node.IP}}.
+	"json": func(v any) (string, error) {
+		b, err := json.Marshal(v)
+		return string(b), err
+	},
+	// netmask is the dotted mask of a prefix: 192.168.100.0/24 gives 255.255.255.0.
+	"netmask": func(p netip.Prefix) (string, error) {
+		if !p.Addr().Is4() {
+			return "", fmt.Errorf("netmask: %s is not an IPv4 prefix", p)
+		}
+		return net.IP(net.CIDRMask(p.Bits(), 32)).String(), nil
+	},
+}
+
+func marshalYAML(v any) ([]byte, error) {
+	var b strings.Builder
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return []byte(b.String()), nil
+}

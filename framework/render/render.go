@@ -1,0 +1,475 @@
+// Package render turns a topology and a flavor's templates into one
+// config-drive description per node: meta_data, user_data, vendor_data,
+// network_data and the files meta_data points at. It writes nothing; see
+// framework/configdrive for the ISO.
+package render
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"github.com/drivelab/drivelab/framework/topology"
+)
+
+// Paths inside a config drive.
+const (
+	MetaDataPath    = "openstack/latest/meta_data.json"
+	UserDataPath    = "openstack/latest/user_data"
+	VendorDataPath  = "openstack/latest/vendor_data.json"
+	NetworkDataPath = "openstack/latest/network_data.json"
+)
+
+// The seed's load balancing: haproxy spreads requests over the nodes of the
+// web role with leastconn. Templates get the nodes as .Backends; lint checks
+// the rendered haproxy.cfg against both.
+const (
+	BackendRole = "web"
+	Balance     = "leastconn"
+)
+
+// Input is what a rendering needs.
+type Input struct {
+	Topology *topology.Topology
+	// TemplatesDir holds one directory per flavor (fixtures/templates).
+	TemplatesDir string
+	Flavor       string
+	// Overlay optionally overrides templates: <Overlay>/<name> for every
+	// node, <Overlay>/nodes/<node>/<name> for one node. The flavor directory
+	// may hold nodes/<node>/<name> too; the overlay wins.
+	Overlay string
+	// PackageDir holds the flavor's package files. Empty leaves package
+	// contents without Source (lint needs no packages; Build refuses them).
+	PackageDir string
+	// Access is the harness's way in, written to vendor_data.json; nil gives {}.
+	Access *Access
+}
+
+// Access is the harness's SSH access to the nodes.
+type Access struct {
+	// AuthorizedKeys are public keys root accepts on every node.
+	AuthorizedKeys []string
+	// HostKeys maps each node name to its SSH host key, so the harness can pin it.
+	HostKeys map[string]HostKey
+}
+
+// HostKey is an ed25519 key pair in OpenSSH format.
+type HostKey struct {
+	Private, Public string
+}
+
+// Drive is everything one node's config drive carries.
+type Drive struct {
+	Node        topology.Node
+	MetaData    []byte
+	UserData    []byte
+	VendorData  []byte
+	NetworkData []byte // nil when the flavor uses no network_data.json
+	Content     []Content
+	// Templates maps drive paths to the template file each was rendered from.
+	Templates map[string]string
+}
+
+// Content is one file meta_data's "files" list injects into the guest.
+type Content struct {
+	// Name is the logical file name from the topology's role (hosts, network, ...).
+	Name string
+	// GuestPath is where cloud-init writes it in the guest.
+	GuestPath string
+	// ContentPath is meta_data's content_path, relative to openstack/ ("/content/0000").
+	ContentPath string
+	// Data holds rendered bytes; nil for packages, which are streamed from Source.
+	Data []byte
+	// Source is the package file to stream ("" for rendered files, or when
+	// Input.PackageDir was empty).
+	Source string
+	// Package is the package's file name in the package directory ("" for rendered files).
+	Package string
+}
+
+// File is one file inside a drive: its path and its bytes or source file.
+type File struct {
+	Path   string
+	Data   []byte
+	Source string
+}
+
+// Files lists every file of the drive, metadata first, then the contents in order.
+func (d Drive) Files() []File {
+	fs := []File{
+		{Path: MetaDataPath, Data: d.MetaData},
+		{Path: UserDataPath, Data: d.UserData},
+		{Path: VendorDataPath, Data: d.VendorData},
+	}
+	if d.NetworkData != nil {
+		fs = append(fs, File{Path: NetworkDataPath, Data: d.NetworkData})
+	}
+	for _, c := range d.Content {
+		fs = append(fs, File{Path: ContentFile(c.ContentPath), Data: c.Data, Source: c.Source})
+	}
+	return fs
+}
+
+// ContentFile is the drive path of a meta_data content_path:
+// "/content/0000" is openstack/content/0000, as cloud-init reads it.
+func ContentFile(contentPath string) string {
+	return path.Join("openstack", path.Clean("/"+contentPath))
+}
+
+// Error locates one rendering problem.
+type Error struct {
+	Node string // "" when the problem is not a node's
+	File string // the template or flavor file
+	Line int    // 0 when unknown
+	Err  error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.Node != "" {
+		fmt.Fprintf(&b, "node %s: ", e.Node)
+	}
+	b.WriteString(e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+	}
+	b.WriteString(": ")
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Render renders one drive per node, in topology order. Every problem found
+// is returned in one errors.Join; template problems are *Error values
+// naming node, file and line. On error,
+// the drives of the nodes that rendered completely are still returned, so
+// lint can check them.
+func Render(ctx context.Context, in Input) ([]Drive, error) {
+	if in.Topology == nil {
+		return nil, errors.New("render: Input.Topology is nil; load one with topology.Load")
+	}
+	fl, err := LoadFlavor(in.TemplatesDir, in.Flavor)
+	if err != nil {
+		return nil, err
+	}
+	if err := errors.Join(checkRoles(in.Topology, fl), checkPackages(in.Topology, fl, in.PackageDir), checkAccess(in.Topology, in.Access)); err != nil {
+		return nil, err
+	}
+	r := &renderer{in: in, flavor: fl, parsed: map[string]*template.Template{}, parseErr: map[string]error{}}
+	var drives []Drive
+	var errs []error
+	for _, n := range in.Topology.Nodes {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		d, derrs := r.drive(n)
+		if len(derrs) > 0 {
+			errs = append(errs, derrs...)
+			continue
+		}
+		drives = append(drives, d)
+	}
+	// A template that does not parse is reported once, not once per node.
+	for _, p := range sortedKeys(r.parseErr) {
+		errs = append(errs, r.parseErr[p])
+	}
+	return drives, errors.Join(errs...)
+}
+
+// checkRoles makes sure the flavor carries every file the roles name and
+// that roles list exactly the packages their files carry.
+func checkRoles(t *topology.Topology, fl *Flavor) error {
+	var errs []error
+	flavorFile := filepath.Join(fl.Dir, FlavorFile)
+	for _, role := range sortedKeys(t.Roles) {
+		r := t.Roles[role]
+		carried := map[string]bool{}
+		for _, f := range r.Files {
+			spec, ok := fl.Files[f]
+			if !ok {
+				errs = append(errs, fmt.Errorf("%s: role %q needs file %q, which flavor %s does not map; add files.%s to %s", t.Path, role, f, fl.Name, f, flavorFile))
+				continue
+			}
+			if spec.Package != "" {
+				carried[spec.Package] = true
+				if !slices.Contains(r.Packages, spec.Package) {
+					errs = append(errs, fmt.Errorf("%s: role %q carries package %q (file %q) but does not list it under packages", t.Path, role, spec.Package, f))
+				}
+			}
+		}
+		for _, p := range r.Packages {
+			if !carried[p] {
+				errs = append(errs, fmt.Errorf("%s: role %q lists package %q but none of its files carries it (flavor %s maps it to %q)", t.Path, role, p, fl.Name, fl.Packages[p]))
+			}
+		}
+		if err := fl.checkTemplateName(r.UserData); err != nil {
+			errs = append(errs, fmt.Errorf("%s: role %q user_data: %v", t.Path, role, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkPackages makes sure every package a node carries is a non-empty file.
+func checkPackages(t *topology.Topology, fl *Flavor, dir string) error {
+	if dir == "" {
+		return nil
+	}
+	var errs []error
+	seen := map[string]bool{}
+	for _, role := range sortedKeys(t.Roles) {
+		for _, p := range t.Roles[role].Packages {
+			file := fl.Packages[p]
+			if seen[file] || file == "" {
+				continue
+			}
+			seen[file] = true
+			src := filepath.Join(dir, file)
+			st, err := os.Stat(src)
+			switch {
+			case err != nil:
+				errs = append(errs, fmt.Errorf("package %s: %w; put %s in %s (the image build produces the debian12 bundles) or pass the directory that holds it", p, err, file, dir))
+			case !st.Mode().IsRegular() || st.Size() == 0:
+				errs = append(errs, fmt.Errorf("package %s: %s is not a non-empty regular file; rebuild or copy it again", p, src))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkAccess(t *topology.Topology, a *Access) error {
+	if a == nil {
+		return nil
+	}
+	var errs []error
+	if len(a.AuthorizedKeys) == 0 {
+		errs = append(errs, errors.New("render: Access.AuthorizedKeys is empty; give the run's public key (or pass a nil Access)"))
+	}
+	for i, k := range a.AuthorizedKeys {
+		if !strings.HasPrefix(k, "ssh-") && !strings.HasPrefix(k, "ecdsa-") || strings.ContainsAny(k, "\r\n") {
+			errs = append(errs, fmt.Errorf("render: Access.AuthorizedKeys[%d] is not one OpenSSH public key line", i))
+		}
+	}
+	for _, n := range t.Nodes {
+		hk, ok := a.HostKeys[n.Name]
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("render: node %s: Access.HostKeys has no host key; generate an ed25519 key per node", n.Name))
+		case !strings.HasPrefix(hk.Public, "ssh-ed25519 ") || !strings.Contains(hk.Private, "BEGIN OPENSSH PRIVATE KEY"):
+			errs = append(errs, fmt.Errorf("render: node %s: Access.HostKeys holds no ed25519 key pair in OpenSSH format", n.Name))
+		}
+	}
+	for _, name := range sortedKeys(a.HostKeys) {
+		if _, ok := t.Node(name); !ok {
+			errs = append(errs, fmt.Errorf("render: Access.HostKeys names %q, which is not a node of %s", name, t.Path))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+type renderer struct {
+	in       Input
+	flavor   *Flavor
+	parsed   map[string]*template.Template // by file path
+	parseErr map[string]error              // by file path
+}
+
+// Data is what every template sees.
+type Data struct {
+	// Node is the node whose drive is rendered.
+	Node    topology.Node
+	Network topology.Network
+	// Nodes are all nodes, in topology order.
+	Nodes []topology.Node
+	// Backends are the nodes haproxy balances across (role BackendRole).
+	Backends []topology.Node
+	node     string
+	paths    map[string]string
+}
+
+// Path is the guest path of a logical file this node carries:
+// {{.Path "index-page"}}.
+func (d Data) Path(logical string) (string, error) {
+	p, ok := d.paths[logical]
+	if !ok {
+		return "", fmt.Errorf("node %s carries no file %q (it carries %s)", d.node, logical, strings.Join(sortedKeys(d.paths), ", "))
+	}
+	return p, nil
+}
+
+func (r *renderer) drive(n topology.Node) (Drive, []error) {
+	t := r.in.Topology
+	role := t.Roles[n.Role]
+	data := Data{Node: n, Network: t.Network, Nodes: t.Nodes, Backends: t.NodesWithRole(BackendRole), node: n.Name, paths: map[string]string{}}
+	for _, f := range role.Files {
+		if p := r.flavor.Files[f].Path; p != "" {
+			data.paths[f] = p
+		}
+	}
+	d := Drive{Node: n, Templates: map[string]string{}}
+	var errs []error
+	render := func(drivePath, name string) []byte {
+		out, file, err := r.execute(n.Name, name, data)
+		if err != nil {
+			if err != errParse {
+				errs = append(errs, err)
+			}
+			return nil
+		}
+		d.Templates[drivePath] = file
+		return out
+	}
+	d.UserData = render(UserDataPath, role.UserData)
+	meta := metaData{Hostname: n.FQDN, Name: n.InstanceName, UUID: n.UUID, Files: []metaFile{}}
+	for _, f := range role.Files {
+		spec := r.flavor.Files[f]
+		if spec.NetworkData != "" {
+			d.NetworkData = render(NetworkDataPath, spec.NetworkData)
+			continue
+		}
+		c := Content{Name: f, GuestPath: spec.Path, ContentPath: fmt.Sprintf("/content/%04d", len(d.Content))}
+		if spec.Package != "" {
+			c.Package = r.flavor.Packages[spec.Package]
+			if r.in.PackageDir != "" {
+				c.Source = filepath.Join(r.in.PackageDir, c.Package)
+			}
+		} else {
+			c.Data = render(ContentFile(c.ContentPath), spec.Template)
+		}
+		d.Content = append(d.Content, c)
+		meta.Files = append(meta.Files, metaFile{Path: c.GuestPath, ContentPath: c.ContentPath})
+	}
+	var err error
+	if d.MetaData, err = json.MarshalIndent(meta, "", "    "); err != nil {
+		errs = append(errs, err)
+	}
+	d.MetaData = append(d.MetaData, '\n')
+	if d.VendorData, err = vendorData(n, r.in.Access); err != nil {
+		errs = append(errs, err)
+	}
+	return d, errs
+}
+
+// metaData is meta_data.json, in the seed's key order.
+type metaData struct {
+	Files       []metaFile `json:"files"`
+	Hostname    string     `json:"hostname"`
+	LaunchIndex int        `json:"launch_index"`
+	Name        string     `json:"name"`
+	UUID        string     `json:"uuid"`
+}
+
+type metaFile struct {
+	Path        string `json:"path"`
+	ContentPath string `json:"content_path"`
+}
+
+// errParse marks a template that did not parse; its *Error is reported once.
+var errParse = errors.New("template does not parse")
+
+// execute renders template name for a node, returning the bytes and the
+// template file used.
+func (r *renderer) execute(node, name string, data Data) ([]byte, string, error) {
+	file := r.lookup(node, name)
+	tmpl, err := r.parse(file)
+	if err != nil {
+		return nil, file, errParse
+	}
+	var out bytes.Buffer
+	if err := tmpl.Execute(&out, data); err != nil {
+		return nil, file, templateError(node, file, err)
+	}
+	return out.Bytes(), file, nil
+}
+
+// lookup finds the file a template name resolves to for one node: overlay
+// first, per-node override before shared.
+func (r *renderer) lookup(node, name string) string {
+	var candidates []string
+	for _, dir := range []string{r.in.Overlay, r.flavor.Dir} {
+		if dir != "" {
+			candidates = append(candidates, filepath.Join(dir, "nodes", node, name), filepath.Join(dir, name))
+		}
+	}
+	for _, c := range candidates {
+		if st, err := os.Stat(c); err == nil && st.Mode().IsRegular() {
+			return c
+		}
+	}
+	return filepath.Join(r.flavor.Dir, name) // LoadFlavor made sure it exists
+}
+
+func (r *renderer) parse(file string) (*template.Template, error) {
+	if t, ok := r.parsed[file]; ok {
+		return t, nil
+	}
+	if err, ok := r.parseErr[file]; ok {
+		return nil, err
+	}
+	src, err := os.ReadFile(file)
+	if err == nil {
+		var t *template.Template
+		t, err = template.New(file).Option("missingkey=error").Funcs(funcs).Parse(string(src))
+		if err == nil {
+			r.parsed[file] = t
+			return t, nil
+		}
+		err = templateError("", file, err)
+	}
+	r.parseErr[file] = err
+	return nil, err
+}
+
+// templateErrRE splits text/template's "template: NAME:LINE[:COL]: MSG".
+var templateErrRE = regexp.MustCompile(`(?s)^template: (.+?):(\d+)(?::\d+)?: (?:executing ".*?" )?(.*)$`)
+
+func templateError(node, file string, err error) error {
+	e := &Error{Node: node, File: file, Err: err}
+	if m := templateErrRE.FindStringSubmatch(err.Error()); m != nil {
+		e.File = m[1]
+		e.Line, _ = strconv.Atoi(m[2])
+		e.Err = errors.New(m[3])
+		if strings.Contains(m[3], "can't evaluate field") || strings.Contains(m[3], "no entry for key") {
+			e.Err = fmt.Errorf("%s (templates see .Node .Network .Nodes .Backends and .Path \"<file>\"; see render.Data)", m[3])
+		}
+	}
+	return e
+}
+
+// vendorData is vendor_data.json: the harness's access as cloud-config, or {}.
+func vendorData(n topology.Node, a *Access) ([]byte, error) {
+	if a == nil {
+		return []byte("{}\n"), nil
+	}
+	hk := a.HostKeys[n.Name]
+	cc := cloudConfig{
+		SSHAuthorizedKeys: a.AuthorizedKeys,
+		SSHKeys:           map[string]string{"ed25519_private": hk.Private, "ed25519_public": hk.Public},
+		SSHGenKeyTypes:    []string{},
+	}
+	y, err := marshalYAML(cc)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: vendor_data: %w", n.Name, err)
+	}
+	out, err := json.MarshalIndent(map[string]string{"cloud-init": "#cloud-config\n" + string(y)}, "", "    ")
+	return append(out, '\n'), err
+}
+
+// cloudConfig is the harness's access: root login with the run's key, and a
+// host key it knows in advance instead of freshly generated ones.
+type cloudConfig struct {
+	DisableRoot       bool              `yaml:"disable_root"`
+	SSHAuthorizedKeys []string          `yaml:"ssh_authorized_keys"`
+	SSHKeys           map[string]string `yaml:"ssh_keys"`
+	SSHGenKeyTypes    []string          `yaml:"ssh_genkeytypes"`
+}
