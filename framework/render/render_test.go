@@ -59,7 +59,7 @@ func TestReferenceDrives(t *testing.T) {
 					t.Errorf("drive %d is %s, want %s (topology order)", i, d.Node.Name, want)
 				}
 				var meta struct {
-					Files                []struct{ Path, ContentPath string } `json:"files"`
+					Files                []struct{ Path string } `json:"files"`
 					Hostname, Name, UUID string
 				}
 				if err := json.Unmarshal(d.MetaData, &meta); err != nil {

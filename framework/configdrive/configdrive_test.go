@@ -1,0 +1,368 @@
+package configdrive_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/kdomanski/iso9660"
+
+	"github.com/drivelab/drivelab/framework/configdrive"
+	"github.com/drivelab/drivelab/framework/golden"
+	"github.com/drivelab/drivelab/framework/render"
+	"github.com/drivelab/drivelab/framework/topology"
+)
+
+const (
+	topologyFile = "../../fixtures/topology.yaml"
+	templatesDir = "../../fixtures/templates"
+)
+
+// drives renders the reference topology with placeholder packages of size bytes.
+func drives(t testing.TB, flavor string, size int64) []render.Drive {
+	t.Helper()
+	topo, err := topology.Load(topologyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fl, err := render.LoadFlavor(templatesDir, flavor)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkgs := t.TempDir()
+	if err := golden.PlaceholderPackages(pkgs, fl, size); err != nil {
+		t.Fatal(err)
+	}
+	ds, err := render.Render(context.Background(), render.Input{Topology: topo, TemplatesDir: templatesDir, Flavor: flavor, PackageDir: pkgs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
+func fileBytes(t *testing.T, f render.File) []byte {
+	t.Helper()
+	if f.Source == "" {
+		return f.Data
+	}
+	b, err := os.ReadFile(f.Source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, flavor := range []string{"centos7", "debian12"} {
+		for _, d := range drives(t, flavor, 0) {
+			t.Run(flavor+"/"+d.Node.Name, func(t *testing.T) {
+				iso := filepath.Join(t.TempDir(), "drive.iso")
+				if err := configdrive.Build(context.Background(), d, iso); err != nil {
+					t.Fatal(err)
+				}
+				im, err := configdrive.Read(iso)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer im.Close()
+				if im.Label != "config-2" {
+					t.Errorf("label = %q", im.Label)
+				}
+				var want []string
+				for _, f := range d.Files() {
+					want = append(want, f.Path)
+					got, ok := im.Files[f.Path]
+					if !ok {
+						t.Errorf("%s missing; drive has %v", f.Path, im.Names())
+						continue
+					}
+					b, err := got.Bytes()
+					if err != nil || !bytes.Equal(b, fileBytes(t, f)) {
+						t.Errorf("%s: read back %q (%v), wrote %q", f.Path, b, err, fileBytes(t, f))
+					}
+				}
+				slices.Sort(want)
+				if !slices.Equal(im.Names(), want) {
+					t.Errorf("drive holds %v, want %v", im.Names(), want)
+				}
+			})
+		}
+	}
+}
+
+// The copy of the writer's name mangling must agree with the writer itself.
+func TestIsoPathMatchesTheWriter(t *testing.T) {
+	names := []string{
+		"meta_data.json", "user_data", "0000", "UPPER.Json", "a.b.c", "trailing.",
+		"sp ace.txt", "dash-and+plus", "ümlaut", "x.verylongextension",
+		"a_name_that_is_longer_than_thirty_characters.json", "a_name_that_is_longer_than_thirty_characters",
+	}
+	w, err := iso9660.NewWriter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Cleanup()
+	for i, n := range names {
+		if err := w.AddFile(strings.NewReader(n), "d"+string(rune('a'+i))+"/"+n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	iso := filepath.Join(t.TempDir(), "names.iso")
+	f, err := os.Create(iso)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteTo(f, "names"); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	im, err := configdrive.Read(iso)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Close()
+	for i, n := range names {
+		dir := "d" + string(rune('a'+i))
+		var got []string
+		for _, p := range im.Names() {
+			if strings.HasPrefix(p, dir+"/") {
+				got = append(got, p)
+			}
+		}
+		if want := configdrive.IsoPath(dir + "/" + n); len(got) != 1 || got[0] != want {
+			t.Errorf("%q: writer made %v, IsoPath says %q", n, got, want)
+		}
+	}
+}
+
+// mutate returns a copy of the reference debian12 web01 drive changed by f.
+func mutate(t *testing.T, f func(d *render.Drive)) render.Drive {
+	t.Helper()
+	ds := drives(t, "debian12", 0)
+	d := ds[2]
+	d.Content = slices.Clone(d.Content)
+	f(&d)
+	return d
+}
+
+func setMeta(t *testing.T, d *render.Drive, f func(m map[string]any)) {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(d.MetaData, &m); err != nil {
+		t.Fatal(err)
+	}
+	f(m)
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.MetaData = b
+}
+
+// Each bad drive is refused before anything is written, naming the culprit.
+func TestBuildRefusesBadDrives(t *testing.T) {
+	cases := map[string]struct {
+		drive render.Drive
+		want  string
+	}{
+		"colliding names": {mutate(t, func(d *render.Drive) {
+			d.Content = append(d.Content,
+				render.Content{GuestPath: "/a", ContentPath: "/content/a.b.c", Data: []byte("1")},
+				render.Content{GuestPath: "/b", ContentPath: "/content/a_b.c", Data: []byte("2")})
+		}), "openstack/content/a.b.c and openstack/content/a_b.c both become openstack/content/a_b.c"},
+		"content_path with no content": {mutate(t, func(d *render.Drive) {
+			setMeta(t, d, func(m map[string]any) {
+				m["files"] = append(m["files"].([]any), map[string]any{"path": "/etc/motd", "content_path": "/content/0009"})
+			})
+		}), `files[3] (/etc/motd): content_path "/content/0009" has no content on the drive`},
+		"content without bytes": {mutate(t, func(d *render.Drive) { d.Content[1].Source = "" }),
+			"content /content/0001 (/var/tmp/drivelab/apache2.tar.gz) has no source file for package apache2.tar.gz"},
+		"missing uuid": {mutate(t, func(d *render.Drive) {
+			setMeta(t, d, func(m map[string]any) { delete(m, "uuid") })
+		}), "openstack/latest/meta_data.json has no uuid"},
+		"invalid meta_data JSON": {mutate(t, func(d *render.Drive) { d.MetaData = []byte(`{"uuid": "x",}`) }),
+			"openstack/latest/meta_data.json is not valid JSON"},
+		"invalid network_data JSON": {mutate(t, func(d *render.Drive) { d.NetworkData = []byte(`{"links": [}`) }),
+			"openstack/latest/network_data.json is not valid JSON"},
+		"empty vendor_data": {mutate(t, func(d *render.Drive) { d.VendorData = nil }),
+			"openstack/latest/vendor_data.json is not valid JSON: it is empty"},
+		"foreign MAC": {mutate(t, func(d *render.Drive) {
+			d.NetworkData = bytes.Replace(d.NetworkData, []byte("52:54:00:64:00:1b"), []byte("52:54:00:64:00:99"), 1)
+		}), `link "eth0" has MAC 52:54:00:64:00:99 but the node's NIC is 52:54:00:64:00:1b`},
+		"name the writer changes": {mutate(t, func(d *render.Drive) { d.Content[2].ContentPath = "/content/Index.HTML" }),
+			"openstack/content/Index.HTML would be written as openstack/content/index.html"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			err := configdrive.Build(context.Background(), c.drive, filepath.Join(dir, "web01.iso"))
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "node web01") {
+				t.Fatalf("error = %v\nwant it to name node web01 and contain %q", err, c.want)
+			}
+			if left, _ := os.ReadDir(dir); len(left) != 0 {
+				t.Errorf("a refused drive left %v behind", left)
+			}
+		})
+	}
+}
+
+func TestBuildRefusesMissingSource(t *testing.T) {
+	d := mutate(t, func(d *render.Drive) { d.Content[1].Source = "/nonexistent/apache2.tar.gz" })
+	dir := t.TempDir()
+	err := configdrive.Build(context.Background(), d, filepath.Join(dir, "web01.iso"))
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/apache2.tar.gz") {
+		t.Fatalf("error = %v", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("left %v behind", left)
+	}
+}
+
+// cancelAfter is a context whose Err turns to Canceled after n calls, to
+// interrupt Build deterministically in the middle of writing.
+type cancelAfter struct {
+	context.Context
+	n int
+}
+
+func (c *cancelAfter) Err() error {
+	if c.n--; c.n < 0 {
+		return context.Canceled
+	}
+	return nil
+}
+
+// An interrupted build leaves the previous image as it was and no temporary file.
+func TestInterruptedBuildLeavesNoHalfImage(t *testing.T) {
+	d := drives(t, "debian12", 8<<20)[2]
+	dir := t.TempDir()
+	out := filepath.Join(dir, "web01.iso")
+	if err := os.WriteFile(out, []byte("previous image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := configdrive.Build(&cancelAfter{Context: context.Background(), n: 1000}, d, out)
+	if err != context.Canceled && !strings.Contains(err.Error(), context.Canceled.Error()) {
+		t.Fatalf("error = %v, want context.Canceled", err)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "previous image" {
+		t.Errorf("the previous image was changed")
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 1 {
+		t.Errorf("dir holds %v, want only the previous image", left)
+	}
+}
+
+// Package files are streamed: building a drive with a 64 MiB package must
+// not allocate anything near its size.
+func TestBuildStreamsLargeFiles(t *testing.T) {
+	const size = 64 << 20
+	d := drives(t, "debian12", 0)[1] // haproxy
+	big := filepath.Join(t.TempDir(), "haproxy.tar.gz")
+	if err := os.Truncate(must(os.Create(big)).Name(), size); err != nil {
+		t.Fatal(err)
+	}
+	d.Content[1].Source = big
+	iso := filepath.Join(t.TempDir(), "haproxy.iso")
+
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if err := configdrive.Build(context.Background(), d, iso); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 8<<20 {
+		t.Errorf("Build allocated %d MiB for a %d MiB package: it is not streaming", alloc>>20, size>>20)
+	}
+
+	im, err := configdrive.Read(iso)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer im.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, im.Files["openstack/content/0001"].Open())
+	zeros := sha256.Sum256(make([]byte, size))
+	if err != nil || n != size || !bytes.Equal(h.Sum(nil), zeros[:]) {
+		t.Errorf("package read back: %d bytes, err %v, digest mismatch %v", n, err, !bytes.Equal(h.Sum(nil), zeros[:]))
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func TestWriteAllManifest(t *testing.T) {
+	ds := drives(t, "debian12", 0)
+	dir := t.TempDir()
+	manifest, err := configdrive.WriteAll(context.Background(), ds, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var onDisk []configdrive.ManifestEntry
+	if err := json.Unmarshal(must(os.ReadFile(filepath.Join(dir, configdrive.ManifestFile))), &onDisk); err != nil || !slices.Equal(onDisk, manifest) {
+		t.Fatalf("manifest.json = %v (%v), returned %v", onDisk, err, manifest)
+	}
+	want := map[string]render.File{}
+	for _, d := range ds {
+		if _, err := os.Stat(filepath.Join(dir, d.Node.Name+".iso")); err != nil {
+			t.Error(err)
+		}
+		for _, f := range d.Files() {
+			want[d.Node.Name+" "+f.Path] = f
+		}
+	}
+	for _, e := range manifest {
+		f, ok := want[e.Node+" "+e.Path]
+		if !ok {
+			t.Errorf("manifest lists %s %s, which no drive has", e.Node, e.Path)
+			continue
+		}
+		delete(want, e.Node+" "+e.Path)
+		sum := sha256.Sum256(fileBytes(t, f))
+		if e.Image != e.Node+".iso" || e.Size != int64(len(fileBytes(t, f))) || e.SHA256 != hex.EncodeToString(sum[:]) {
+			t.Errorf("manifest entry %+v does not match the drive's file", e)
+		}
+	}
+	if len(want) != 0 {
+		t.Errorf("manifest misses %v", want)
+	}
+}
+
+// A failing drive leaves no images of the same call behind.
+func TestWriteAllRemovesItsImagesOnFailure(t *testing.T) {
+	ds := drives(t, "debian12", 0)
+	ds[3].MetaData = []byte("{")
+	dir := t.TempDir()
+	if _, err := configdrive.WriteAll(context.Background(), ds, dir); err == nil || !strings.Contains(err.Error(), "node web02") {
+		t.Fatalf("error = %v, want one naming node web02", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Errorf("left %v behind", left)
+	}
+}
+
+func TestReadRefusesTruncatedImage(t *testing.T) {
+	iso := filepath.Join(t.TempDir(), "web01.iso")
+	if err := configdrive.Build(context.Background(), drives(t, "debian12", 0)[2], iso); err != nil {
+		t.Fatal(err)
+	}
+	st := must(os.Stat(iso))
+	if err := os.Truncate(iso, st.Size()-2048); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := configdrive.Read(iso); err == nil || !strings.Contains(err.Error(), "truncated") {
+		t.Fatalf("error = %v, want truncated", err)
+	}
+}
