@@ -4,7 +4,7 @@ import "github.com/drivelab/drivelab/framework/verify"
 
 // LoadBalancer is the seed's scenario: four nodes configured only by their
 // config drives, verified from the test client.
-var LoadBalancer = Scenario{
+var LoadBalancer = register(Scenario{
 	Name:     "loadbalancer",
 	Topology: "fixtures/topology.yaml",
 	Checks: []verify.Check{
@@ -17,4 +17,4 @@ var LoadBalancer = Scenario{
 		{Name: "services", Roles: []string{verify.RoleLoadBalancer, verify.RoleWeb}, Run: Services},
 		{Name: "leastconn", Roles: []string{verify.RoleLoadBalancer}, Run: LeastConn},
 	},
-}
+})

@@ -21,8 +21,21 @@ type Scenario struct {
 	Topology string
 	// Overlay is a directory whose templates override the flavor's, or "".
 	Overlay string
-	Checks  []verify.Check
+	// Labels are added to the suite's labels (from its closed set).
+	Labels []string
+	Checks []verify.Check
 }
+
+var registry []Scenario
+
+// register adds a scenario to All; each scenario file calls it once.
+func register(s Scenario) Scenario {
+	registry = append(registry, s)
+	return s
+}
+
+// All lists the scenarios in the order their files registered them.
+func All() []Scenario { return registry }
 
 // run executes cmd on c within the Command interval and returns stdout.
 func run(ctx context.Context, env *verify.Env, c *sshx.Client, cmd string) (string, error) {

@@ -78,8 +78,12 @@ func (c *Client) Name() string { return c.name }
 // Close ends the connection.
 func (c *Client) Close() error { return c.c.Close() }
 
-// ErrAuth marks a login the server refused (as opposed to a network failure).
-var ErrAuth = errors.New("authentication refused")
+var (
+	// ErrAuth marks a login the server refused (as opposed to a network failure).
+	ErrAuth = errors.New("authentication refused")
+	// ErrHostKey marks a server whose host key is not the pinned one.
+	ErrHostKey = errors.New("host key mismatch")
+)
 
 // Dial connects to t over a connection made by dial.
 func Dial(ctx context.Context, dial DialFunc, t Target) (*Client, error) {
@@ -106,9 +110,15 @@ func handshake(ctx context.Context, conn net.Conn, t Target) (*Client, error) {
 		return nil, fmt.Errorf("%s: no pinned host key; the harness never trusts an unknown host key", t.Name)
 	}
 	cfg := &ssh.ClientConfig{
-		User:              t.User,
-		Auth:              t.Auth,
-		HostKeyCallback:   ssh.FixedHostKey(t.HostKey),
+		User: t.User,
+		Auth: t.Auth,
+		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
+			if !bytes.Equal(key.Marshal(), t.HostKey.Marshal()) {
+				return fmt.Errorf("%w: %s presented %s, pinned %s", ErrHostKey, t.Name,
+					ssh.FingerprintSHA256(key), ssh.FingerprintSHA256(t.HostKey))
+			}
+			return nil
+		},
 		HostKeyAlgorithms: []string{t.HostKey.Type()},
 	}
 	// ssh.NewClientConn has no ctx: closing the conn unblocks it.

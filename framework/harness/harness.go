@@ -1,0 +1,191 @@
+// Package harness composes the parts into a lab a test can use: render the
+// drives, boot the nodes, open SSH sessions from the client node, and take it
+// all down again. It is plain Go, used by the Ginkgo suites and the CLI alike.
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/digitalocean/go-libvirt"
+
+	"github.com/drivelab/drivelab/framework/config"
+	"github.com/drivelab/drivelab/framework/configdrive"
+	"github.com/drivelab/drivelab/framework/lab"
+	"github.com/drivelab/drivelab/framework/render"
+	"github.com/drivelab/drivelab/framework/sshx"
+	"github.com/drivelab/drivelab/framework/topology"
+	"github.com/drivelab/drivelab/framework/verify"
+	"github.com/drivelab/drivelab/framework/vm"
+)
+
+// UpInput is everything a lab needs.
+type UpInput struct {
+	// RunID prefixes every domain, volume and file of the run.
+	RunID    string
+	Topology *topology.Topology
+	// TemplatesDir, Flavor and Overlay select the templates (see render.Input).
+	TemplatesDir, Flavor, Overlay string
+	// Conn is the libvirt connection the nodes are created on.
+	Conn *libvirt.Libvirt
+	// Image is the guest to boot: the built image, or a user's disk alone.
+	Image vm.Image
+	// PackageDir holds the flavor's package files.
+	PackageDir string
+	Lab        lab.Config
+	Paths      config.Paths
+	Intervals  config.Intervals
+	// Progress receives one line per node state change.
+	Progress io.Writer
+}
+
+// Lab is a booted topology with root sessions to every node.
+type Lab struct {
+	in UpInput
+	// StateDir holds the run's keys and drives; ArtifactsDir its diagnostics.
+	StateDir, ArtifactsDir string
+	Drives                 []render.Drive
+	Env                    *verify.Env
+	Run                    *vm.Run
+	sessions               map[string]*sshx.Client
+}
+
+// Up renders and builds the drives, boots every node in parallel and
+// connects to them. Every input problem is reported before a VM is created;
+// on any failure, what Up created is removed again (consoles and drives stay
+// in the artifacts folder).
+func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
+	l = &Lab{
+		in:           in,
+		StateDir:     filepath.Join(in.Paths.State, "runs", in.RunID),
+		ArtifactsDir: filepath.Join(in.Paths.Artifacts, in.RunID),
+	}
+	client, err := clientNode(in.Topology)
+	if err != nil {
+		return nil, err
+	}
+	for _, dir := range []string{l.StateDir, l.ArtifactsDir} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, l.saveDrives(), l.Down(context.WithoutCancel(ctx)))
+		}
+	}()
+
+	access, err := LoadOrCreateAccess(filepath.Join(l.StateDir, "keys"), in.Topology)
+	if err != nil {
+		return l, err
+	}
+	l.Drives, err = render.Render(ctx, render.Input{
+		Topology: in.Topology, TemplatesDir: in.TemplatesDir, Flavor: in.Flavor,
+		Overlay: in.Overlay, PackageDir: in.PackageDir, Access: access.Render(),
+	})
+	if err != nil {
+		return l, err
+	}
+	isos, err := buildDrives(ctx, l.Drives, filepath.Join(l.StateDir, "drives"))
+	if err != nil {
+		return l, err
+	}
+	dialer := in.Lab.Dialer()
+	l.Run, err = vm.BootAll(ctx, vm.BootInput{
+		Conn:         in.Conn,
+		RunID:        in.RunID,
+		Topology:     in.Topology,
+		Image:        in.Image,
+		Drives:       isos,
+		ArtifactsDir: l.ArtifactsDir,
+		Intervals:    in.Intervals,
+		Dialer:       dialer,
+		Progress:     in.Progress,
+	})
+	if err != nil {
+		return l, err
+	}
+	l.sessions, err = Connect(ctx, ConnectInput{
+		Topology: in.Topology, Client: client, Dial: dialer.DialContext,
+		Access: access, Intervals: in.Intervals,
+	})
+	if err != nil {
+		return l, err
+	}
+	l.Env = &verify.Env{
+		Topology:  in.Topology,
+		Client:    client,
+		Files:     injectedFiles(l.Drives),
+		Root:      l.sessions,
+		HostKeys:  access.HostKeys(),
+		Intervals: in.Intervals,
+	}
+	return l, nil
+}
+
+// Down closes the sessions, destroys the run's domains and volumes and
+// removes its state. It works with ctx already cancelled (Ctrl-C): it takes
+// a fresh context bounded by the Teardown interval.
+func (l *Lab) Down(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.in.Intervals.Teardown)
+	defer cancel()
+	CloseAll(l.sessions)
+	l.sessions = nil
+	var errs []error
+	if l.Run != nil {
+		errs = append(errs, l.Run.Teardown(ctx))
+	}
+	errs = append(errs, os.RemoveAll(l.StateDir))
+	return errors.Join(errs...)
+}
+
+// clientNode is the node checks run from: the only node of the client role.
+func clientNode(t *topology.Topology) (topology.Node, error) {
+	clients := t.NodesWithRole(verify.RoleClient)
+	if len(clients) != 1 {
+		return topology.Node{}, fmt.Errorf("%s: want exactly one node of role %q to run the checks from, have %d",
+			t.Path, verify.RoleClient, len(clients))
+	}
+	return clients[0], nil
+}
+
+// buildDrives writes one ISO per node into dir, returning their paths by node.
+func buildDrives(ctx context.Context, drives []render.Drive, dir string) (map[string]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	isos := map[string]string{}
+	for _, d := range drives {
+		path := filepath.Join(dir, d.Node.Name+".iso")
+		if err := configdrive.Build(ctx, d, path); err != nil {
+			return nil, err
+		}
+		isos[d.Node.Name] = path
+	}
+	return isos, nil
+}
+
+// saveDrives copies the rendered drives into the artifacts folder.
+func (l *Lab) saveDrives() error {
+	if l.Drives == nil {
+		return nil
+	}
+	dir := filepath.Join(l.ArtifactsDir, "drives")
+	_, err := buildDrives(context.Background(), l.Drives, dir)
+	return err
+}
+
+// injectedFiles lists each node's injected files for the checks.
+func injectedFiles(drives []render.Drive) map[string][]verify.File {
+	files := map[string][]verify.File{}
+	for _, d := range drives {
+		for _, c := range d.Content {
+			files[d.Node.Name] = append(files[d.Node.Name], verify.File{Name: c.Name, Path: c.GuestPath, Data: c.Data})
+		}
+	}
+	return files
+}

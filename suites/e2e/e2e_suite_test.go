@@ -1,0 +1,32 @@
+// Package e2e boots a topology from its config drives and verifies it from
+// the test client. Run it with `make e2e`; flags are listed by `-e2e.help`.
+package e2e_test
+
+import (
+	"flag"
+	"testing"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+var opts = struct {
+	flavor, topology, templates, artifacts, image, packages, scenario string
+	keep                                                              bool
+}{}
+
+func init() {
+	flag.StringVar(&opts.flavor, "e2e.flavor", "debian12", "template flavor under fixtures/templates")
+	flag.StringVar(&opts.topology, "e2e.topology", "", "topology file (default: the scenario's)")
+	flag.StringVar(&opts.templates, "e2e.templates", "../../fixtures/templates", "templates directory")
+	flag.StringVar(&opts.artifacts, "e2e.artifacts", "", "artifacts folder of this run (default artifacts/<run>)")
+	flag.StringVar(&opts.image, "e2e.image", "", "boot this qcow2/raw cloud image from its disk instead of the built one")
+	flag.StringVar(&opts.packages, "e2e.packages", "", "package directory for the flavor (default: the built bundles)")
+	flag.StringVar(&opts.scenario, "e2e.scenario", "loadbalancer", "scenario to run")
+	flag.BoolVar(&opts.keep, "e2e.keep", false, "leave the lab running after the suite")
+}
+
+func TestE2E(t *testing.T) {
+	RegisterFailHandler(Fail)
+	RunSpecs(t, "end to end")
+}

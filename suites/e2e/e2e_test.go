@@ -1,0 +1,158 @@
+package e2e_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/digitalocean/go-libvirt"
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/drivelab/drivelab/framework/config"
+	"github.com/drivelab/drivelab/framework/harness"
+	"github.com/drivelab/drivelab/framework/lab"
+	"github.com/drivelab/drivelab/framework/topology"
+	"github.com/drivelab/drivelab/framework/verify"
+	"github.com/drivelab/drivelab/framework/vm"
+	"github.com/drivelab/drivelab/scenarios"
+)
+
+// verdicts collects each scenario's node x check table for the closing report.
+var verdicts []string
+
+// The tables come last, after Ginkgo's own summary, with the total time.
+var _ = ReportAfterSuite("verdict", func(r Report) {
+	for _, v := range verdicts {
+		fmt.Println("\n" + v)
+	}
+	fmt.Printf("total time: %.1fs\n", r.RunTime.Seconds())
+})
+
+// repoRoot is where scenario paths are relative to (go test runs in the package dir).
+const repoRoot = "../.."
+
+var _ = Describe("scenario", func() {
+	for _, sc := range scenarios.All() {
+		Describe(sc.Name, Ordered, Label(append([]string{"vm", "slow"}, sc.Labels...)...), func() {
+			var (
+				l         *harness.Lab
+				intervals config.Intervals
+				verdict   *verify.Verdict
+				failed    bool
+			)
+
+			BeforeAll(func(ctx SpecContext) {
+				topo, err := topology.Load(scenarioPath(opts.topology, sc.Topology))
+				Expect(err).NotTo(HaveOccurred())
+				verdict = verify.NewVerdict(topo.NodeNames())
+				labCfg, err := lab.DefaultConfig(topo)
+				Expect(err).NotTo(HaveOccurred())
+				conn, err := vm.Connect(ctx, labCfg.LibvirtSocket)
+				Expect(err).NotTo(HaveOccurred())
+				DeferCleanup(conn.Disconnect)
+				intervals = mustIntervals(conn)
+				guest, packages, err := harness.Guest(harness.GuestInput{
+					CacheDir: config.DefaultPaths().Cache, UserImage: opts.image, PackageDir: opts.packages,
+				})
+				Expect(err).NotTo(HaveOccurred())
+
+				paths := config.DefaultPaths()
+				runID := vm.NewRunID()
+				if opts.artifacts != "" {
+					paths.Artifacts, runID = filepath.Dir(opts.artifacts), filepath.Base(opts.artifacts)
+				}
+				l, err = harness.Up(ctx, harness.UpInput{
+					RunID: runID, Topology: topo, Conn: conn,
+					TemplatesDir: opts.templates, Flavor: opts.flavor, Overlay: scenarioPath("", sc.Overlay),
+					Image: guest, PackageDir: packages, Lab: labCfg,
+					Paths: paths, Intervals: intervals, Progress: GinkgoWriter,
+				})
+				Expect(err).NotTo(HaveOccurred())
+				DeferCleanup(func(ctx SpecContext) {
+					if opts.keep {
+						fmt.Fprintf(GinkgoWriter, "keeping run %s up (-e2e.keep); remove it with `e2e down`\n", runID)
+						return
+					}
+					Expect(l.Down(ctx)).To(Succeed())
+				}, NodeTimeout(intervals.Teardown))
+				// Registered after teardown so it runs before it, and only on failure.
+				DeferCleanup(func(ctx SpecContext) {
+					if failed {
+						Expect(l.Diagnose(ctx)).To(Succeed())
+						fmt.Fprintf(GinkgoWriter, "diagnostics in %s\n", l.ArtifactsDir)
+					}
+				}, NodeTimeout(intervals.Command*4))
+			}, NodeTimeout(bootBudget()))
+
+			AfterEach(func() {
+				if CurrentSpecReport().Failed() {
+					failed = true
+				}
+			})
+
+			for _, check := range sc.Checks {
+				It(check.Name, func(ctx SpecContext) {
+					results := verify.Run(ctx, l.Env, check)
+					verdict.Add(check.Name, results)
+					Expect(verify.Err(results)).To(Succeed())
+				}, SpecTimeout(checkBudget()))
+			}
+
+			AfterAll(func() {
+				if verdict == nil {
+					return
+				}
+				report := verdict.Table()
+				if l != nil && l.Run != nil {
+					slow := l.Run.SlowestCloudInit()
+					report += fmt.Sprintf("all nodes ready after %.1fs; slowest cloud-init: %s at %.1fs of guest uptime\n",
+						l.Run.AllReady.Seconds(), slow.Name, slow.Finished.Uptime.Seconds())
+					Expect(os.WriteFile(filepath.Join(l.ArtifactsDir, "verdict.txt"), []byte(report), 0o644)).To(Succeed())
+				}
+				verdicts = append(verdicts, "scenario "+sc.Name+":\n"+report)
+			})
+		})
+	}
+})
+
+// scenarioPath resolves a repository-relative path, preferring an explicit one.
+func scenarioPath(explicit, rel string) string {
+	switch {
+	case explicit != "":
+		return explicit
+	case rel == "":
+		return ""
+	}
+	return filepath.Join(repoRoot, rel)
+}
+
+// mustIntervals are the defaults for the host's accelerator with E2E_*
+// overrides applied.
+func mustIntervals(conn *libvirt.Libvirt) config.Intervals {
+	accel, err := vm.Accel(conn)
+	Expect(err).NotTo(HaveOccurred())
+	iv, err := config.DefaultIntervals(accel).WithEnv()
+	Expect(err).NotTo(HaveOccurred())
+	return iv
+}
+
+// bootBudget bounds BeforeAll: boot, cloud-init and SSH, at their TCG
+// defaults or overrides, whichever the run will use.
+func bootBudget() time.Duration {
+	iv, err := config.DefaultIntervals(config.AccelTCG).WithEnv()
+	if err != nil {
+		return time.Hour
+	}
+	return iv.CloudInit + iv.SSH + iv.Teardown
+}
+
+// checkBudget bounds one check: a handful of remote commands.
+func checkBudget() time.Duration {
+	iv, err := config.DefaultIntervals(config.AccelTCG).WithEnv()
+	if err != nil {
+		return time.Hour
+	}
+	return 6 * iv.Command
+}
