@@ -32,6 +32,15 @@ func Build(ctx context.Context, d render.Drive, out string) (err error) {
 	if err := Check(d); err != nil {
 		return err
 	}
+	for _, c := range d.Content {
+		if c.Data == nil && c.Source == "" {
+			what := "neither data nor a source file"
+			if c.Package != "" {
+				what = fmt.Sprintf("no source file for package %s; render with a package directory", c.Package)
+			}
+			return fmt.Errorf("node %s: content %s (%s) has %s", d.Node.Name, c.ContentPath, c.GuestPath, what)
+		}
+	}
 	files := d.Files()
 	for i, f := range files {
 		if f.Source == "" {

@@ -1,0 +1,212 @@
+package lint
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/drivelab/drivelab/framework/render"
+	"github.com/drivelab/drivelab/framework/topology"
+)
+
+// haproxyConfig is the topology's logical name for haproxy.cfg.
+const haproxyConfig = "haproxy-config"
+
+func (l *linter) haproxy(ctx context.Context, d render.Drive) {
+	i := slices.IndexFunc(d.Content, func(c render.Content) bool { return c.Name == haproxyConfig })
+	if i < 0 {
+		return
+	}
+	c := d.Content[i]
+	drivePath := render.ContentFile(c.ContentPath)
+	l.haproxyBackends(d, drivePath, c.Data)
+	l.haproxyCheck(ctx, d, drivePath, c.Data)
+}
+
+// haproxyBackends checks that every backend balances with render.Balance
+// over exactly the topology's web nodes, on port 80.
+func (l *linter) haproxyBackends(d render.Drive, drivePath string, cfg []byte) {
+	type server struct {
+		name, addr string
+		line       int
+	}
+	type section struct {
+		kind, name  string
+		line        int
+		balance     string
+		balanceLine int
+		servers     []server
+		inherited   string // balance set in the defaults before it
+	}
+	var sections []*section
+	defaultsBalance := ""
+	var cur *section
+	for i, line := range strings.Split(string(cfg), "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		switch f[0] {
+		case "global", "defaults", "frontend", "backend", "listen", "resolvers", "peers", "userlist", "program", "http-errors", "ring", "cache", "mailers":
+			cur = &section{kind: f[0], line: i + 1, inherited: defaultsBalance}
+			if len(f) > 1 {
+				cur.name = f[1]
+			}
+			sections = append(sections, cur)
+			continue
+		}
+		if cur == nil || len(f) < 2 {
+			continue
+		}
+		switch {
+		case f[0] == "balance" && cur.kind == "defaults":
+			defaultsBalance = f[1]
+		case f[0] == "balance":
+			cur.balance, cur.balanceLine = f[1], i+1
+		case f[0] == "server" && len(f) >= 3:
+			cur.servers = append(cur.servers, server{name: f[1], addr: f[2], line: i + 1})
+		}
+	}
+
+	web := l.topo.NodesWithRole(render.BackendRole)
+	found := false
+	for _, s := range sections {
+		if s.kind != "backend" && s.kind != "listen" || len(s.servers) == 0 {
+			continue
+		}
+		found = true
+		balance := s.balance
+		if balance == "" {
+			balance = s.inherited
+		}
+		switch {
+		case balance == "":
+			l.atRendered(d, drivePath, s.line, "%s %s sets no balance (haproxy would use roundrobin); the topology balances with %s", s.kind, s.name, render.Balance)
+		case balance != render.Balance:
+			l.atRendered(d, drivePath, s.balanceLine, "%s %s balances with %s; the topology balances with %s", s.kind, s.name, balance, render.Balance)
+		}
+		served := map[string]bool{}
+		for _, srv := range s.servers {
+			host, port := srv.addr, ""
+			if h, p, ok := strings.Cut(srv.addr, ":"); ok {
+				host, port = h, p
+			}
+			n, ok := nodeByAddress(web, host)
+			switch {
+			case !ok:
+				l.atRendered(d, drivePath, srv.line, "server %s points at %s, which is not a node of role %s (%s)", srv.name, host, render.BackendRole, fqdns(web))
+			case served[n.Name]:
+				l.atRendered(d, drivePath, srv.line, "server %s is node %s again; list each web node once", srv.name, n.Name)
+			case port != "" && port != "80":
+				l.atRendered(d, drivePath, srv.line, "server %s uses port %s; the web nodes serve on 80", srv.name, port)
+			}
+			if ok {
+				served[n.Name] = true
+			}
+		}
+		for _, n := range web {
+			if !served[n.Name] {
+				l.atRendered(d, drivePath, s.line, "%s %s has no server for node %s (%s); add one", s.kind, s.name, n.Name, n.FQDN)
+			}
+		}
+	}
+	if !found {
+		l.add(d.Node.Name, d.Templates[drivePath], 0, "haproxy.cfg has no backend with servers; the topology's web nodes are %s", fqdns(web))
+	}
+}
+
+func nodeByAddress(nodes []topology.Node, host string) (topology.Node, bool) {
+	for _, n := range nodes {
+		if host == n.FQDN || host == n.ShortName() || host == n.IP.String() {
+			return n, true
+		}
+	}
+	return topology.Node{}, false
+}
+
+func fqdns(nodes []topology.Node) string {
+	var names []string
+	for _, n := range nodes {
+		names = append(names, n.FQDN)
+	}
+	return strings.Join(names, ", ")
+}
+
+// haproxyMessageRE matches haproxy -c's "[ALERT]    (123) : config : parsing [f:12] : msg".
+var haproxyMessageRE = regexp.MustCompile(`^\[(ALERT|WARNING)\]\s*\(\d+\) : (?:config : )?(?:parsing \[[^\]]*:(\d+)\] : )?(.*)$`)
+
+// haproxyCheck runs `haproxy -c` on the rendered config and maps its
+// messages back to template lines.
+func (l *linter) haproxyCheck(ctx context.Context, d render.Drive, drivePath string, cfg []byte) {
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		l.skip("haproxy -c: haproxy is not on PATH (install the haproxy package; make test does)")
+		return
+	}
+	dir, err := os.MkdirTemp("", "drivelab-lint-")
+	if err != nil {
+		l.add(d.Node.Name, "", 0, "haproxy -c: %v", err)
+		return
+	}
+	defer os.RemoveAll(dir)
+	file := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(file, l.resolved(cfg), 0o644); err != nil {
+		l.add(d.Node.Name, "", 0, "haproxy -c: %v", err)
+		return
+	}
+	out, err := exec.CommandContext(ctx, bin, "-c", "-f", file).CombinedOutput()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		l.add(d.Node.Name, "", 0, "haproxy -c could not run: %v", err)
+		return
+	}
+	reported := false
+	for _, line := range strings.Split(string(out), "\n") {
+		m := haproxyMessageRE.FindStringSubmatch(strings.TrimSpace(line))
+		if m == nil || strings.HasPrefix(m[3], "Error(s) found in configuration file") || strings.HasPrefix(m[3], "Fatal errors found in configuration") {
+			continue
+		}
+		n, _ := strconv.Atoi(m[2])
+		l.atRendered(d, drivePath, n, "haproxy -c %s: %s", strings.ToLower(m[1]), m[3])
+		reported = true
+	}
+	if err != nil && !reported {
+		l.add(d.Node.Name, d.Templates[drivePath], 0, "haproxy -c rejects it:\n%s", out)
+	}
+}
+
+// resolved replaces the topology's host names with their addresses: the
+// guest resolves them through the /etc/hosts its drive carries, the host
+// running lint cannot. Lines stay where they are, so messages map back.
+func (l *linter) resolved(cfg []byte) []byte {
+	// Only FQDNs: a short name such as "haproxy" is also a user and group.
+	addr := map[string]string{}
+	for _, n := range l.topo.Nodes {
+		addr[n.FQDN] = n.IP.String()
+	}
+	return tokenRE.ReplaceAllFunc(cfg, func(tok []byte) []byte {
+		host, port, hasPort := strings.Cut(string(tok), ":")
+		if ip, ok := addr[host]; ok {
+			if hasPort {
+				return []byte(ip + ":" + port)
+			}
+			return []byte(ip)
+		}
+		return tok
+	})
+}
+
+var tokenRE = regexp.MustCompile(`[^\s#]+`)
+
+func (l *linter) skip(why string) {
+	if !slices.Contains(l.Skipped, why) {
+		l.Skipped = append(l.Skipped, why)
+	}
+}

@@ -1,0 +1,119 @@
+package lint
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/drivelab/drivelab/framework/render"
+)
+
+const hostsPath = "/etc/hosts"
+
+// hosts checks that every node carries the same /etc/hosts and that it maps
+// every node's FQDN to its address.
+func (l *linter) hosts(drives []render.Drive) {
+	type group struct {
+		data  []byte
+		nodes []string
+	}
+	var groups []*group
+	carried := map[string]render.Content{}
+	byNode := map[string]render.Drive{}
+	for _, d := range drives {
+		byNode[d.Node.Name] = d
+		i := slices.IndexFunc(d.Content, func(c render.Content) bool { return c.GuestPath == hostsPath })
+		if i < 0 {
+			l.add(d.Node.Name, "", 0, "carries no %s; add the hosts file to its role's files", hostsPath)
+			continue
+		}
+		c := d.Content[i]
+		carried[d.Node.Name] = c
+		j := slices.IndexFunc(groups, func(g *group) bool { return bytes.Equal(g.data, c.Data) })
+		if j < 0 {
+			groups = append(groups, &group{data: c.Data})
+			j = len(groups) - 1
+		}
+		groups[j].nodes = append(groups[j].nodes, d.Node.Name)
+	}
+	if len(groups) == 0 {
+		return
+	}
+	// The culprits are the nodes outside the largest group (the first on a tie).
+	ref := groups[0]
+	for _, g := range groups[1:] {
+		if len(g.nodes) > len(ref.nodes) {
+			ref = g
+		}
+	}
+	for _, g := range groups {
+		if g == ref {
+			continue
+		}
+		for _, node := range g.nodes {
+			d, c := byNode[node], carried[node]
+			n, got, want := firstDifference(c.Data, ref.data)
+			l.atRendered(d, render.ContentFile(c.ContentPath), n,
+				"%s differs from the one nodes %s carry, at line %d: %q instead of %q; every node needs the same hosts file",
+				hostsPath, strings.Join(ref.nodes, ", "), n, got, want)
+		}
+	}
+	for _, g := range groups {
+		missing := l.unlisted(g.data)
+		for _, node := range g.nodes {
+			d, c := byNode[node], carried[node]
+			for _, m := range missing {
+				l.add(node, d.Templates[render.ContentFile(c.ContentPath)], 0, "%s", m)
+			}
+		}
+	}
+}
+
+// unlisted reports the nodes a hosts file does not map to their address.
+func (l *linter) unlisted(data []byte) []string {
+	names := map[string][]netip.Addr{}
+	for _, line := range strings.Split(string(data), "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		ip, err := netip.ParseAddr(f[0])
+		if err != nil {
+			continue
+		}
+		for _, name := range f[1:] {
+			names[name] = append(names[name], ip)
+		}
+	}
+	var out []string
+	for _, n := range l.topo.Nodes {
+		switch ips := names[n.FQDN]; {
+		case len(ips) == 0:
+			out = append(out, fmt.Sprintf("%s does not list node %s (%s %s); it must list every node", hostsPath, n.Name, n.IP, n.FQDN))
+		case !slices.Equal(ips, []netip.Addr{n.IP}):
+			out = append(out, fmt.Sprintf("%s maps %s to %v; the topology says %s", hostsPath, n.FQDN, ips, n.IP))
+		}
+	}
+	return out
+}
+
+// firstDifference returns the first line (1-based) where a and b differ and the two lines.
+func firstDifference(a, b []byte) (int, string, string) {
+	la, lb := strings.Split(string(a), "\n"), strings.Split(string(b), "\n")
+	for i := range max(len(la), len(lb)) {
+		var x, y string
+		if i < len(la) {
+			x = la[i]
+		}
+		if i < len(lb) {
+			y = lb[i]
+		}
+		if x != y {
+			return i + 1, x, y
+		}
+	}
+	return 0, "", ""
+}
