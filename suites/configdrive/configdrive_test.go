@@ -1,0 +1,164 @@
+package configdrive_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+
+	"github.com/drivelab/drivelab/framework/configdrive"
+	"github.com/drivelab/drivelab/framework/golden"
+	"github.com/drivelab/drivelab/framework/render"
+	"github.com/drivelab/drivelab/framework/topology"
+)
+
+var _ = Describe("Config drives", Label("drive"), func() {
+	for _, flavor := range []string{"centos7", "debian12"} {
+		Describe("of flavor "+flavor, Ordered, func() {
+			var (
+				topo   *topology.Topology
+				access *render.Access
+				drives []render.Drive
+				dir    string
+			)
+			iso := func(node string) string { return filepath.Join(dir, configdrive.ImageName(node)) }
+
+			BeforeAll(func(ctx SpecContext) {
+				var err error
+				topo, err = topology.Load(topologyFile)
+				Expect(err).NotTo(HaveOccurred())
+				fl, err := render.LoadFlavor(templatesDir, flavor)
+				Expect(err).NotTo(HaveOccurred())
+				pkgs := GinkgoT().TempDir()
+				Expect(golden.PlaceholderPackages(pkgs, fl, 64<<10)).To(Succeed())
+				access, err = testAccess(topo)
+				Expect(err).NotTo(HaveOccurred())
+				drives, err = render.Render(ctx, render.Input{Topology: topo, TemplatesDir: templatesDir, Flavor: flavor, PackageDir: pkgs, Access: access})
+				Expect(err).NotTo(HaveOccurred())
+				dir = GinkgoT().TempDir()
+				_, err = configdrive.WriteAll(ctx, drives, dir)
+				Expect(err).NotTo(HaveOccurred())
+			})
+
+			It("round-trips every file of every node's drive", func() {
+				Expect(drives).To(HaveLen(len(topo.Nodes)))
+				for _, d := range drives {
+					Expect(roundTrip(iso(d.Node.Name), d)).To(Succeed(), "node %s", d.Node.Name)
+				}
+			})
+
+			It("carries the volume label config-2 as blkid probes it", func(ctx SpecContext) {
+				for _, d := range drives {
+					label, fsType, err := blkidLabel(ctx, iso(d.Node.Name))
+					Expect(err).NotTo(HaveOccurred())
+					Expect(label).To(Equal("config-2"), "node %s", d.Node.Name)
+					Expect(fsType).To(Equal("iso9660"), "node %s", d.Node.Name)
+				}
+			})
+
+			It("fails the round trip and the label check on the wrong image", func(ctx SpecContext) {
+				Expect(roundTrip(iso("web01"), drives[3])).To(MatchError(ContainSubstring("openstack/latest/meta_data.json: read back")))
+				other := filepath.Join(GinkgoT().TempDir(), "cidata.iso")
+				Expect(writeISO(other, "cidata", map[string]string{"meta-data": "{}"})).To(Succeed())
+				label, _, err := blkidLabel(ctx, other)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(label).To(Equal("cidata"))
+				Expect(roundTrip(other, drives[0])).To(MatchError(ContainSubstring(`label "cidata", want "config-2"`)))
+			})
+
+			It("is read by cloud-init's own config-drive reader as the topology says", func(ctx SpecContext) {
+				for _, d := range drives {
+					v, err := readWithCloudInit(ctx, iso(d.Node.Name), d.Node.MAC)
+					Expect(err).NotTo(HaveOccurred())
+					Expect(checkCloudInitView(v, d.Node, topo.Network, d, access)).To(Succeed(), "node %s", d.Node.Name)
+				}
+			})
+
+			It("fails the cloud-init comparison for another node's drive", func(ctx SpecContext) {
+				web01, web02 := drives[2], drives[3]
+				v, err := readWithCloudInit(ctx, iso(web01.Node.Name), web01.Node.MAC)
+				Expect(err).NotTo(HaveOccurred())
+				err = checkCloudInitView(v, web02.Node, topo.Network, web02, access)
+				Expect(err).To(MatchError(ContainSubstring("instance-id")))
+				Expect(err).To(MatchError(ContainSubstring("hostname")))
+				Expect(err).To(MatchError(ContainSubstring("user_data")))
+				Expect(err).To(MatchError(ContainSubstring("vendor cloud-config")))
+				if web02.NetworkData != nil {
+					Expect(err).To(MatchError(ContainSubstring("want physical eth0 with MAC " + web02.Node.MAC)))
+				}
+			})
+
+			if flavor == "centos7" {
+				It("matches the seed's drive files, web02 mirroring web01", func() {
+					for _, d := range drives {
+						seed, err := seedFiles(topo, d.Node.Name)
+						Expect(err).NotTo(HaveOccurred())
+						Expect(seed).To(HaveKey(render.MetaDataPath))
+						Expect(compareWithSeed(iso(d.Node.Name), seed)).To(Succeed(), "node %s", d.Node.Name)
+					}
+				})
+
+				It("fails the seed comparison for a drive that differs", func() {
+					seed, err := seedFiles(topo, "web01")
+					Expect(err).NotTo(HaveOccurred())
+					err = compareWithSeed(iso("web02"), seed)
+					Expect(err).To(MatchError(ContainSubstring("openstack/content/0001")))
+					Expect(err).To(MatchError(ContainSubstring(render.MetaDataPath)))
+				})
+
+				It("completes the web nodes' user_data the way the seed's haproxy node does", func() {
+					for _, d := range drives[2:] {
+						Expect(string(d.UserData)).To(And(
+							HavePrefix("#!/bin/bash\necho "+d.Node.Password+" | passwd --stdin root\nsystemctl restart network\n"),
+							ContainSubstring("rpm -ivh"),
+							ContainSubstring("install -m 0644 /tmp/index.html /var/www/html/index.html"),
+							HaveSuffix("systemctl start httpd\n"),
+						), "node %s", d.Node.Name)
+					}
+				})
+			}
+
+			if flavor == "debian12" {
+				It("fails the cloud-init comparison when the default route needs net-tools", func(ctx SpecContext) {
+					d := drives[0]
+					// The field notes' trap: a "routes" entry instead of the network's gateway.
+					d.NetworkData = bytes.Replace(d.NetworkData,
+						[]byte(`"gateway": "192.168.100.1"`),
+						[]byte(`"routes": [{"network": "0.0.0.0", "netmask": "0.0.0.0", "gateway": "192.168.100.1"}]`), 1)
+					Expect(d.NetworkData).To(ContainSubstring("routes"))
+					out := filepath.Join(GinkgoT().TempDir(), "test2.iso")
+					Expect(configdrive.Build(ctx, d, out)).To(Succeed())
+					v, err := readWithCloudInit(ctx, out, d.Node.MAC)
+					Expect(err).NotTo(HaveOccurred())
+					Expect(checkCloudInitView(v, d.Node, topo.Network, d, access)).To(MatchError(ContainSubstring("route add default gw")))
+				})
+
+				It("serves a page naming the node and installs it readable", func() {
+					for _, d := range drives[2:] {
+						page := d.Content[2]
+						Expect(page.Name).To(Equal("index-page"))
+						Expect(string(page.Data)).To(Equal("Greetings from " + d.Node.FQDN + " !\n"))
+						Expect(string(d.UserData)).To(ContainSubstring("install -m 0644 " + page.GuestPath + " /var/www/html/index.html"))
+					}
+				})
+			}
+		})
+	}
+
+	It("refuses to write a drive whose network_data names another NIC", func(ctx context.Context) {
+		topo, err := topology.Load(topologyFile)
+		Expect(err).NotTo(HaveOccurred())
+		drives, err := render.Render(ctx, render.Input{Topology: topo, TemplatesDir: templatesDir, Flavor: "debian12"})
+		Expect(err).NotTo(HaveOccurred())
+		d := drives[0]
+		d.NetworkData = []byte(strings.Replace(string(d.NetworkData), d.Node.MAC, drives[1].Node.MAC, 1))
+		out := filepath.Join(GinkgoT().TempDir(), "test2.iso")
+		Expect(configdrive.Build(ctx, d, out)).To(MatchError(ContainSubstring("but the node's NIC is " + d.Node.MAC)))
+		_, err = os.Stat(out)
+		Expect(os.IsNotExist(err)).To(BeTrue(), "a refused drive was written")
+	})
+})
