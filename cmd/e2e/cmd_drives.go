@@ -44,7 +44,7 @@ func runDrives(ctx context.Context, args []string) error {
 			files = append(files, f)
 		}
 		slices.Sort(files)
-		return fmt.Errorf("--packages is required: the folder holding %s for flavor %s (for debian12, the image build's bundle folder)", strings.Join(files, " and "), in.Flavor)
+		return fmt.Errorf("--packages is required: the folder holding %s for flavor %s (for debian12, the packages folder that e2e image build prints)", strings.Join(files, " and "), in.Flavor)
 	}
 	drives, err := render.Render(ctx, in)
 	if err != nil {
