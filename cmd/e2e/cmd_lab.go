@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
+	"strings"
 
 	"github.com/drivelab/drivelab/framework/lab"
 	"github.com/drivelab/drivelab/framework/topology"
+	"github.com/drivelab/drivelab/framework/vm"
 )
 
 func init() {
@@ -40,9 +43,33 @@ func init() {
 			if err != nil {
 				return err
 			}
+			if !*force {
+				if err := refuseWhileDomains(ctx, c); err != nil {
+					return err
+				}
+			}
 			return lab.Down(ctx, c, *force)
 		},
 	})
+}
+
+// refuseWhileDomains fails while the harness has domains, running or not:
+// they would outlive the lab's libvirtd and bridge.
+func refuseWhileDomains(ctx context.Context, c lab.Config) error {
+	conn, err := vm.Connect(ctx, c.LibvirtSocket)
+	if err != nil {
+		return nil // no libvirtd: nothing to ask, lab.Down checks the netns itself
+	}
+	defer conn.Disconnect()
+	names, err := vm.Domains(conn)
+	if err != nil {
+		return err
+	}
+	if len(names) > 0 {
+		return fmt.Errorf("the harness still has %d domain(s) (%s): remove them with `e2e down` first, or take the lab down anyway with --force",
+			len(names), strings.Join(names, ", "))
+	}
+	return nil
 }
 
 // labFlags adds the flags that locate the lab and returns its config once parsed.

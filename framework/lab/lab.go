@@ -130,6 +130,9 @@ func Up(ctx context.Context, c Config) error {
 	if err := ensureQemuUser(ctx, c.progress()); err != nil {
 		return err
 	}
+	if err := ensureKVMDevice(ctx, c.progress()); err != nil {
+		return err
+	}
 	for _, dir := range []string{"/var/log/libvirt", "/var/run/libvirt", RunDir} {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("lab: %w", err)

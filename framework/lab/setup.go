@@ -8,7 +8,9 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+	"syscall"
 )
 
 // ensurePackages installs the Debian packages that are missing (the Go
@@ -60,6 +62,38 @@ func ensureQemuUser(ctx context.Context, out io.Writer) error {
 		}
 		fmt.Fprintln(out, "lab: created user libvirt-qemu")
 	}
+	return nil
+}
+
+// ensureKVMDevice gives /dev/kvm the owner and mode Debian's udev rule
+// gives it (root:kvm 0660). Without udev it stays root-only, and libvirtd
+// then finds KVM "enabled when probing but not available now" for the qemu
+// user on every call: it re-probes every QEMU binary each time, which makes
+// a capabilities call take seconds and a domain definition most of a minute.
+func ensureKVMDevice(ctx context.Context, out io.Writer) error {
+	st, err := os.Stat("/dev/kvm")
+	if err != nil {
+		return nil // no KVM: guests use TCG, and libvirt agrees
+	}
+	gid, err := exec.CommandContext(ctx, "getent", "group", "kvm").Output()
+	if err != nil {
+		return fmt.Errorf("lab: group kvm: %w", err)
+	}
+	fields := strings.Split(strings.TrimSpace(string(gid)), ":")
+	if len(fields) < 3 {
+		return fmt.Errorf("lab: getent group kvm: unexpected %q", gid)
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if ok && strconv.Itoa(int(sys.Gid)) == fields[2] && st.Mode().Perm() == 0o660 {
+		return nil
+	}
+	if err := run(ctx, "chown", "root:kvm", "/dev/kvm"); err != nil {
+		return err
+	}
+	if err := os.Chmod("/dev/kvm", 0o660); err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	fmt.Fprintln(out, "lab: /dev/kvm set to root:kvm 0660 (as Debian's udev rule does)")
 	return nil
 }
 

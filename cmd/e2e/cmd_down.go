@@ -1,0 +1,35 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/drivelab/drivelab/framework/config"
+	"github.com/drivelab/drivelab/framework/vm"
+)
+
+func init() {
+	register(command{
+		name:    "down",
+		summary: "remove every domain and volume any run left (after a crash or SIGKILL)",
+		run: func(ctx context.Context, args []string) error {
+			fs := newFlags("down")
+			socket := fs.String("libvirt-socket", vm.Socket(), "libvirtd's unix socket (env E2E_LIBVIRT_SOCKET)")
+			if err := fs.Parse(args); err != nil {
+				return err
+			}
+			iv, err := config.DefaultIntervals(config.AccelTCG).WithEnv()
+			if err != nil {
+				return err
+			}
+			conn, err := vm.Connect(ctx, *socket)
+			if err != nil {
+				return err
+			}
+			defer conn.Disconnect()
+			removed, err := vm.DownAll(ctx, conn, iv.Teardown)
+			fmt.Printf("down: %s\n", vm.Summary(removed))
+			return err
+		},
+	})
+}

@@ -1,0 +1,50 @@
+// Package vm boots a topology's nodes as libvirt domains and takes them down
+// again whatever happens. It talks to libvirtd over its unix socket with
+// go-libvirt and builds domain XML with libvirtxml.
+//
+// Every domain, volume and file of a run is named dl-<run>-<node>; domains
+// also carry the harness's metadata (MetadataURI) with run and node, which is
+// what DownAll trusts: a domain without it is never touched.
+//
+// Small runners: E2E_MAX_VCPUS and E2E_MAX_MEMORY_MIB cap every node's vCPUs
+// and memory below what the topology asks.
+package vm
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// Prefix starts the name of everything the harness creates in libvirt.
+const Prefix = "dl-"
+
+var runIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,23}$`)
+
+// NewRunID returns a run id that sorts by start time and does not collide
+// between runs started in the same second.
+func NewRunID() string {
+	b := make([]byte, 2)
+	rand.Read(b)
+	return time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b)
+}
+
+func checkRunID(id string) error {
+	if !runIDRE.MatchString(id) {
+		return fmt.Errorf("run id %q: want 1-24 lower-case letters, digits and '-', starting with a letter or digit (vm.NewRunID makes one)", id)
+	}
+	return nil
+}
+
+// DomainName is the libvirt name of a node's domain in a run.
+func DomainName(run, node string) string { return Prefix + run + "-" + node }
+
+func diskVolume(run, node string) string  { return DomainName(run, node) + ".qcow2" }
+func driveVolume(run, node string) string { return DomainName(run, node) + "-config.iso" }
+
+// volumes are every volume name a node of a run may have.
+func volumes(run, node string) []string {
+	return []string{diskVolume(run, node), driveVolume(run, node)}
+}

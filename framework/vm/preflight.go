@@ -1,0 +1,207 @@
+package vm
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	libvirt "github.com/digitalocean/go-libvirt"
+
+	"github.com/drivelab/drivelab/framework/topology"
+)
+
+// Limits cap every node's size on small runners (E2E_MAX_VCPUS,
+// E2E_MAX_MEMORY_MIB); zero means no cap.
+type Limits struct {
+	MaxVCPUs     int
+	MaxMemoryMiB int
+}
+
+// LimitsFromEnv reads E2E_MAX_VCPUS and E2E_MAX_MEMORY_MIB.
+func LimitsFromEnv() (Limits, error) {
+	var l Limits
+	for _, v := range []struct {
+		name string
+		dst  *int
+		min  int
+	}{{"E2E_MAX_VCPUS", &l.MaxVCPUs, 1}, {"E2E_MAX_MEMORY_MIB", &l.MaxMemoryMiB, 256}} {
+		s := strings.TrimSpace(os.Getenv(v.name))
+		if s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < v.min {
+			return l, fmt.Errorf("%s=%q: want a whole number of at least %d", v.name, s, v.min)
+		}
+		*v.dst = n
+	}
+	return l, nil
+}
+
+// size is a node's vCPUs and memory after the caps.
+func (l Limits) size(n topology.Node) (vcpus, memMiB int) {
+	vcpus, memMiB = n.VCPUs, n.MemoryMiB
+	if l.MaxVCPUs > 0 {
+		vcpus = min(vcpus, l.MaxVCPUs)
+	}
+	if l.MaxMemoryMiB > 0 {
+		memMiB = min(memMiB, l.MaxMemoryMiB)
+	}
+	return vcpus, memMiB
+}
+
+// checkInput finds every problem of the input that needs no libvirt.
+func checkInput(in BootInput, limits Limits) error {
+	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	switch {
+	case in.Conn == nil:
+		fail("BootInput.Conn is nil: connect with vm.Connect first")
+	case in.Topology == nil:
+		fail("BootInput.Topology is nil: load one with topology.Load")
+	case in.Dialer == nil:
+		fail("BootInput.Dialer is nil: pass the lab's dialer (lab.Config.Dialer)")
+	}
+	if err := checkRunID(in.RunID); err != nil {
+		errs = append(errs, err)
+	}
+	iv := in.Intervals
+	if iv.Boot <= 0 || iv.CloudInit <= 0 || iv.SSH <= 0 || iv.Teardown <= 0 || iv.Poll <= 0 {
+		fail("BootInput.Intervals: Boot, CloudInit, SSH, Teardown and Poll must be set (config.DefaultIntervals)")
+	}
+	if in.ArtifactsDir == "" {
+		fail("BootInput.ArtifactsDir is empty: consoles need a folder")
+	}
+	im := in.Image
+	if err := regularFile(im.Disk); err != nil {
+		fail("base image: %v: build it with `e2e image build` (or pass an existing disk image)", err)
+	}
+	if im.Kernel != "" {
+		for what, p := range map[string]string{"kernel": im.Kernel, "initrd": im.Initrd} {
+			if err := regularFile(p); err != nil {
+				fail("%s: %v: rebuild the image with `e2e image build`", what, err)
+			}
+		}
+		if strings.TrimSpace(im.Cmdline) == "" {
+			fail("image has a kernel but no cmdline: direct kernel boot needs root=/dev/vda console=ttyS0")
+		}
+	}
+	if in.Topology == nil {
+		return errors.Join(errs...)
+	}
+	total := 0
+	for _, n := range in.Topology.Nodes {
+		if err := regularFile(in.Drives[n.Name]); err != nil {
+			fail("node %s: config drive: %v: render the drives first (`e2e drives`)", n.Name, err)
+		}
+		_, mem := limits.size(n)
+		total += mem
+	}
+	for name := range in.Drives {
+		if _, ok := in.Topology.Node(name); !ok {
+			fail("config drive given for %q, which is not a node of %s", name, in.Topology.Path)
+		}
+	}
+	if avail, err := memAvailableMiB(); err != nil {
+		errs = append(errs, err)
+	} else if total > avail {
+		fail("the topology asks %d MiB of guest memory but the host has %d MiB available (/proc/meminfo MemAvailable): lower memory_mib in %s or cap every node with E2E_MAX_MEMORY_MIB",
+			total, avail, in.Topology.Path)
+	}
+	return errors.Join(errs...)
+}
+
+// checkLibvirt finds every problem that libvirt or the lab can tell before
+// anything is created: a dead connection, a missing bridge, and names that
+// are already taken.
+func checkLibvirt(ctx context.Context, in BootInput) error {
+	if _, err := in.Conn.ConnectGetLibVersion(); err != nil {
+		return fmt.Errorf("libvirtd does not answer: %w; check it with `virsh version` or restart the lab (`e2e lab up`)", err)
+	}
+	var errs []error
+	if err := in.Dialer.CheckBridge(ctx, in.Topology.Network.Bridge); err != nil {
+		errs = append(errs, fmt.Errorf("%s: network.bridge: %w", in.Topology.Path, err))
+	}
+	pool, poolErr := in.Conn.StoragePoolLookupByName(PoolName)
+	for _, n := range in.Topology.Nodes {
+		name := DomainName(in.RunID, n.Name)
+		if dom, err := in.Conn.DomainLookupByName(name); err == nil {
+			if o, err := domainOwner(in.Conn, dom); err == nil {
+				errs = append(errs, fmt.Errorf("node %s: domain %s is left from run %s of the harness: remove it with `e2e down`", n.Name, name, o.Run))
+			} else {
+				errs = append(errs, fmt.Errorf("node %s: domain %s exists and is not the harness's: choose another run id, or remove it yourself (virsh destroy %s; virsh undefine %s)", n.Name, name, name, name))
+			}
+		} else if !isNotFound(err) {
+			errs = append(errs, fmt.Errorf("node %s: looking up domain %s: %w", n.Name, name, err))
+		}
+		if poolErr != nil {
+			continue
+		}
+		for _, v := range volumes(in.RunID, n.Name) {
+			if _, err := in.Conn.StorageVolLookupByName(pool, v); err == nil {
+				errs = append(errs, fmt.Errorf("node %s: volume %s already exists in pool %s: remove what runs left with `e2e down`", n.Name, v, PoolName))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// domainOwner reads the harness's mark; a domain without it is not ours.
+func domainOwner(conn *libvirt.Libvirt, dom libvirt.Domain) (Owner, error) {
+	md, err := conn.DomainGetMetadata(dom, int32(libvirt.DomainMetadataElement), libvirt.OptString{MetadataURI}, libvirt.DomainAffectCurrent)
+	if err != nil {
+		return Owner{}, err
+	}
+	return ownerOf(md)
+}
+
+func regularFile(path string) error {
+	if path == "" {
+		return errors.New("no path given")
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", path)
+	}
+	return nil
+}
+
+// memAvailableMiB reads MemAvailable: what the host can give guests
+// without swapping.
+func memAvailableMiB() (int, error) {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) >= 2 && fields[0] == "MemAvailable:" {
+			kib, err := strconv.Atoi(fields[1])
+			return kib / 1024, err
+		}
+	}
+	return 0, errors.New("/proc/meminfo has no MemAvailable")
+}
+
+// absDir makes the artifacts folder and returns its absolute path, which
+// libvirt needs for console logs.
+func absDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return "", fmt.Errorf("artifacts folder: %w", err)
+	}
+	return abs, nil
+}

@@ -1,0 +1,150 @@
+package vm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	libvirt "github.com/digitalocean/go-libvirt"
+)
+
+// Teardown destroys and undefines the run's domains and deletes its
+// volumes; console logs stay in the artifacts folder. It works on a fresh
+// context bounded by the Teardown interval, so it still runs after ctx was
+// cancelled (Ctrl-C), and it is safe to call again.
+func (r *Run) Teardown(ctx context.Context) error {
+	names := make([]string, 0, 2*len(r.Nodes))
+	for _, n := range r.Nodes {
+		names = append(names, volumes(r.ID, n.Name)...)
+	}
+	removed, err := remove(ctx, r.conn, r.intervals.Teardown,
+		func(o Owner) bool { return o.Run == r.ID },
+		func(vol string) bool { return slices.Contains(names, vol) })
+	if err != nil {
+		return fmt.Errorf("teardown of run %s: %w; remove what is left with `e2e down`", r.ID, err)
+	}
+	r.out.printf("vm: run %s torn down (%s)", r.ID, Summary(removed))
+	return nil
+}
+
+// DownAll removes every domain carrying the harness's metadata, whatever
+// run left it (a run killed with SIGKILL), and every dl-* volume of the
+// harness's pool. It returns what it removed.
+func DownAll(ctx context.Context, conn *libvirt.Libvirt, limit time.Duration) ([]string, error) {
+	return remove(ctx, conn, limit,
+		func(Owner) bool { return true },
+		func(vol string) bool { return strings.HasPrefix(vol, Prefix) })
+}
+
+// remove destroys and undefines the harness's domains whose owner matches,
+// then deletes the matching volumes. go-libvirt takes no context, so the
+// work runs aside and the wait is bounded by limit on a context that
+// ignores the caller's cancellation.
+func remove(ctx context.Context, conn *libvirt.Libvirt, limit time.Duration, domain func(Owner) bool, volume func(string) bool) ([]string, error) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limit)
+	defer cancel()
+	type result struct {
+		removed []string
+		err     error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var res result
+		res.removed, res.err = removeDomains(conn, domain)
+		vols, err := removeVolumes(conn, volume)
+		res.removed = append(res.removed, vols...)
+		res.err = errors.Join(res.err, err)
+		done <- res
+	}()
+	select {
+	case res := <-done:
+		return res.removed, res.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("libvirt did not finish removing within %s (Teardown)", limit)
+	}
+}
+
+// Domains lists the names of the harness's domains, running or not.
+func Domains(conn *libvirt.Libvirt) ([]string, error) {
+	doms, err := ownedDomains(conn, func(Owner) bool { return true })
+	names := make([]string, len(doms))
+	for i, d := range doms {
+		names[i] = d.Name
+	}
+	return names, err
+}
+
+func ownedDomains(conn *libvirt.Libvirt, match func(Owner) bool) ([]libvirt.Domain, error) {
+	doms, _, err := conn.ConnectListAllDomains(1, libvirt.ConnectListDomainsActive|libvirt.ConnectListDomainsInactive)
+	if err != nil {
+		return nil, fmt.Errorf("listing domains: %w", err)
+	}
+	return slices.DeleteFunc(doms, func(d libvirt.Domain) bool {
+		o, err := domainOwner(conn, d)
+		return err != nil || !match(o) // not the harness's, or gone meanwhile
+	}), nil
+}
+
+func removeDomains(conn *libvirt.Libvirt, match func(Owner) bool) ([]string, error) {
+	doms, err := ownedDomains(conn, match)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	var errs []error
+	for _, dom := range doms {
+		if err := conn.DomainDestroy(dom); err != nil && !hasCode(err, libvirt.ErrOperationInvalid, libvirt.ErrNoDomain) {
+			errs = append(errs, fmt.Errorf("destroying domain %s: %w", dom.Name, err))
+			continue
+		}
+		flags := libvirt.DomainUndefineManagedSave | libvirt.DomainUndefineSnapshotsMetadata | libvirt.DomainUndefineNvram | libvirt.DomainUndefineCheckpointsMetadata
+		if err := conn.DomainUndefineFlags(dom, flags); err != nil && !isNotFound(err) {
+			errs = append(errs, fmt.Errorf("undefining domain %s: %w", dom.Name, err))
+			continue
+		}
+		removed = append(removed, "domain "+dom.Name)
+	}
+	return removed, errors.Join(errs...)
+}
+
+func removeVolumes(conn *libvirt.Libvirt, match func(string) bool) ([]string, error) {
+	pool, err := conn.StoragePoolLookupByName(PoolName)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("storage pool %s: %w", PoolName, err)
+	}
+	if err := conn.StoragePoolRefresh(pool, 0); err != nil {
+		return nil, fmt.Errorf("refreshing storage pool %s: %w", PoolName, err)
+	}
+	vols, _, err := conn.StoragePoolListAllVolumes(pool, 1, 0)
+	if err != nil {
+		return nil, fmt.Errorf("listing volumes of pool %s: %w", PoolName, err)
+	}
+	var removed []string
+	var errs []error
+	for _, v := range vols {
+		if !match(v.Name) {
+			continue
+		}
+		ok, err := deleteVolume(conn, pool, v.Name)
+		if err != nil {
+			errs = append(errs, err)
+		} else if ok {
+			removed = append(removed, "volume "+v.Name)
+		}
+	}
+	return removed, errors.Join(errs...)
+}
+
+// Summary describes what was removed, for printing.
+func Summary(removed []string) string {
+	if len(removed) == 0 {
+		return "nothing left to remove"
+	}
+	return fmt.Sprintf("removed %d: %s", len(removed), strings.Join(removed, ", "))
+}
