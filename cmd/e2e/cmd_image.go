@@ -1,0 +1,55 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/drivelab/drivelab/framework/config"
+	"github.com/drivelab/drivelab/framework/image"
+)
+
+func init() {
+	register(command{
+		name:    "image build",
+		summary: "build (or find cached) the debian12 guest image and its package bundles",
+		run:     runImageBuild,
+	})
+}
+
+func runImageBuild(ctx context.Context, args []string) error {
+	fs := newFlags("image build")
+	cache := fs.String("cache", config.DefaultPaths().Cache, "cache directory (env E2E_CACHE_DIR)")
+	mirror := fs.String("mirror", "", "apt mirror URL (or a \"deb ...\" line) instead of the host's apt sources")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "e2e image build: unexpected arguments %q\n", fs.Args())
+		fs.Usage()
+		return errUsage
+	}
+	start := time.Now()
+	a, err := image.Lookup(*cache)
+	hit := err == nil
+	if !hit {
+		fmt.Fprintf(os.Stderr, "image: no cached build of this recipe in %s; building (a few minutes)\n", *cache)
+		a, err = image.Build(ctx, image.BuildInput{CacheDir: *cache, Mirror: *mirror, Log: os.Stderr})
+		if err != nil {
+			return err
+		}
+	}
+	state := "cache hit"
+	if !hit {
+		state = "built in " + time.Since(start).Round(time.Second).String()
+	}
+	fmt.Printf("image:     debian12 recipe %.12s, %s\n", a.RecipeHash, state)
+	fmt.Printf("disk:      %s\n", a.Disk)
+	fmt.Printf("kernel:    %s\n", a.Kernel)
+	fmt.Printf("initrd:    %s\n", a.Initrd)
+	fmt.Printf("cmdline:   %s\n", a.Cmdline)
+	fmt.Printf("packages:  %s (haproxy.tar.gz, apache2.tar.gz)\n", a.PackageDir)
+	fmt.Printf("manifest:  %s\n", a.Manifest)
+	return nil
+}

@@ -1,0 +1,35 @@
+#!/bin/sh
+# customize.sh ROOT: mmdebstrap's customize hook. It runs inside mmdebstrap's
+# mount namespace after every package is installed and while the apt lists
+# are still there, so the bundles are resolved against the finished image.
+# Environment: DRIVELAB_BUNDLES (names), DRIVELAB_BUNDLE_DIR (output).
+set -eu
+root=$1
+recipe=$(dirname "$0")
+
+# Nothing of the build host may leak into the guest.
+echo localhost >"$root/etc/hostname"
+printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
+# Host keys are per instance: cloud-init writes the harness's or generates them.
+rm -f "$root"/etc/ssh/ssh_host_*_key "$root"/etc/ssh/ssh_host_*_key.pub
+
+# /dev/vda is the filesystem itself; the cmdline mounts it rw, so no fsck pass.
+printf '/dev/vda\t/\text4\trw,errors=remount-ro\t0\t0\n' >"$root/etc/fstab"
+
+grep -v -e '^#' -e '^$' "$recipe/masked-units" | xargs -r chroot "$root" systemctl mask --quiet
+
+# Each bundle holds exactly the .debs that `dpkg -i *.deb` needs on this image.
+for b in $DRIVELAB_BUNDLES; do
+	chroot "$root" apt-get clean
+	chroot "$root" apt-get install --yes --quiet --download-only --no-install-recommends "$b"
+	if ! ls "$root"/var/cache/apt/archives/*.deb >/dev/null 2>&1; then
+		echo "customize.sh: $b is already in the image; it must travel only in its bundle" >&2
+		exit 1
+	fi
+	mkdir -p "$DRIVELAB_BUNDLE_DIR/$b"
+	cp "$root"/var/cache/apt/archives/*.deb "$DRIVELAB_BUNDLE_DIR/$b/"
+done
+chroot "$root" apt-get clean
+
+# The guests have no resolver; leave none of the build host's behind.
+: >"$root/etc/resolv.conf"
