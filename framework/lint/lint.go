@@ -1,6 +1,7 @@
 // Package lint checks a topology's rendered drives before anything boots:
 // every template renders, JSON is valid, /etc/hosts is the same everywhere
-// and lists every node, user_data is a script or cloud-config, haproxy.cfg
+// and lists every node, user_data is a script (that bash -n accepts) or
+// cloud-config, haproxy.cfg
 // passes `haproxy -c` and balances over the topology's web nodes. Every
 // problem names the node, the template file and, where it can, the line.
 package lint
@@ -12,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/drivelab/drivelab/framework/configdrive"
@@ -93,7 +96,7 @@ func Run(ctx context.Context, in render.Input) Report {
 				}
 			}
 		}
-		l.userData(d)
+		l.userData(ctx, d)
 	}
 	if in.Topology != nil && len(drives) == len(in.Topology.Nodes) {
 		// Comparing hosts files needs every node's.
@@ -153,10 +156,53 @@ func (l *linter) json(d render.Drive) bool {
 	return ok
 }
 
-func (l *linter) userData(d render.Drive) {
+func (l *linter) userData(ctx context.Context, d render.Drive) {
 	first, _, _ := bytes.Cut(d.UserData, []byte("\n"))
 	if !bytes.HasPrefix(first, []byte("#!")) && !bytes.Equal(bytes.TrimSpace(first), []byte("#cloud-config")) {
 		l.atRendered(d, render.UserDataPath, 1, "user_data starts with %q; cloud-init runs it only if it starts with #! (a script) or #cloud-config", first)
+		return
+	}
+	if shell := string(first); strings.HasSuffix(shell, "/bash") || strings.HasSuffix(shell, "/sh") {
+		l.shellSyntax(ctx, d)
+	}
+}
+
+// bashErrorRE matches `bash -n FILE`'s "FILE: line N: message".
+var bashErrorRE = regexp.MustCompile(`^.*?: line (\d+): (.*)$`)
+
+// shellSyntax runs `bash -n` on a user_data script: a syntax error would
+// otherwise show only in the guest's cloud-init log, minutes into a boot.
+func (l *linter) shellSyntax(ctx context.Context, d render.Drive) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		l.skip("bash -n: bash is not on PATH")
+		return
+	}
+	f, err := os.CreateTemp("", "drivelab-user-data-")
+	if err != nil {
+		l.add(d.Node.Name, "", 0, "bash -n: %v", err)
+		return
+	}
+	defer os.Remove(f.Name())
+	_, err = f.Write(d.UserData)
+	if err = errors.Join(err, f.Close()); err != nil {
+		l.add(d.Node.Name, "", 0, "bash -n: %v", err)
+		return
+	}
+	out, err := exec.CommandContext(ctx, bash, "-n", f.Name()).CombinedOutput()
+	if err == nil {
+		return
+	}
+	reported := false
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if m := bashErrorRE.FindStringSubmatch(line); m != nil && !strings.HasPrefix(m[2], "`") {
+			n, _ := strconv.Atoi(m[1])
+			l.atRendered(d, render.UserDataPath, n, "bash -n: %s", m[2])
+			reported = true
+		}
+	}
+	if !reported {
+		l.add(d.Node.Name, d.Templates[render.UserDataPath], 0, "bash -n rejects user_data: %v\n%s", err, out)
 	}
 }
 

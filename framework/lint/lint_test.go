@@ -149,6 +149,11 @@ func TestLintNamesTheCulprit(t *testing.T) {
 			want: []want{{"web01", "nodes/web01/network_data.json.tmpl", false, `link "eth0" has MAC 52:54:00:64:00:1c but the node's NIC is 52:54:00:64:00:1b`}},
 		},
 		{
+			name: "user_data shell syntax", flavor: "debian12", template: "user_data.web.tmpl", target: "user_data.web.tmpl",
+			old: `tar xzf {{.Path "httpd-package"}} -C "$bundle"`, new: `tar xzf {{.Path "httpd-package"}} -C "$bundle`,
+			want: []want{{"web01", "user_data.web.tmpl", false, "bash -n: unexpected EOF while looking for matching `\"'"}},
+		},
+		{
 			name: "user_data without interpreter", flavor: "debian12", template: "user_data.client.tmpl", target: "user_data.client.tmpl",
 			old: "#!/bin/bash", new: "set -x",
 			want: []want{{"test2", "user_data.client.tmpl", true, `user_data starts with "set -x"`}},
