@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -170,15 +171,19 @@ func checkSplit(webs []topology.Node, seen map[string]int, n int) error {
 // checkCounters wants haproxy's per-server session totals to have grown by
 // exactly what the client saw, plus one for the slow request on busy.
 func checkCounters(seen map[string]int, before, after map[string]serverStats, busy string) error {
-	for node := range after {
+	var bad []string
+	for _, node := range slices.Sorted(maps.Keys(after)) {
 		want := seen[node]
 		if node == busy {
 			want++
 		}
 		if got := after[node].Total - before[node].Total; got != want {
-			return fmt.Errorf("haproxy counted %d sessions on %s, the client saw %d (before %d, after %d)",
-				got, node, want, before[node].Total, after[node].Total)
+			bad = append(bad, fmt.Sprintf("haproxy counted %d sessions on %s, the client saw %d (before %d, after %d)",
+				got, node, want, before[node].Total, after[node].Total))
 		}
+	}
+	if bad != nil {
+		return errors.New(strings.Join(bad, "; "))
 	}
 	return nil
 }
