@@ -152,9 +152,8 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // Render renders one drive per node, in topology order. Every problem found
 // is returned in one errors.Join; template problems are *Error values
-// naming node, file and line. On error,
-// the drives of the nodes that rendered completely are still returned, so
-// lint can check them.
+// naming node, file and line. On error, the drives of the nodes that
+// rendered completely are still returned, so lint can check them.
 func Render(ctx context.Context, in Input) ([]Drive, error) {
 	if in.Topology == nil {
 		return nil, errors.New("render: Input.Topology is nil; load one with topology.Load")
@@ -173,12 +172,11 @@ func Render(ctx context.Context, in Input) ([]Drive, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		d, derrs := r.drive(n)
-		if len(derrs) > 0 {
-			errs = append(errs, derrs...)
-			continue
+		d, derrs, ok := r.drive(n)
+		errs = append(errs, derrs...)
+		if ok {
+			drives = append(drives, d)
 		}
-		drives = append(drives, d)
 	}
 	// A template that does not parse is reported once, not once per node.
 	for _, p := range sortedKeys(r.parseErr) {
@@ -307,7 +305,9 @@ func (d Data) Path(logical string) (string, error) {
 	return p, nil
 }
 
-func (r *renderer) drive(n topology.Node) (Drive, []error) {
+// drive renders one node's drive; ok is false when anything failed,
+// including a template that does not parse (reported once by Render).
+func (r *renderer) drive(n topology.Node) (d Drive, errs []error, ok bool) {
 	t := r.in.Topology
 	role := t.Roles[n.Role]
 	data := Data{Node: n, Network: t.Network, Nodes: t.Nodes, Backends: t.NodesWithRole(BackendRole), node: n.Name, paths: map[string]string{}}
@@ -316,14 +316,16 @@ func (r *renderer) drive(n topology.Node) (Drive, []error) {
 			data.paths[f] = p
 		}
 	}
-	d := Drive{Node: n, Templates: map[string]string{}}
-	var errs []error
+	d = Drive{Node: n, Templates: map[string]string{}}
+	unparsed := false
 	render := func(drivePath, name string) []byte {
 		out, file, err := r.execute(n.Name, name, data)
+		if err == errParse {
+			unparsed = true
+			return nil
+		}
 		if err != nil {
-			if err != errParse {
-				errs = append(errs, err)
-			}
+			errs = append(errs, err)
 			return nil
 		}
 		d.Templates[drivePath] = file
@@ -357,7 +359,7 @@ func (r *renderer) drive(n topology.Node) (Drive, []error) {
 	if d.VendorData, err = vendorData(n, r.in.Access); err != nil {
 		errs = append(errs, err)
 	}
-	return d, errs
+	return d, errs, len(errs) == 0 && !unparsed
 }
 
 // metaData is meta_data.json, in the seed's key order.
