@@ -63,7 +63,7 @@ lint: build
 	./hack/ensure-packages haproxy
 	$(E2E) lint --topology $(TOPOLOGY) --flavor $(FLAVOR) $(if $(PACKAGES),--packages $(PACKAGES))
 
-## drives: write out/drives/<node>.iso and manifest.json; PACKAGES=dir holding the flavor's package files.
+## drives: write out/drives/<node>.iso and manifest.json; PACKAGES=dir of package files (debian12: default the image build's bundles).
 drives: build
 	$(E2E) drives --topology $(TOPOLOGY) --flavor $(FLAVOR) --out out/drives --packages=$(PACKAGES)
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/drivelab/drivelab/framework/configdrive"
+	"github.com/drivelab/drivelab/framework/image"
 	"github.com/drivelab/drivelab/framework/render"
 )
 
@@ -23,6 +24,7 @@ func runDrives(ctx context.Context, args []string) error {
 	fs := newFlags("drives")
 	rf := addRenderFlags(fs)
 	out := fs.String("out", "out/drives", "folder receiving <node>.iso and "+configdrive.ManifestFile)
+	fs.Lookup("packages").Usage += " (debian12: default the image build's bundles)"
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -34,6 +36,14 @@ func runDrives(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if in.PackageDir == "" && in.Flavor == "debian12" {
+		// The debian12 bundles come with the guest image's build.
+		a, err := image.Lookup("")
+		if err != nil {
+			return fmt.Errorf("no --packages and no image build to take debian12's bundles from: %w", err)
+		}
+		in.PackageDir = a.PackageDir
+	}
 	if in.PackageDir == "" {
 		fl, err := render.LoadFlavor(in.TemplatesDir, in.Flavor)
 		if err != nil {
@@ -44,7 +54,7 @@ func runDrives(ctx context.Context, args []string) error {
 			files = append(files, f)
 		}
 		slices.Sort(files)
-		return fmt.Errorf("--packages is required: the folder holding %s for flavor %s (for debian12, the packages folder that e2e image build prints)", strings.Join(files, " and "), in.Flavor)
+		return fmt.Errorf("--packages is required: the folder holding %s for flavor %s", strings.Join(files, " and "), in.Flavor)
 	}
 	drives, err := render.Render(ctx, in)
 	if err != nil {

@@ -108,8 +108,8 @@ func TestLintExitsNonZeroNamingTheCulprit(t *testing.T) {
 func TestDrivesWritesImagesAndManifest(t *testing.T) {
 	bin := e2e(t)
 	pkgs, out := t.TempDir(), filepath.Join(t.TempDir(), "drives")
-	if msg, code := runE2E(t, bin, "drives", "--out", out); code != 1 || !strings.Contains(msg, "--packages is required: the folder holding apache2.tar.gz and haproxy.tar.gz") {
-		t.Errorf("without --packages: exit %d:\n%s", code, msg)
+	if msg, code := runE2E(t, bin, "drives", "--flavor", "centos7", "--out", out); code != 1 || !strings.Contains(msg, "--packages is required: the folder holding haproxy.rpm and httpd.tar.gz for flavor centos7") {
+		t.Errorf("centos7 without --packages: exit %d:\n%s", code, msg)
 	}
 	for _, f := range []string{"haproxy.tar.gz", "apache2.tar.gz"} {
 		writeFile(t, filepath.Join(pkgs, f), "placeholder "+f+"\n")
