@@ -141,7 +141,7 @@ func BootAll(ctx context.Context, in BootInput) (*Run, error) {
 	}
 	out := &reporter{w: in.Progress, start: started}
 	if accel == config.AccelTCG {
-		out.printf("vm: no usable KVM (libvirt offers no kvm domain type or /dev/kvm cannot be opened): guests run under TCG emulation, many times slower")
+		out.printf("vm: warning: no usable KVM (it needs libvirt's kvm domain type, /dev/kvm and the vmx or svm CPU flag): guests run under TCG emulation, many times slower")
 	}
 	pool, err := EnsurePool(in.Conn, PoolDir())
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	libvirt "github.com/digitalocean/go-libvirt"
@@ -88,26 +89,37 @@ func ownedDomains(conn *libvirt.Libvirt, match func(Owner) bool) ([]libvirt.Doma
 	}), nil
 }
 
+// removeDomains destroys and undefines matching domains in parallel:
+// libvirt waits for each QEMU to exit, which takes seconds under TCG.
 func removeDomains(conn *libvirt.Libvirt, match func(Owner) bool) ([]string, error) {
 	doms, err := ownedDomains(conn, match)
 	if err != nil {
 		return nil, err
 	}
+	errs := make([]error, len(doms))
+	var wg sync.WaitGroup
+	for i, dom := range doms {
+		wg.Go(func() { errs[i] = removeDomain(conn, dom) })
+	}
+	wg.Wait()
 	var removed []string
-	var errs []error
-	for _, dom := range doms {
-		if err := conn.DomainDestroy(dom); err != nil && !hasCode(err, libvirt.ErrOperationInvalid, libvirt.ErrNoDomain) {
-			errs = append(errs, fmt.Errorf("destroying domain %s: %w", dom.Name, err))
-			continue
+	for i, dom := range doms {
+		if errs[i] == nil {
+			removed = append(removed, "domain "+dom.Name)
 		}
-		flags := libvirt.DomainUndefineManagedSave | libvirt.DomainUndefineSnapshotsMetadata | libvirt.DomainUndefineNvram | libvirt.DomainUndefineCheckpointsMetadata
-		if err := conn.DomainUndefineFlags(dom, flags); err != nil && !isNotFound(err) {
-			errs = append(errs, fmt.Errorf("undefining domain %s: %w", dom.Name, err))
-			continue
-		}
-		removed = append(removed, "domain "+dom.Name)
 	}
 	return removed, errors.Join(errs...)
+}
+
+func removeDomain(conn *libvirt.Libvirt, dom libvirt.Domain) error {
+	if err := conn.DomainDestroy(dom); err != nil && !hasCode(err, libvirt.ErrOperationInvalid, libvirt.ErrNoDomain) {
+		return fmt.Errorf("destroying domain %s: %w", dom.Name, err)
+	}
+	flags := libvirt.DomainUndefineManagedSave | libvirt.DomainUndefineSnapshotsMetadata | libvirt.DomainUndefineNvram | libvirt.DomainUndefineCheckpointsMetadata
+	if err := conn.DomainUndefineFlags(dom, flags); err != nil && !isNotFound(err) {
+		return fmt.Errorf("undefining domain %s: %w", dom.Name, err)
+	}
+	return nil
 }
 
 func removeVolumes(conn *libvirt.Libvirt, match func(string) bool) ([]string, error) {
