@@ -145,7 +145,7 @@ var haproxyMessageRE = regexp.MustCompile(`^\[(ALERT|WARNING)\]\s*\(\d+\) : (?:c
 // haproxyCheck runs `haproxy -c` on the rendered config and maps its
 // messages back to template lines.
 func (l *linter) haproxyCheck(ctx context.Context, d render.Drive, drivePath string, cfg []byte) {
-	bin, err := exec.LookPath("haproxy")
+	bin, err := haproxyBinary()
 	if err != nil {
 		l.skip("haproxy -c: haproxy is not on PATH (install the haproxy package; make test does)")
 		return
@@ -180,6 +180,15 @@ func (l *linter) haproxyCheck(ctx context.Context, d render.Drive, drivePath str
 	if err != nil && !reported {
 		l.add(d.Node.Name, d.Templates[drivePath], 0, "haproxy -c rejects it:\n%s", out)
 	}
+}
+
+// haproxyBinary finds haproxy on PATH or where Debian puts it, which is
+// not on a normal user's PATH.
+func haproxyBinary() (string, error) {
+	if bin, err := exec.LookPath("haproxy"); err == nil {
+		return bin, nil
+	}
+	return exec.LookPath("/usr/sbin/haproxy")
 }
 
 // resolved replaces the topology's host names with their addresses: the
