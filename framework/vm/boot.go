@@ -276,8 +276,7 @@ func (r *Run) bootNode(ctx context.Context, in BootInput, node *Node, dom libvir
 		} else if libvirt.DomainState(st) != libvirt.DomainRunning {
 			return failf("the domain stopped (state %d) before the node was ready", st)
 		}
-		switch {
-		case state == StateBooting && con.cloudInit:
+		if state == StateBooting && con.cloudInit {
 			state = StateCloudInit
 			r.out.state(node, state, "")
 		}
