@@ -16,6 +16,7 @@ import (
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/configdrive"
 	"github.com/drivelab/drivelab/framework/lab"
+	"github.com/drivelab/drivelab/framework/lint"
 	"github.com/drivelab/drivelab/framework/render"
 	"github.com/drivelab/drivelab/framework/sshx"
 	"github.com/drivelab/drivelab/framework/topology"
@@ -79,15 +80,24 @@ func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
 		}
 	}()
 
+	templates := render.Input{
+		Topology: in.Topology, TemplatesDir: in.TemplatesDir, Flavor: in.Flavor,
+		Overlay: in.Overlay, PackageDir: in.PackageDir,
+	}
+	// Everything lint can see fails here, before a VM exists.
+	report := lint.Run(ctx, templates)
+	if err := report.Err(); err != nil {
+		return l, fmt.Errorf("lint (nothing was booted): %w", err)
+	}
+	for _, s := range report.Skipped {
+		fmt.Fprintf(progressOf(in), "lint: not checked: %s\n", s)
+	}
 	access, err := LoadOrCreateAccess(filepath.Join(l.StateDir, "keys"), in.Topology)
 	if err != nil {
 		return l, err
 	}
-	l.Drives, err = render.Render(ctx, render.Input{
-		Topology: in.Topology, TemplatesDir: in.TemplatesDir, Flavor: in.Flavor,
-		Overlay: in.Overlay, PackageDir: in.PackageDir, Access: access.Render(),
-	})
-	if err != nil {
+	templates.Access = access.Render()
+	if l.Drives, err = render.Render(ctx, templates); err != nil {
 		return l, err
 	}
 	isos, err := buildDrives(ctx, l.Drives, filepath.Join(l.StateDir, "drives"))
@@ -143,6 +153,13 @@ func (l *Lab) Down(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+func progressOf(in UpInput) io.Writer {
+	if in.Progress == nil {
+		return io.Discard
+	}
+	return in.Progress
+}
+
 // clientNode is the node checks run from: the only node of the client role.
 func clientNode(t *topology.Topology) (topology.Node, error) {
 	clients := t.NodesWithRole(verify.RoleClient)
@@ -153,18 +170,15 @@ func clientNode(t *topology.Topology) (topology.Node, error) {
 	return clients[0], nil
 }
 
-// buildDrives writes one ISO per node into dir, returning their paths by node.
+// buildDrives writes <node>.iso and a manifest into dir, returning the
+// images by node.
 func buildDrives(ctx context.Context, drives []render.Drive, dir string) (map[string]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if _, err := configdrive.WriteAll(ctx, drives, dir); err != nil {
 		return nil, err
 	}
 	isos := map[string]string{}
 	for _, d := range drives {
-		path := filepath.Join(dir, d.Node.Name+".iso")
-		if err := configdrive.Build(ctx, d, path); err != nil {
-			return nil, err
-		}
-		isos[d.Node.Name] = path
+		isos[d.Node.Name] = filepath.Join(dir, configdrive.ImageName(d.Node.Name))
 	}
 	return isos, nil
 }
