@@ -15,6 +15,7 @@ func init() {
 		run: func(ctx context.Context, args []string) error {
 			fs := newFlags("down")
 			socket := fs.String("libvirt-socket", vm.Socket(), "libvirtd's unix socket (env E2E_LIBVIRT_SOCKET)")
+			run := fs.String("run", "", "remove only this run's domains and volumes (default: every run's)")
 			if err := fs.Parse(args); err != nil {
 				return err
 			}
@@ -27,7 +28,12 @@ func init() {
 				return err
 			}
 			defer conn.Disconnect()
-			removed, err := vm.DownAll(ctx, conn, iv.Teardown)
+			var removed []string
+			if *run != "" {
+				removed, err = vm.DownRun(ctx, conn, *run, iv.Teardown)
+			} else {
+				removed, err = vm.DownAll(ctx, conn, iv.Teardown)
+			}
 			fmt.Printf("down: %s\n", vm.Summary(removed))
 			return err
 		},

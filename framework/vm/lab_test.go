@@ -316,3 +316,38 @@ func TestLabRemoveTakesOnlyTheHarnesss(t *testing.T) {
 		t.Errorf("left %v, want only the foreign domain", left)
 	}
 }
+
+// DownRun leaves other runs alone, as a shared lab needs.
+func TestLabDownRunTakesOnlyThatRun(t *testing.T) {
+	conn := labConn(t)
+	a, _ := labInput(t, conn)
+	b, _ := labInput(t, conn)
+	pool, err := EnsurePool(conn, PoolDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []BootInput{a, b} {
+		x, _ := New(WithName(DomainName(in.RunID, "web01")), WithMetadata(in.RunID, "web01")).Marshal()
+		if _, err := conn.DomainDefineXML(x); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := uploadFile(conn, pool, driveVolume(in.RunID, "web01"), in.Drives["web01"]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	removed, err := DownRun(context.Background(), conn, a.RunID, a.Intervals.Teardown)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 2 {
+		t.Errorf("removed %v, want run %s's domain and volume", removed, a.RunID)
+	}
+	expectNothingLeft(t, conn, a.RunID)
+	if left := leftovers(t, conn, b.RunID); len(left) != 2 {
+		t.Errorf("run %s has %v left, want its domain and volume untouched", b.RunID, left)
+	}
+	if _, err := DownRun(context.Background(), conn, b.RunID, b.Intervals.Teardown); err != nil {
+		t.Fatal(err)
+	}
+	expectNothingLeft(t, conn, b.RunID)
+}

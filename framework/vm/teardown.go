@@ -40,6 +40,18 @@ func DownAll(ctx context.Context, conn *libvirt.Libvirt, limit time.Duration) ([
 		func(vol string) bool { return strings.HasPrefix(vol, Prefix) })
 }
 
+// DownRun removes what one run left: the domains whose metadata names the
+// run, and the volumes named dl-<run>-*. Use it on a machine that other
+// runs share.
+func DownRun(ctx context.Context, conn *libvirt.Libvirt, run string, limit time.Duration) ([]string, error) {
+	if err := checkRunID(run); err != nil {
+		return nil, err
+	}
+	return remove(ctx, conn, limit,
+		func(o Owner) bool { return o.Run == run },
+		func(vol string) bool { return strings.HasPrefix(vol, Prefix+run+"-") })
+}
+
 // remove destroys and undefines the harness's domains whose owner matches,
 // then deletes the matching volumes. go-libvirt takes no context, so the
 // work runs aside and the wait is bounded by limit on a context that
