@@ -7,8 +7,12 @@ RUN       ?= $(shell date +%Y%m%d-%H%M%S)
 ARTIFACTS ?= artifacts/$(RUN)
 FLAVOR    ?= debian12
 TOPOLOGY  ?= fixtures/topology.yaml
+# Which scenarios `make e2e` runs (Ginkgo label filter) and extra suite flags,
+# e.g. E2E_ARGS=-e2e.keep to leave the lab up.
+E2E_LABELS ?= vm && !failover
+E2E_ARGS  ?=
 # Host tools the tests talk to: haproxy -c (lint), Debian's cloud-init reader,
-# blkid, genisoimage (bench) and xorriso (reading drives in tests).
+# blkid and genisoimage (bench).
 TEST_PKGS := haproxy cloud-init util-linux genisoimage
 LAB_PKGS  := qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients iproute2 mmdebstrap e2fsprogs
 
@@ -34,18 +38,20 @@ e2e: build
 	./hack/ensure-packages $(LAB_PKGS)
 	$(E2E) lab up
 	$(E2E) image build
-	$(GO) test -count=1 -timeout 80m ./suites/e2e/... -args \
-	  -ginkgo.label-filter='vm' -ginkgo.v \
+	$(GO) test -c -o bin/e2e.test ./suites/e2e
+	cd suites/e2e && ../../bin/e2e.test -test.timeout 80m \
+	  -ginkgo.label-filter='$(E2E_LABELS)' -ginkgo.v \
 	  -ginkgo.junit-report=$(CURDIR)/$(ARTIFACTS)/junit.xml \
-	  -e2e.flavor=$(FLAVOR) -e2e.topology=$(CURDIR)/$(TOPOLOGY) -e2e.artifacts=$(CURDIR)/$(ARTIFACTS)
+	  -e2e.flavor=$(FLAVOR) -e2e.topology=$(CURDIR)/$(TOPOLOGY) -e2e.artifacts=$(CURDIR)/$(ARTIFACTS) $(E2E_ARGS)
 
 ## golden: refresh the checked-in drive listings after a deliberate template change.
 golden:
 	$(GO) test -count=1 ./framework/golden/... -update
 
+## image: build (or find cached) the debian12 guest and its bundles; MIRROR=url overrides the host's apt sources.
 image: build
 	./hack/ensure-packages $(LAB_PKGS)
-	$(E2E) image build
+	$(E2E) image build $(if $(MIRROR),--mirror $(MIRROR))
 
 lab-up: build
 	./hack/ensure-packages $(LAB_PKGS)

@@ -119,6 +119,22 @@ func Run(ctx context.Context, env *Env, check Check) []Result {
 	return slices.DeleteFunc(results, func(r Result) bool { return r.Node == "" })
 }
 
+// Start runs every check at once, each on all its nodes, and returns a
+// channel per check name that yields its results. Checks that need exclusive
+// use of a service must not share it with another check's traffic: the
+// leastconn check only counts requests through haproxy, which no other check
+// sends, so all of them can run together and the verdict follows the boot
+// by the slowest check instead of the sum of all.
+func Start(ctx context.Context, env *Env, checks []Check) map[string]<-chan []Result {
+	pending := make(map[string]<-chan []Result, len(checks))
+	for _, c := range checks {
+		ch := make(chan []Result, 1)
+		pending[c.Name] = ch
+		go func() { ch <- Run(ctx, env, c) }()
+	}
+	return pending
+}
+
 // Err joins the failures of results, each prefixed by node and check.
 func Err(results []Result) error {
 	var errs []error

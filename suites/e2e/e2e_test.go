@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -41,6 +42,7 @@ var _ = Describe("scenario", func() {
 				intervals config.Intervals
 				verdict   *verify.Verdict
 				failed    bool
+				pending   map[string]<-chan []verify.Result
 			)
 
 			BeforeAll(func(ctx SpecContext) {
@@ -84,6 +86,11 @@ var _ = Describe("scenario", func() {
 						fmt.Fprintf(GinkgoWriter, "diagnostics in %s\n", l.ArtifactsDir)
 					}
 				}, NodeTimeout(intervals.Command*4))
+
+				// The checks run together from here; each spec below reports one.
+				checksCtx, cancel := context.WithTimeout(context.Background(), checkBudget())
+				DeferCleanup(cancel)
+				pending = verify.Start(checksCtx, l.Env, sc.Checks)
 			}, NodeTimeout(bootBudget()))
 
 			AfterEach(func() {
@@ -94,7 +101,12 @@ var _ = Describe("scenario", func() {
 
 			for _, check := range sc.Checks {
 				It(check.Name, func(ctx SpecContext) {
-					results := verify.Run(ctx, l.Env, check)
+					var results []verify.Result
+					select {
+					case results = <-pending[check.Name]:
+					case <-ctx.Done():
+						Fail("check " + check.Name + " did not finish in time")
+					}
 					verdict.Add(check.Name, results)
 					Expect(verify.Err(results)).To(Succeed())
 				}, SpecTimeout(checkBudget()))

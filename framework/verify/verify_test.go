@@ -1,0 +1,68 @@
+package verify_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/drivelab/drivelab/framework/topology"
+	"github.com/drivelab/drivelab/framework/verify"
+)
+
+func TestVerdictNamesNodeAndCheck(t *testing.T) {
+	topo, err := topology.Load("../../fixtures/topology.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := &verify.Env{Topology: topo}
+	checks := []verify.Check{
+		{Name: "hostname", Run: func(_ context.Context, _ *verify.Env, n topology.Node) error {
+			if n.Name == "web02" {
+				return errors.New(`expected "web02.cloud.org", actual "web2.cloud.org"`)
+			}
+			return nil
+		}},
+		{Name: "leastconn", Roles: []string{verify.RoleLoadBalancer}, Run: func(context.Context, *verify.Env, topology.Node) error { return nil }},
+	}
+	v := verify.NewVerdict(topo.NodeNames())
+	var all []verify.Result
+	for name, ch := range verify.Start(context.Background(), env, checks) {
+		results := <-ch
+		v.Add(name, results)
+		all = append(all, results...)
+	}
+	if !v.Failed() {
+		t.Fatal("verdict did not record the failure")
+	}
+	err = verify.Err(all)
+	if err == nil || !strings.Contains(err.Error(), `hostname on web02: expected "web02.cloud.org"`) {
+		t.Fatalf("Err = %v", err)
+	}
+	table := v.Table()
+	for _, row := range []string{"web02", "haproxy"} {
+		line := lineStarting(table, row)
+		switch row {
+		case "web02":
+			if !strings.Contains(line, "FAIL") {
+				t.Fatalf("web02 row %q lacks FAIL:\n%s", line, table)
+			}
+		case "haproxy":
+			if strings.Contains(line, "FAIL") || strings.Count(line, "pass") != 2 {
+				t.Fatalf("haproxy row %q:\n%s", line, table)
+			}
+		}
+	}
+	if l := lineStarting(table, "web01"); strings.Count(l, "pass") != 1 || !strings.Contains(l, "-") {
+		t.Fatalf("web01 row must pass hostname and show - for leastconn: %q", l)
+	}
+}
+
+func lineStarting(table, prefix string) string {
+	for _, l := range strings.Split(table, "\n") {
+		if strings.HasPrefix(l, prefix+" ") {
+			return l
+		}
+	}
+	return ""
+}
