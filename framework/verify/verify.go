@@ -184,7 +184,8 @@ func (v *Verdict) Failed() bool {
 }
 
 // Table renders node rows and check columns: pass, FAIL, or "-" where the
-// check does not apply to the node or did not run.
+// check does not apply to the node or did not run; a last row gives each
+// check's slowest node time, to show where a run spends its time.
 func (v *Verdict) Table() string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -193,24 +194,32 @@ func (v *Verdict) Table() string {
 		width = max(width, len(n))
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-*s", width, "node")
-	for _, c := range v.checks {
-		fmt.Fprintf(&b, "  %-*s", max(len(c), 4), c)
-	}
-	b.WriteByte('\n')
-	for _, n := range v.nodes {
-		fmt.Fprintf(&b, "%-*s", width, n)
+	row := func(first string, cell func(check string) string) {
+		fmt.Fprintf(&b, "%-*s", width, first)
 		for _, c := range v.checks {
-			cell := "-"
-			if r, ok := v.results[[2]string{n, c}]; ok {
-				cell = "pass"
-				if r.Err != nil {
-					cell = "FAIL"
-				}
-			}
-			fmt.Fprintf(&b, "  %-*s", max(len(c), 4), cell)
+			fmt.Fprintf(&b, "  %-*s", max(len(c), 5), cell(c))
 		}
-		b.WriteByte('\n')
+		b.WriteString("\n")
 	}
+	row("node", func(c string) string { return c })
+	for _, n := range v.nodes {
+		row(n, func(c string) string {
+			r, ok := v.results[[2]string{n, c}]
+			switch {
+			case !ok:
+				return "-"
+			case r.Err != nil:
+				return "FAIL"
+			}
+			return "pass"
+		})
+	}
+	row("time", func(c string) string {
+		var slowest time.Duration
+		for _, n := range v.nodes {
+			slowest = max(slowest, v.results[[2]string{n, c}].Elapsed)
+		}
+		return fmt.Sprintf("%.1fs", slowest.Seconds())
+	})
 	return b.String()
 }
