@@ -354,3 +354,43 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// Host mode is tried from a thread inside a scratch namespace, which stands
+// in for a KVM runner's host: it creates nothing and needs the bridge there.
+func TestUpHostModeCreatesNothing(t *testing.T) {
+	needRoot(t)
+	ns := scratchNamespace(t)
+	ctx := context.Background()
+	c := testConfig(ns)
+	c.Mode = ModeHost
+	var progress bytes.Buffer
+	c.Progress = &progress
+	inScratch := func() error {
+		var upErr error
+		if err := (nsDialer{ns}).inNamespace(func() error { upErr = Up(ctx, c); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return upErr
+	}
+	if err := inScratch(); err == nil || !strings.Contains(err.Error(), "bridge br0 does not exist in the host namespace") {
+		t.Fatalf("without a bridge: got %v", err)
+	}
+	mustRun(t, "ip", "-n", ns, "link", "add", "br0", "type", "bridge")
+	if pingLibvirt(c.LibvirtSocket) != nil {
+		t.Skip("SKIPPED (rest): no libvirtd answers on " + c.LibvirtSocket + "; start the lab (`e2e lab up`) to run it")
+	}
+	if err := inScratch(); err != nil {
+		t.Fatalf("with the bridge and libvirtd: %v", err)
+	}
+	if !strings.Contains(progress.String(), "nothing created") {
+		t.Errorf("progress: %s", progress.String())
+	}
+	for _, d := range daemons {
+		if _, err := os.Stat(pidFile(ns, d)); err == nil {
+			t.Errorf("host mode started %s", d)
+		}
+	}
+	if links, _ := exec.Command("ip", "-n", ns, "-br", "link").Output(); strings.Count(string(links), "\n") != 2 {
+		t.Errorf("host mode changed the links:\n%s", links)
+	}
+}

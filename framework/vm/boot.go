@@ -274,7 +274,7 @@ func (r *Run) bootNode(ctx context.Context, in BootInput, node *Node, dom libvir
 		if st, _, err := r.conn.DomainGetState(dom, 0); err != nil {
 			return failf("domain state: %v", err)
 		} else if libvirt.DomainState(st) != libvirt.DomainRunning {
-			return failf("the domain stopped (state %d) before the node was ready", st)
+			return failf("the domain left the running state (%s) before the node was ready", libvirt.DomainState(st))
 		}
 		if state == StateBooting && con.cloudInit {
 			state = StateCloudInit

@@ -47,6 +47,11 @@ func Connect(ctx context.Context, socket string) (*libvirt.Libvirt, error) {
 		}
 		return r.l, nil
 	case <-ctx.Done():
+		go func() { // close the connection should it still open
+			if r := <-done; r.err == nil {
+				r.l.Disconnect()
+			}
+		}()
 		return nil, fmt.Errorf("connecting to libvirtd on %s: %w", socket, context.Cause(ctx))
 	}
 }
