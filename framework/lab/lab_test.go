@@ -295,6 +295,17 @@ func TestDownRefusesWhileGuestsRun(t *testing.T) {
 	exited := make(chan struct{})
 	go func() { guest.Wait(); close(exited) }()
 	t.Cleanup(func() { guest.Process.Kill() })
+	// `ip netns exec` enters the namespace just after it starts.
+	entered := func() error {
+		inside, _, err := splitByNamespace([]process{{guest.Process.Pid, "sleep"}}, ns)
+		if err == nil && len(inside) == 0 {
+			err = fmt.Errorf("pid %d is not in netns %s yet", guest.Process.Pid, ns)
+		}
+		return err
+	}
+	if err := poll(ctx, c, c.Intervals.Command, entered); err != nil {
+		t.Fatal(err)
+	}
 
 	err := Down(ctx, c, false)
 	if err == nil || !strings.Contains(err.Error(), "e2e down") || !strings.Contains(err.Error(), "pid "+strconv.Itoa(guest.Process.Pid)) {
