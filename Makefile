@@ -11,12 +11,13 @@ TOPOLOGY  ?= fixtures/topology.yaml
 # e.g. E2E_ARGS=-e2e.keep to leave the lab up.
 E2E_LABELS ?= vm && !failover
 E2E_ARGS  ?=
+BENCH_RUNS ?= 1
 # Host tools the tests talk to: haproxy -c (lint), Debian's cloud-init reader,
 # blkid and genisoimage (bench).
 TEST_PKGS := haproxy cloud-init util-linux genisoimage
 LAB_PKGS  := qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients iproute2 mmdebstrap e2fsprogs
 
-.PHONY: all build test unit drive-suite e2e bench golden image lab-up lab-down down selftest lint drives vet clean
+.PHONY: all build test unit drive-suite e2e bench bench-drives bench-e2e golden image lab-up lab-down down selftest lint drives vet clean
 
 all: build
 
@@ -73,10 +74,15 @@ lint: build
 drives: build
 	$(E2E) drives --topology $(TOPOLOGY) --flavor $(FLAVOR) --out out/drives --packages=$(PACKAGES)
 
-## bench: building the four drives in process vs genisoimage with nova's flags (ms per four drives, ratio).
-bench:
+## bench: drives (in process vs genisoimage) and time to verdict of a warm `make e2e`.
+bench: bench-drives bench-e2e
+
+bench-drives:
 	./hack/ensure-packages genisoimage
 	$(GO) test -run '^$$' -bench BenchmarkFourDrives -benchtime 20x -count 5 ./framework/configdrive/
+
+bench-e2e:
+	./hack/bench-e2e $(BENCH_RUNS)
 
 clean:
 	rm -rf bin out

@@ -2,6 +2,7 @@ package e2e_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -122,6 +123,16 @@ var _ = Describe("scenario", func() {
 					report += fmt.Sprintf("all nodes ready after %.1fs; slowest cloud-init: %s at %.1fs of guest uptime\n",
 						l.Run.AllReady.Seconds(), slow.Name, slow.Finished.Uptime.Seconds())
 					Expect(os.WriteFile(filepath.Join(l.ArtifactsDir, "verdict.txt"), []byte(report), 0o644)).To(Succeed())
+					// For `make bench`: when the verdict was known, next to the guests' own boot.
+					timings, err := json.MarshalIndent(map[string]any{
+						"verdict_unix":         float64(time.Now().UnixNano()) / 1e9,
+						"failed":               verdict.Failed(),
+						"all_ready_s":          l.Run.AllReady.Seconds(),
+						"slowest_node":         slow.Name,
+						"slowest_cloud_init_s": slow.Finished.Uptime.Seconds(),
+					}, "", "  ")
+					Expect(err).NotTo(HaveOccurred())
+					Expect(os.WriteFile(filepath.Join(l.ArtifactsDir, "timings.json"), timings, 0o644)).To(Succeed())
 				}
 				verdicts = append(verdicts, "scenario "+sc.Name+":\n"+report)
 			})
