@@ -34,7 +34,6 @@ func runImageBuild(ctx context.Context, args []string) error {
 	a, err := image.Lookup(*cache)
 	hit := err == nil
 	if !hit {
-		fmt.Fprintf(os.Stderr, "image: no cached build of this recipe in %s; building (a few minutes)\n", *cache)
 		a, err = image.Build(ctx, image.BuildInput{CacheDir: *cache, Mirror: *mirror, Log: os.Stderr})
 		if err != nil {
 			return err

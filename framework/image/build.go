@@ -87,6 +87,9 @@ func Build(ctx context.Context, in BuildInput) (Artifacts, error) {
 		return Artifacts{}, err
 	}
 	tmp, err := os.MkdirTemp(parent, tmpPrefix+r.key()+"-")
+	if err == nil {
+		err = os.Chmod(tmp, 0o755) // MkdirTemp makes it private; the build is for every user of the cache
+	}
 	if err != nil {
 		return Artifacts{}, fmt.Errorf("creating the build directory: %w", err)
 	}
@@ -96,6 +99,7 @@ func Build(ctx context.Context, in BuildInput) (Artifacts, error) {
 			os.RemoveAll(tmp)
 		}
 	}()
+	fmt.Fprintf(in.Log, "image: building recipe %.12s in %s (a few minutes)\n", r.hash, final)
 	b := &builder{r: r, dir: tmp, mirror: in.Mirror, log: in.Log}
 	if err := b.run(ctx); err != nil {
 		return Artifacts{}, fmt.Errorf("building the guest image (the partial build is removed): %w", err)
@@ -535,7 +539,7 @@ func toolFailed(ctx context.Context, name string, err error, out string) error {
 		"Unable to connect", "Could not connect", "Connection timed out", "Network is unreachable",
 		"apt-get update failed", "Unable to locate package"):
 		hint = ": the apt sources are unreachable or incomplete: check that `apt-get update` works on this host, " +
-			"or pass --mirror URL"
+			"or pass --mirror URL of a reachable Debian " + suite + " mirror"
 	}
 	return fmt.Errorf("%s failed (%v)%s\n--- last output of %s ---\n%s", name, err, hint, name, strings.TrimRight(out, "\n"))
 }

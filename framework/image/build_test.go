@@ -129,6 +129,11 @@ func TestBuildMakesACompleteBuildAndThenHitsTheCache(t *testing.T) {
 	if a.RecipeHash != r.hash || a.Dir != filepath.Join(cache, "image", r.key()) || a.Cmdline != r.cmdline {
 		t.Errorf("artifacts %+v do not match recipe %s", a, r.key())
 	}
+	if st, err := os.Stat(a.Dir); err != nil {
+		t.Error(err)
+	} else if st.Mode().Perm() != 0o755 {
+		t.Errorf("build directory %s has mode %v; want 0755 so every user of the cache can read it", a.Dir, st.Mode().Perm())
+	}
 	if format, err := Inspect(a.Disk); err != nil || format != FormatQCOW2 {
 		t.Errorf("disk %s: %q, %v; want qcow2", a.Disk, format, err)
 	}

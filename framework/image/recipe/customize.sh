@@ -16,7 +16,12 @@ rm -f "$root"/etc/ssh/ssh_host_*_key "$root"/etc/ssh/ssh_host_*_key.pub
 # /dev/vda is the filesystem itself; the cmdline mounts it rw, so no fsck pass.
 printf '/dev/vda\t/\text4\trw,errors=remount-ro\t0\t0\n' >"$root/etc/fstab"
 
-grep -v -e '^#' -e '^$' "$recipe/masked-units" | xargs -r chroot "$root" systemctl mask --quiet
+list() { grep -v -e '^#' -e '^$' "$recipe/$1"; }
+list masked-units | xargs -r chroot "$root" systemctl mask --quiet
+mkdir -p "$root/etc/systemd/system-generators"
+for g in $(list masked-generators); do
+	ln -sf /dev/null "$root/etc/systemd/system-generators/$g"
+done
 
 # Each bundle holds exactly the .debs that `dpkg -i *.deb` needs on this image.
 for b in $DRIVELAB_BUNDLES; do
