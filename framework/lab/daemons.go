@@ -51,6 +51,9 @@ func checkLibvirtd(c Config) error {
 // they already run there.
 func ensureDaemons(ctx context.Context, c Config) error {
 	out := c.progress()
+	if err := keepDescriptorsFromDaemons(); err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
 	for _, name := range daemons {
 		running, err := processes(name)
 		if err != nil {
