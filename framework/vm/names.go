@@ -6,8 +6,11 @@
 // also carry the harness's metadata (MetadataURI) with run and node, which is
 // what DownAll trusts: a domain without it is never touched.
 //
-// Small runners: E2E_MAX_VCPUS and E2E_MAX_MEMORY_MIB cap every node's vCPUs
-// and memory below what the topology asks.
+// Environment: E2E_LIBVIRT_SOCKET points at another libvirtd (Socket);
+// E2E_ACCEL=kvm or qemu overrides the accelerator detection (Accel); on small
+// runners E2E_MAX_VCPUS and E2E_MAX_MEMORY_MIB cap every node's vCPUs and
+// memory below what the topology asks (E2E_MAX_VCPUS=1 E2E_MAX_MEMORY_MIB=768
+// boots the four reference nodes in about 3 GiB).
 package vm
 
 import (
