@@ -155,16 +155,16 @@ func TestHaproxyStats(t *testing.T) {
 	_, err = parseHaproxyConfig([]byte(strings.Replace(seedHaproxy, "stats socket", "#", 1)), topo)
 	wantErr(t, err, "no `stats socket`")
 
-	csv := "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin\n" +
-		"c4c4,FRONTEND,,,0,1,100,20,0\n" +
-		"8f09,0c7d3741-df7b-4bf3-9396-14cc3c05b5a5,0,0,1,1,,11,0\n" +
-		"8f09,44c18162-301e-42f3-9f0a-5522f426412f,0,0,0,1,,9,0\n" +
-		"8f09,BACKEND,0,0,1,1,10,20,0\n"
+	csv := "# pxname,svname,qcur,qmax,scur,smax,slim,stot,bin,status\n" +
+		"c4c4,FRONTEND,,,0,1,100,20,0,OPEN\n" +
+		"8f09,0c7d3741-df7b-4bf3-9396-14cc3c05b5a5,0,0,1,1,,11,0,UP\n" +
+		"8f09,44c18162-301e-42f3-9f0a-5522f426412f,0,0,0,1,,9,0,DOWN 1/2\n" +
+		"8f09,BACKEND,0,0,1,1,10,20,0,UP\n"
 	stats, err := parseStats(csv, hc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if stats["web01"] != (serverStats{Current: 1, Total: 11}) || stats["web02"] != (serverStats{Current: 0, Total: 9}) {
+	if stats["web01"] != (serverStats{Current: 1, Total: 11, Status: "UP"}) || stats["web02"] != (serverStats{Current: 0, Total: 9, Status: "DOWN 1/2"}) {
 		t.Fatalf("stats = %+v", stats)
 	}
 	_, err = parseStats("Unknown command\n", hc)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/drivelab/drivelab/framework/sshx"
 	"github.com/drivelab/drivelab/framework/topology"
@@ -50,6 +51,9 @@ func parseHaproxyConfig(cfg []byte, topo *topology.Topology) (haproxyConfig, err
 // serverStats are one backend server's counters from `show stat`.
 type serverStats struct {
 	Current, Total int // scur and stot
+	// Status is haproxy's view of the server: "UP", "DOWN", "UP 1/2" (failing
+	// checks, still in rotation), "no check" (no health checks), ...
+	Status string
 }
 
 // statsScript reads `show stat` from the socket in argv[1]; it runs under
@@ -93,7 +97,7 @@ func parseStats(out string, hc haproxyConfig) (map[string]serverStats, error) {
 	for i, name := range rows[0] {
 		col[name] = i
 	}
-	for _, name := range []string{"svname", "scur", "stot"} {
+	for _, name := range []string{"svname", "scur", "stot", "status"} {
 		if _, ok := col[name]; !ok {
 			return nil, fmt.Errorf("haproxy stats lack the %s column", name)
 		}
@@ -110,9 +114,40 @@ func parseStats(out string, hc haproxyConfig) (map[string]serverStats, error) {
 			return nil, fmt.Errorf("haproxy stats: bad counters for %s: %v", node, row)
 		}
 		s := stats[node]
-		stats[node] = serverStats{Current: s.Current + cur, Total: s.Total + tot}
+		status := row[col["status"]]
+		if s.Status != "" && s.Status != status {
+			status = s.Status + "," + status // the node serves in several backends
+		}
+		stats[node] = serverStats{Current: s.Current + cur, Total: s.Total + tot, Status: status}
 	}
 	return stats, nil
+}
+
+// waitForStats reads haproxy's stats every Poll interval until done accepts
+// them or limit has passed; it returns the last stats it read.
+func waitForStats(ctx context.Context, env *verify.Env, lb *sshx.Client, hc haproxyConfig, limit time.Duration, done func(map[string]serverStats) bool) (map[string]serverStats, error) {
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	tick := time.NewTicker(env.Intervals.Poll)
+	defer tick.Stop()
+	var last map[string]serverStats
+	for {
+		stats, err := readStats(ctx, env, lb, hc)
+		if err == nil {
+			last = stats
+			if done(stats) {
+				return stats, nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if err != nil {
+				return last, fmt.Errorf("gave up after %s (last error: %w)", limit, err)
+			}
+			return last, fmt.Errorf("gave up after %s", limit)
+		case <-tick.C:
+		}
+	}
 }
 
 // loadBalancerConfig parses the haproxy.cfg the node's drive injected.

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/drivelab/drivelab/framework/sshx"
 	"github.com/drivelab/drivelab/framework/topology"
@@ -50,7 +49,7 @@ func LeastConn(ctx context.Context, env *verify.Env, node topology.Node) error {
 	if len(webs) < 2 {
 		return fmt.Errorf("leastconn needs at least two web nodes, the topology has %d", len(webs))
 	}
-	url := fmt.Sprintf("--resolve %s:80:%s http://%s/", node.FQDN, node.IP, node.FQDN)
+	url := loadBalancerURL(node, "")
 
 	// Phase 1: an even split of sequential requests.
 	before, err := readStats(ctx, env, lb, hc)
@@ -89,8 +88,7 @@ func LeastConn(ctx context.Context, env *verify.Env, node topology.Node) error {
 		return err
 	}
 	pid, err := run(ctx, env, env.FromClient(), fmt.Sprintf(
-		"nohup curl -s --limit-rate %s -o /dev/null --resolve %s:80:%s http://%s/%s >/dev/null 2>&1 & echo $!",
-		slowRate, node.FQDN, node.IP, node.FQDN, slowFile))
+		"nohup curl -s --limit-rate %s -o /dev/null %s >/dev/null 2>&1 & echo $!", slowRate, loadBalancerURL(node, slowFile)))
 	if err != nil {
 		return err
 	}
@@ -114,10 +112,17 @@ func LeastConn(ctx context.Context, env *verify.Env, node topology.Node) error {
 	return checkCounters(seen, before, after, busy)
 }
 
+// loadBalancerURL is curl's arguments for path on the load balancer, by its
+// FQDN but without asking the client's resolver (the hosts check covers that).
+func loadBalancerURL(lb topology.Node, path string) string {
+	return fmt.Sprintf("--resolve %s:80:%s http://%s/%s", lb.FQDN, lb.IP, lb.FQDN, path)
+}
+
 // requestPages sends n sequential requests from the client node and counts
-// the pages by the web node they name.
+// the pages by the web node they name; a request that fails or returns any
+// other page (haproxy's 503, curl's error) fails the count, quoted.
 func requestPages(ctx context.Context, env *verify.Env, url string, n int) (map[string]int, error) {
-	cmd := fmt.Sprintf("for i in $(seq %d); do curl -sS --max-time %d %s; echo; echo %s; done",
+	cmd := fmt.Sprintf("for i in $(seq %d); do curl -sS --max-time %d %s 2>&1; echo; echo %s; done",
 		n, int(env.Intervals.Command.Seconds()), url, sep)
 	out, err := run(ctx, env, env.FromClient(), cmd)
 	if err != nil {
@@ -137,25 +142,19 @@ func requestPages(ctx context.Context, env *verify.Env, url string, n int) (map[
 
 // waitForBusyServer polls haproxy until one server carries a connection.
 func waitForBusyServer(ctx context.Context, env *verify.Env, lb *sshx.Client, hc haproxyConfig) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, env.Intervals.Command)
-	defer cancel()
-	tick := time.NewTicker(env.Intervals.Poll)
-	defer tick.Stop()
-	for {
-		stats, err := readStats(ctx, env, lb, hc)
-		if err == nil {
-			for _, node := range slices.Sorted(maps.Keys(stats)) {
-				if stats[node].Current > 0 {
-					return node, nil
-				}
+	busy := func(stats map[string]serverStats) string {
+		for _, node := range slices.Sorted(maps.Keys(stats)) {
+			if stats[node].Current > 0 {
+				return node
 			}
 		}
-		select {
-		case <-ctx.Done():
-			return "", fmt.Errorf("the slow request never showed as a current connection in haproxy's stats (last error: %v)", err)
-		case <-tick.C:
-		}
+		return ""
 	}
+	stats, err := waitForStats(ctx, env, lb, hc, env.Intervals.Command, func(stats map[string]serverStats) bool { return busy(stats) != "" })
+	if err != nil {
+		return "", fmt.Errorf("the slow request never showed as a current connection in haproxy's stats: %w", err)
+	}
+	return busy(stats), nil
 }
 
 func checkSplit(webs []topology.Node, seen map[string]int, n int) error {

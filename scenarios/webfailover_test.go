@@ -1,0 +1,47 @@
+package scenarios
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+// The failover verdict: which haproxy statuses count as in and out of
+// rotation, what a missing health check says, and that every request must
+// avoid the stopped node.
+
+func TestFailoverStatus(t *testing.T) {
+	for status, want := range map[string][2]bool{ // {isUp, isDown}
+		"UP":       {true, false},
+		"UP 1/2":   {false, false}, // failing checks, still in rotation
+		"DOWN":     {false, true},
+		"DOWN 1/2": {false, true}, // recovering, not in rotation yet
+		"no check": {false, false},
+		"MAINT":    {false, false},
+		"":         {false, false}, // the server is not in the stats at all
+	} {
+		if got := [2]bool{isUp(status), isDown(status)}; got != want {
+			t.Errorf("%q: isUp, isDown = %v, want %v", status, got, want)
+		}
+	}
+}
+
+func TestFailoverStatusError(t *testing.T) {
+	gaveUp := errors.New("gave up after 45s")
+	// Without `check` on the server line haproxy never marks a stopped node DOWN.
+	wantErr(t, statusError("web01", "DOWN", "no check", gaveUp), `never showed web01 DOWN (last status "no check"): gave up after 45s; haproxy notices a dead server only through health checks`)
+	err := statusError("web01", "UP", "DOWN 1/2", gaveUp)
+	wantErr(t, err, `never showed web01 UP (last status "DOWN 1/2")`)
+	if strings.Contains(err.Error(), "health checks") {
+		t.Errorf("a server with checks got the no-check hint: %v", err)
+	}
+}
+
+func TestCheckAvoided(t *testing.T) {
+	wantErr(t, checkAvoided("web01", map[string]int{"web02": 20}, 20), "")
+	wantErr(t, checkAvoided("web01", map[string]int{"web02": 10, "web03": 10}, 20), "")
+	// The stopped node still answered: haproxy kept it in rotation.
+	wantErr(t, checkAvoided("web01", map[string]int{"web01": 1, "web02": 19}, 20), "while web01 was DOWN, 1 of 20 requests still reached it")
+	// Fewer pages than requests: some request got no web node's page.
+	wantErr(t, checkAvoided("web01", map[string]int{"web02": 19}, 20), "19 of 20 requests were answered")
+}
