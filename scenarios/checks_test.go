@@ -177,6 +177,15 @@ func TestCheckSplitAndCounters(t *testing.T) {
 	wantErr(t, checkSplit(webs, map[string]int{"web01": 10, "web02": 10}, 20), "")
 	wantErr(t, checkSplit(webs, map[string]int{"web01": 11, "web02": 9}, 20), "")
 	wantErr(t, checkSplit(webs, map[string]int{"web01": 20}, 20), "expected 10±1 per web node, web01 got 20")
+	// Three web nodes (fixtures/topology-web3.yaml): 30 requests, 10±1 each.
+	web3, err := topology.Load("../fixtures/topology-web3.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	webs3 := web3.NodesWithRole("web")
+	wantErr(t, checkSplit(webs3, map[string]int{"web01": 10, "web02": 11, "web03": 9}, 30), "")
+	wantErr(t, checkSplit(webs3, map[string]int{"web01": 15, "web02": 15}, 30), "expected 10±1 per web node, web01 got 15")
+	wantErr(t, checkAvoided("web02", map[string]int{"web01": 4, "web03": 4}, 8), "")
 	before := map[string]serverStats{"web01": {Total: 5}, "web02": {Total: 5}}
 	after := map[string]serverStats{"web01": {Total: 15}, "web02": {Total: 15}}
 	wantErr(t, checkCounters(map[string]int{"web01": 10, "web02": 10}, before, after, ""), "")

@@ -336,3 +336,35 @@ func TestTemplateFuncs(t *testing.T) {
 		t.Errorf("user_data = %q, want %q", got, want)
 	}
 }
+
+// The web tier is data: a third web node joins every hosts file and the
+// haproxy backend without a template change.
+func TestThirdWebNode(t *testing.T) {
+	topo, err := topology.Load("../../fixtures/topology-web3.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := renderRef(t, render.Input{Topology: topo, Flavor: "debian12"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 5 {
+		t.Fatalf("%d drives, want 5", len(ds))
+	}
+	for _, d := range ds {
+		for _, c := range d.Content {
+			switch c.Name {
+			case "hosts":
+				if !strings.Contains(string(c.Data), "\n192.168.100.29 web03.cloud.org web03\n") {
+					t.Errorf("%s hosts file lacks web03:\n%s", d.Node.Name, c.Data)
+				}
+			case "haproxy-config":
+				for _, w := range []string{"web01", "web02", "web03"} {
+					if !strings.Contains(string(c.Data), "server "+w+" "+w+".cloud.org:80 check") {
+						t.Errorf("haproxy.cfg has no checked server %s:\n%s", w, c.Data)
+					}
+				}
+			}
+		}
+	}
+}
