@@ -30,6 +30,11 @@ const (
 	NetworkDataPath = "openstack/latest/network_data.json"
 )
 
+// MetaDataTemplate, when a flavor or overlay provides it (shared or under
+// nodes/<node>/), renders meta_data.json instead of the harness; it sees
+// .Files for the files list. Without it meta_data.json follows the topology.
+const MetaDataTemplate = "meta_data.json.tmpl"
+
 // The seed's load balancing: haproxy spreads requests over the nodes of the
 // web role with leastconn. Templates get the nodes as .Backends; lint checks
 // the rendered haproxy.cfg against both.
@@ -291,8 +296,10 @@ type Data struct {
 	Nodes []topology.Node
 	// Backends are the nodes haproxy balances across (role BackendRole).
 	Backends []topology.Node
-	node     string
-	paths    map[string]string
+	// Files are meta_data's "files": what this node's drive injects, in order.
+	Files []MetaFile
+	node  string
+	paths map[string]string
 }
 
 // Path is the guest path of a logical file this node carries:
@@ -312,8 +319,12 @@ func (r *renderer) drive(n topology.Node) (d Drive, errs []error, ok bool) {
 	role := t.Roles[n.Role]
 	data := Data{Node: n, Network: t.Network, Nodes: t.Nodes, Backends: t.NodesWithRole(BackendRole), node: n.Name, paths: map[string]string{}}
 	for _, f := range role.Files {
-		if p := r.flavor.Files[f].Path; p != "" {
-			data.paths[f] = p
+		spec := r.flavor.Files[f]
+		if spec.Path != "" {
+			data.paths[f] = spec.Path
+		}
+		if spec.NetworkData == "" {
+			data.Files = append(data.Files, MetaFile{Path: spec.Path, ContentPath: fmt.Sprintf("/content/%04d", len(data.Files))})
 		}
 	}
 	d = Drive{Node: n, Templates: map[string]string{}}
@@ -332,14 +343,13 @@ func (r *renderer) drive(n topology.Node) (d Drive, errs []error, ok bool) {
 		return out
 	}
 	d.UserData = render(UserDataPath, role.UserData)
-	meta := metaData{Hostname: n.FQDN, Name: n.InstanceName, UUID: n.UUID, Files: []metaFile{}}
 	for _, f := range role.Files {
 		spec := r.flavor.Files[f]
 		if spec.NetworkData != "" {
 			d.NetworkData = render(NetworkDataPath, spec.NetworkData)
 			continue
 		}
-		c := Content{Name: f, GuestPath: spec.Path, ContentPath: fmt.Sprintf("/content/%04d", len(d.Content))}
+		c := Content{Name: f, GuestPath: spec.Path, ContentPath: data.Files[len(d.Content)].ContentPath}
 		if spec.Package != "" {
 			c.Package = r.flavor.Packages[spec.Package]
 			if r.in.PackageDir != "" {
@@ -349,13 +359,17 @@ func (r *renderer) drive(n topology.Node) (d Drive, errs []error, ok bool) {
 			c.Data = render(ContentFile(c.ContentPath), spec.Template)
 		}
 		d.Content = append(d.Content, c)
-		meta.Files = append(meta.Files, metaFile{Path: c.GuestPath, ContentPath: c.ContentPath})
 	}
 	var err error
-	if d.MetaData, err = json.MarshalIndent(meta, "", "    "); err != nil {
-		errs = append(errs, err)
+	if _, ok := r.lookup(n.Name, MetaDataTemplate); ok {
+		d.MetaData = render(MetaDataPath, MetaDataTemplate)
+	} else {
+		meta := metaData{Hostname: n.FQDN, Name: n.InstanceName, UUID: n.UUID, Files: append([]MetaFile{}, data.Files...)}
+		if d.MetaData, err = json.MarshalIndent(meta, "", "    "); err != nil {
+			errs = append(errs, err)
+		}
+		d.MetaData = append(d.MetaData, '\n')
 	}
-	d.MetaData = append(d.MetaData, '\n')
 	if d.VendorData, err = vendorData(n, r.in.Access); err != nil {
 		errs = append(errs, err)
 	}
@@ -364,14 +378,15 @@ func (r *renderer) drive(n topology.Node) (d Drive, errs []error, ok bool) {
 
 // metaData is meta_data.json, in the seed's key order.
 type metaData struct {
-	Files       []metaFile `json:"files"`
+	Files       []MetaFile `json:"files"`
 	Hostname    string     `json:"hostname"`
 	LaunchIndex int        `json:"launch_index"`
 	Name        string     `json:"name"`
 	UUID        string     `json:"uuid"`
 }
 
-type metaFile struct {
+// MetaFile is one entry of meta_data's "files".
+type MetaFile struct {
 	Path        string `json:"path"`
 	ContentPath string `json:"content_path"`
 }
@@ -382,7 +397,7 @@ var errParse = errors.New("template does not parse")
 // execute renders template name for a node, returning the bytes and the
 // template file used.
 func (r *renderer) execute(node, name string, data Data) ([]byte, string, error) {
-	file := r.lookup(node, name)
+	file, _ := r.lookup(node, name)
 	tmpl, err := r.parse(file)
 	if err != nil {
 		return nil, file, errParse
@@ -395,8 +410,10 @@ func (r *renderer) execute(node, name string, data Data) ([]byte, string, error)
 }
 
 // lookup finds the file a template name resolves to for one node: overlay
-// first, per-node override before shared.
-func (r *renderer) lookup(node, name string) string {
+// first, per-node override before shared. ok is false when none exists; the
+// flavor's own file is returned then (LoadFlavor made sure the ones it names
+// exist).
+func (r *renderer) lookup(node, name string) (string, bool) {
 	var candidates []string
 	for _, dir := range []string{r.in.Overlay, r.flavor.Dir} {
 		if dir != "" {
@@ -405,10 +422,10 @@ func (r *renderer) lookup(node, name string) string {
 	}
 	for _, c := range candidates {
 		if st, err := os.Stat(c); err == nil && st.Mode().IsRegular() {
-			return c
+			return c, true
 		}
 	}
-	return filepath.Join(r.flavor.Dir, name) // LoadFlavor made sure it exists
+	return filepath.Join(r.flavor.Dir, name), false
 }
 
 func (r *renderer) parse(file string) (*template.Template, error) {
@@ -442,7 +459,7 @@ func templateError(node, file string, err error) error {
 		e.Line, _ = strconv.Atoi(m[2])
 		e.Err = errors.New(m[3])
 		if strings.Contains(m[3], "can't evaluate field") || strings.Contains(m[3], "no entry for key") {
-			e.Err = fmt.Errorf("%s (templates see .Node .Network .Nodes .Backends and .Path \"<file>\"; see render.Data)", m[3])
+			e.Err = fmt.Errorf("%s (templates see .Node .Network .Nodes .Backends .Files and .Path \"<file>\"; see render.Data)", m[3])
 		}
 	}
 	return e

@@ -337,6 +337,38 @@ func TestTemplateFuncs(t *testing.T) {
 	}
 }
 
+// A meta_data.json.tmpl replaces the harness's meta_data.json for the nodes
+// it applies to; here the self-test's misspelt hostname, which is otherwise
+// byte for byte what the harness writes.
+func TestMetaDataTemplate(t *testing.T) {
+	clean, err := renderRef(t, render.Input{Flavor: "debian12"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := renderRef(t, render.Input{Flavor: "debian12", Overlay: "../../fixtures/selftest/hostname-typo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range ds {
+		want := clean[i].MetaData
+		if d.Node.Name == "web01" {
+			want = []byte(strings.Replace(string(want), `"web01.cloud.org"`, `"web0l.cloud.org"`, 1))
+			if tmpl := d.Templates[render.MetaDataPath]; !strings.HasSuffix(tmpl, "nodes/web01/"+render.MetaDataTemplate) {
+				t.Errorf("web01 meta_data attributed to %q", tmpl)
+			}
+		}
+		if string(d.MetaData) != string(want) {
+			t.Errorf("%s meta_data =\n%s\nwant\n%s", d.Node.Name, d.MetaData, want)
+		}
+	}
+	// Its errors are located like any template's.
+	overlay := writeFiles(t, map[string]string{render.MetaDataTemplate: "{\n  \"hostname\": {{json .Node.Hostname}}\n}\n"})
+	_, err = renderRef(t, render.Input{Flavor: "debian12", Overlay: overlay})
+	if err == nil || !strings.Contains(err.Error(), render.MetaDataTemplate+":2: ") {
+		t.Fatalf("error = %v, want it at %s:2", err, render.MetaDataTemplate)
+	}
+}
+
 // The web tier is data: a third web node joins every hosts file and the
 // haproxy backend without a template change.
 func TestThirdWebNode(t *testing.T) {
