@@ -45,6 +45,19 @@ e2e: build
 	  -ginkgo.junit-report=$(CURDIR)/$(ARTIFACTS)/junit.xml \
 	  -e2e.flavor=$(FLAVOR) -e2e.topology=$(CURDIR)/$(TOPOLOGY) -e2e.artifacts=$(CURDIR)/$(ARTIFACTS) $(E2E_ARGS)
 
+## failover: the failover scenario alone: each web server stopped in turn, from test2 (= make e2e E2E_LABELS=failover).
+.PHONY: failover
+failover:
+	$(MAKE) e2e E2E_LABELS=failover
+
+## selftest: every broken variant in fixtures/selftest must fail on its own check (VARIANTS=a,b picks some);
+## lint variants boot nothing, each other variant boots the topology once (about 4 min here).
+selftest: build
+	./hack/ensure-packages $(LAB_PKGS) haproxy
+	$(E2E) lab up
+	$(E2E) image build
+	$(E2E) selftest --artifacts $(ARTIFACTS) $(if $(VARIANTS),--only $(VARIANTS))
+
 ## golden: refresh the checked-in drive listings after a deliberate template change.
 golden:
 	$(GO) test -count=1 ./framework/golden/... -update

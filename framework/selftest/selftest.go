@@ -1,0 +1,374 @@
+// Package selftest proves that the harness catches broken templates. Each
+// variant (fixtures/selftest/<variant>/) is a template overlay
+// (render.Input.Overlay: <name> for every node, nodes/<node>/<name> for one)
+// that breaks one thing, and a variant.yaml naming the check that must catch
+// it, on which node, with which words. Faults lint can see are judged by
+// lint alone; the others boot the topology with the overlay and run a
+// scenario's checks. A variant passes only when its own check catches it.
+package selftest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/drivelab/drivelab/framework/harness"
+	"github.com/drivelab/drivelab/framework/lint"
+	"github.com/drivelab/drivelab/framework/render"
+	"github.com/drivelab/drivelab/framework/topology"
+	"github.com/drivelab/drivelab/framework/verify"
+	"github.com/drivelab/drivelab/framework/vm"
+)
+
+// VariantFile describes a variant inside its overlay directory.
+const VariantFile = "variant.yaml"
+
+// ByLint is the caught_by of faults lint must catch before anything boots.
+const ByLint = "lint"
+
+// DefaultScenario runs after boot when a variant names none.
+const DefaultScenario = "loadbalancer"
+
+// Variant is one deliberately broken overlay and what must catch it.
+type Variant struct {
+	// Name is the directory name; Dir the overlay itself.
+	Name string `yaml:"-"`
+	Dir  string `yaml:"-"`
+	// Fault says what is broken, for people.
+	Fault string `yaml:"fault"`
+	// CaughtBy is ByLint or the name of a check of Scenario.
+	CaughtBy string `yaml:"caught_by"`
+	// Node is where the failure must be reported.
+	Node string `yaml:"node"`
+	// Message must appear in the failure: it is what names the fault.
+	Message string `yaml:"message"`
+	// Scenario's checks run after boot (default DefaultScenario).
+	Scenario string `yaml:"scenario"`
+}
+
+// Booted reports whether the variant needs a booted topology.
+func (v Variant) Booted() bool { return v.CaughtBy != ByLint }
+
+// Load reads every variant under dir, in name order, and checks each against
+// the topology and the scenarios' checks (by scenario name).
+func Load(dir string, topo *topology.Topology, checks map[string][]verify.Check) ([]Variant, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("self-test variants: %w", err)
+	}
+	var (
+		variants []Variant
+		errs     []error
+	)
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		v, err := loadVariant(filepath.Join(dir, e.Name()), topo, checks)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		variants = append(variants, v)
+	}
+	if len(variants) == 0 && len(errs) == 0 {
+		errs = append(errs, fmt.Errorf("%s holds no variant: add <variant>/%s next to its templates", dir, VariantFile))
+	}
+	return variants, errors.Join(errs...)
+}
+
+func loadVariant(dir string, topo *topology.Topology, checks map[string][]verify.Check) (Variant, error) {
+	file := filepath.Join(dir, VariantFile)
+	v := Variant{Name: filepath.Base(dir), Dir: dir}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return v, fmt.Errorf("%w: every directory of the self-test is a variant and needs one", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&v); err != nil {
+		return v, fmt.Errorf("%s: %w (fields: fault, caught_by, node, message, scenario)", file, err)
+	}
+	if v.Scenario == "" {
+		v.Scenario = DefaultScenario
+	}
+	var errs []error
+	fail := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", file, fmt.Sprintf(format, args...)))
+	}
+	for _, f := range []struct{ name, value, say string }{
+		{"fault", v.Fault, "what the overlay breaks"},
+		{"caught_by", v.CaughtBy, `"lint" or the check that must fail`},
+		{"node", v.Node, "the node the failure must name"},
+		{"message", v.Message, "words the failure must contain"},
+	} {
+		if strings.TrimSpace(f.value) == "" {
+			fail("%s is empty; say %s", f.name, f.say)
+		}
+	}
+	if _, ok := topo.Node(v.Node); v.Node != "" && !ok {
+		fail("node %q is not a node of %s (have %s)", v.Node, topo.Path, strings.Join(topo.NodeNames(), ", "))
+	}
+	scenario, ok := checks[v.Scenario]
+	switch {
+	case !ok:
+		fail("scenario %q does not exist (have %s)", v.Scenario, strings.Join(sortedKeys(checks), ", "))
+	case v.CaughtBy != ByLint && v.CaughtBy != "" && !slices.ContainsFunc(scenario, func(c verify.Check) bool { return c.Name == v.CaughtBy }):
+		fail("caught_by %q is neither %q nor a check of scenario %s (%s)", v.CaughtBy, ByLint, v.Scenario, checkNames(scenario))
+	}
+	files, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if len(files) < 2 {
+		fail("the variant has no template: put the broken <template> or nodes/<node>/<template> next to it")
+	}
+	return v, errors.Join(errs...)
+}
+
+// Outcome is how one variant fared.
+type Outcome struct {
+	Variant Variant
+	// Caught is true when Variant.CaughtBy failed on Variant.Node with Variant.Message.
+	Caught bool
+	// By is every failure the variant caused, as check@node (lint@node for
+	// lint): the one that caught it first.
+	By []string
+	// Details are the failures' messages, in By's order; or why nothing ran.
+	Details []string
+	Elapsed time.Duration
+}
+
+// Also are the failures other than the one that caught the variant.
+func (o Outcome) Also() []string {
+	if o.Caught {
+		return o.By[1:]
+	}
+	return o.By
+}
+
+// Input is what a self-test run needs.
+type Input struct {
+	Variants []Variant
+	// Up is the lab every booted variant starts from; Run sets its Overlay
+	// and a new RunID. Lint uses its topology and templates.
+	Up harness.UpInput
+	// Checks are the scenarios' checks, by scenario name.
+	Checks map[string][]verify.Check
+	// Progress receives what happens, as it happens.
+	Progress io.Writer
+}
+
+// Run lints every variant first, so no VM boots before every fault lint can
+// see has been caught, then boots the others one at a time. A boot is
+// shared by no two variants: a fault's effects can cross nodes (a page
+// claiming another node's name also upsets leastconn's count on haproxy),
+// so only a boot of its own says which failures a fault caused.
+func Run(ctx context.Context, in Input) ([]Outcome, error) {
+	if in.Progress == nil {
+		in.Progress = io.Discard
+	}
+	outcomes, err := Lint(ctx, in)
+	if err != nil {
+		return outcomes, err
+	}
+	for i, v := range in.Variants {
+		if !v.Booted() || len(outcomes[i].By) > 0 {
+			continue // judged by lint, or lint caught what it should not have seen
+		}
+		fmt.Fprintf(in.Progress, "\n== self-test %s: %s (boot, then scenario %s)\n", v.Name, v.Fault, v.Scenario)
+		outcomes[i] = boot(ctx, in, v)
+		if err := ctx.Err(); err != nil {
+			return outcomes, err
+		}
+	}
+	return outcomes, nil
+}
+
+// Lint judges the lint variants and makes sure lint passes the clean
+// templates and the booted variants (a booted variant lint refuses would
+// never boot). Nothing boots.
+func Lint(ctx context.Context, in Input) ([]Outcome, error) {
+	if err := lint.Run(ctx, renderInput(in.Up, "")).Err(); err != nil {
+		return nil, fmt.Errorf("the clean templates fail lint, so no variant would prove anything; fix them first: %w", err)
+	}
+	outcomes := make([]Outcome, len(in.Variants))
+	for i, v := range in.Variants {
+		start := time.Now()
+		report := lint.Run(ctx, renderInput(in.Up, v.Dir))
+		if err := ctx.Err(); err != nil {
+			return outcomes[:i], err
+		}
+		outcomes[i] = JudgeLint(v, report)
+		outcomes[i].Elapsed = time.Since(start)
+		for _, s := range report.Skipped {
+			outcomes[i].Details = append(outcomes[i].Details, "lint did not check: "+s)
+		}
+	}
+	return outcomes, nil
+}
+
+func renderInput(up harness.UpInput, overlay string) render.Input {
+	return render.Input{Topology: up.Topology, TemplatesDir: up.TemplatesDir, Flavor: up.Flavor, Overlay: overlay, PackageDir: up.PackageDir}
+}
+
+// boot brings the topology up with the variant's overlay, runs its
+// scenario's checks and takes it down again.
+func boot(ctx context.Context, in Input, v Variant) Outcome {
+	start := time.Now()
+	up := in.Up
+	up.Overlay, up.RunID = v.Dir, vm.NewRunID()
+	up.Paths.Artifacts = filepath.Join(up.Paths.Artifacts, v.Name)
+	l, err := harness.Up(ctx, up)
+	if err != nil {
+		return Outcome{Variant: v, Details: []string{"boot failed before any check ran: " + err.Error()}, Elapsed: time.Since(start)}
+	}
+	defer func() {
+		if err := l.Down(ctx); err != nil {
+			fmt.Fprintf(in.Progress, "self-test %s: teardown: %v\n", v.Name, err)
+		}
+	}()
+	checks := in.Checks[v.Scenario]
+	pending := verify.Start(ctx, l.Env, checks)
+	verdict := verify.NewVerdict(up.Topology.NodeNames())
+	var results []verify.Result
+	for _, c := range checks {
+		r := <-pending[c.Name]
+		verdict.Add(c.Name, r)
+		results = append(results, r...)
+	}
+	o := JudgeChecks(v, results)
+	o.Elapsed = time.Since(start)
+	fmt.Fprintf(in.Progress, "self-test %s, run %s:\n%s", v.Name, up.RunID, verdict.Table())
+	if !o.Caught {
+		// Not what the variant predicts: keep what explains it.
+		if err := l.Diagnose(ctx); err == nil {
+			o.Details = append(o.Details, "diagnostics in "+l.ArtifactsDir)
+		}
+	}
+	return o
+}
+
+// JudgeLint: a lint variant is caught when lint reports a problem on its
+// node that holds its message; a booted variant must pass lint, or its
+// variant.yaml is wrong (lint catches it now: say caught_by: lint).
+func JudgeLint(v Variant, r lint.Report) Outcome {
+	o := Outcome{Variant: v}
+	for _, p := range r.Problems {
+		by, detail := ByLint+"@"+orAll(p.Node), p.String()
+		if !o.Caught && v.CaughtBy == ByLint && p.Node == v.Node && strings.Contains(p.Msg, v.Message) {
+			o.Caught = true
+			o.By = append([]string{by}, o.By...)
+			o.Details = append([]string{detail}, o.Details...)
+			continue
+		}
+		o.By = append(o.By, by)
+		o.Details = append(o.Details, detail)
+	}
+	if v.Booted() && len(r.Problems) > 0 {
+		o.Details = append(o.Details, fmt.Sprintf("lint catches this variant before boot: if that is the fault, set caught_by: %s in %s", ByLint, filepath.Join(v.Dir, VariantFile)))
+	}
+	return o
+}
+
+// JudgeChecks: a booted variant is caught when its check failed on its node
+// with its message; every other failure is listed too.
+func JudgeChecks(v Variant, results []verify.Result) Outcome {
+	o := Outcome{Variant: v}
+	for _, r := range results {
+		if r.Err == nil {
+			continue
+		}
+		by, detail := r.Check+"@"+r.Node, fmt.Sprintf("%s on %s: %v", r.Check, r.Node, r.Err)
+		if !o.Caught && r.Check == v.CaughtBy && r.Node == v.Node && strings.Contains(r.Err.Error(), v.Message) {
+			o.Caught = true
+			o.By = append([]string{by}, o.By...)
+			o.Details = append([]string{detail}, o.Details...)
+			continue
+		}
+		o.By = append(o.By, by)
+		o.Details = append(o.Details, detail)
+	}
+	return o
+}
+
+// Table is the run at a glance: variant, stage, what caught it, what else
+// failed, how long it took, and whether that is what the variant predicts.
+func Table(outcomes []Outcome) string {
+	rows := [][]string{{"variant", "stage", "caught by", "also failed", "time", "verdict"}}
+	for _, o := range outcomes {
+		stage := "boot"
+		if !o.Variant.Booted() {
+			stage = ByLint
+		}
+		caught, verdict := "-", "ok"
+		if o.Caught {
+			caught = o.By[0]
+		} else {
+			verdict = fmt.Sprintf("MISSED: want %s@%s", o.Variant.CaughtBy, o.Variant.Node)
+		}
+		also := strings.Join(o.Also(), " ")
+		if also == "" {
+			also = "-"
+		}
+		rows = append(rows, []string{o.Variant.Name, stage, caught, also, o.Elapsed.Round(10 * time.Millisecond).String(), verdict})
+	}
+	widths := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, cell := range r {
+			widths[i] = max(widths[i], len(cell))
+		}
+	}
+	var b strings.Builder
+	for _, r := range rows {
+		for i, cell := range r {
+			if i == len(r)-1 {
+				b.WriteString(cell + "\n")
+				continue
+			}
+			fmt.Fprintf(&b, "%-*s  ", widths[i], cell)
+		}
+	}
+	return b.String()
+}
+
+// Missed lists the variants not caught by their own check.
+func Missed(outcomes []Outcome) []string {
+	var names []string
+	for _, o := range outcomes {
+		if !o.Caught {
+			names = append(names, o.Variant.Name)
+		}
+	}
+	return names
+}
+
+func orAll(node string) string {
+	if node == "" {
+		return "all"
+	}
+	return node
+}
+
+func checkNames(checks []verify.Check) string {
+	var names []string
+	for _, c := range checks {
+		names = append(names, c.Name)
+	}
+	return strings.Join(names, ", ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
