@@ -21,8 +21,9 @@ func (r *Run) Teardown(ctx context.Context) error {
 	for _, n := range r.Nodes {
 		names = append(names, volumes(r.ID, n.Name)...)
 	}
+	// Only the nodes this Run booted: Replace boots a part of a run.
 	removed, err := remove(ctx, r.conn, r.intervals.Teardown,
-		func(o Owner) bool { return o.Run == r.ID },
+		func(o Owner) bool { return o.Run == r.ID && r.Node(o.Node) != nil },
 		func(vol string) bool { return slices.Contains(names, vol) })
 	if err != nil {
 		return fmt.Errorf("teardown of run %s: %w; remove what is left with `e2e down`", r.ID, err)
