@@ -119,22 +119,29 @@ func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
 	if err != nil {
 		return l, err
 	}
+	return l, l.connect(ctx, in.Topology, client, access)
+}
+
+// connect opens the sessions to every node of topo and builds the checks'
+// Env over them and the lab's drives.
+func (l *Lab) connect(ctx context.Context, topo *topology.Topology, client topology.Node, access *Access) error {
+	var err error
 	l.sessions, err = Connect(ctx, ConnectInput{
-		Topology: in.Topology, Client: client, Dial: dialer.DialContext,
-		Access: access, Intervals: in.Intervals,
+		Topology: topo, Client: client, Dial: l.in.Lab.Dialer().DialContext,
+		Access: access, Intervals: l.in.Intervals,
 	})
 	if err != nil {
-		return l, err
+		return err
 	}
 	l.Env = &verify.Env{
-		Topology:  in.Topology,
+		Topology:  topo,
 		Client:    client,
 		Files:     injectedFiles(l.Drives),
 		Root:      l.sessions,
 		HostKeys:  access.HostKeys(),
-		Intervals: in.Intervals,
+		Intervals: l.in.Intervals,
 	}
-	return l, nil
+	return nil
 }
 
 // Down closes the sessions, destroys the run's domains and volumes and

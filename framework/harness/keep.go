@@ -1,0 +1,350 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	libvirt "github.com/digitalocean/go-libvirt"
+
+	"github.com/drivelab/drivelab/framework/lint"
+	"github.com/drivelab/drivelab/framework/render"
+	"github.com/drivelab/drivelab/framework/topology"
+	"github.com/drivelab/drivelab/framework/vm"
+)
+
+// A kept lab is the developer loop's lab (Molecule's converge, Test
+// Kitchen's kitchen converge): `e2e up` boots it and leaves it running,
+// later commands find it through its Record, and `e2e up` after a template
+// change boots again only the nodes whose drive changed.
+
+// KeepInput is a lab to keep: UpInput (Topology is the file as it is now;
+// RunID is the kept lab's for Update and Attach) and the scenario whose
+// checks `e2e check` runs against it.
+type KeepInput struct {
+	UpInput
+	Scenario string
+}
+
+// Change is a node of a kept lab that differs from what it booted, and why.
+type Change struct {
+	Node string
+	// Files are the drive paths whose content changed, each with the
+	// template or package that fills it now.
+	Files []string
+	// Domain is the node's libvirt state when it is not running
+	// ("missing" when it is gone).
+	Domain string
+	// UUID is the new instance uuid Update gave the node.
+	UUID string
+}
+
+// Reason says why the node is booted again.
+func (c Change) Reason() string {
+	var why []string
+	if c.Domain != "" {
+		why = append(why, "domain "+c.Domain)
+	}
+	if len(c.Files) > 0 {
+		why = append(why, "drive changed: "+strings.Join(c.Files, ", "))
+	}
+	return strings.Join(why, "; ")
+}
+
+// Keep boots a fresh lab as Up does and records it as the kept lab. The
+// caller closes the returned lab's sessions with Close; the nodes stay up.
+func Keep(ctx context.Context, in KeepInput) (*Lab, *Record, error) {
+	l, err := Up(ctx, in.UpInput)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec, err := newRecord(in, l)
+	if err == nil {
+		err = rec.Save(in.Paths)
+	}
+	if err == nil {
+		err = SetCurrent(in.Paths, rec.Run)
+	}
+	if err != nil {
+		return nil, nil, errors.Join(fmt.Errorf("recording kept lab %s: %w", in.RunID, err), l.Down(ctx))
+	}
+	return l, rec, nil
+}
+
+func newRecord(in KeepInput, l *Lab) (*Record, error) {
+	now := time.Now().UTC()
+	rec := &Record{Run: in.RunID, Image: in.Image, Created: now, Updated: now}
+	if err := rec.setInputs(in, l.ArtifactsDir); err != nil {
+		return nil, err
+	}
+	for _, d := range l.Drives {
+		dg, err := Digest(d)
+		if err != nil {
+			return nil, err
+		}
+		rec.Nodes = append(rec.Nodes, NodeRecord{Name: d.Node.Name, UUID: d.Node.UUID, Drive: dg, Booted: now})
+	}
+	return rec, nil
+}
+
+// setInputs records where the lab's templates come from, as absolute paths
+// so that later commands work from any directory.
+func (r *Record) setInputs(in KeepInput, artifacts string) error {
+	r.Scenario, r.Flavor = in.Scenario, in.Flavor
+	for _, p := range []struct {
+		dst *string
+		src string
+	}{
+		{&r.Topology, in.Topology.Path}, {&r.Templates, in.TemplatesDir}, {&r.Overlay, in.Overlay},
+		{&r.PackageDir, in.PackageDir}, {&r.Artifacts, artifacts},
+	} {
+		*p.dst = ""
+		if p.src == "" {
+			continue
+		}
+		abs, err := filepath.Abs(p.src)
+		if err != nil {
+			return err
+		}
+		*p.dst = abs
+	}
+	return nil
+}
+
+// Update brings the kept lab rec in line with the templates in in: it
+// re-renders every drive with the uuids in use, and boots again, each with
+// a fresh instance uuid, only the nodes whose drive changed or whose domain
+// is not running. The other nodes keep running untouched. It returns the
+// lab connected to every node and the changes it made (none when nothing
+// changed). Lint problems fail before anything is touched; a failed boot
+// leaves the untouched nodes running and the record as it was, so the next
+// Update boots the failed nodes again.
+func Update(ctx context.Context, in KeepInput, rec *Record) (*Lab, []Change, error) {
+	p, err := planKept(ctx, in, rec)
+	if err != nil {
+		return nil, nil, err
+	}
+	l := p.lab(in, rec)
+	if len(p.changes) > 0 {
+		if err := p.reboot(ctx, in, rec, l); err != nil {
+			return nil, p.changes, errors.Join(err, l.saveDrives())
+		}
+	}
+	if err := rec.setInputs(in, rec.Artifacts); err != nil {
+		return nil, p.changes, err
+	}
+	rec.Updated = time.Now().UTC()
+	if err := rec.Save(in.Paths); err != nil {
+		return nil, p.changes, err
+	}
+	if err := l.connect(ctx, p.topo, p.client, p.access); err != nil {
+		return nil, p.changes, err
+	}
+	return l, p.changes, nil
+}
+
+// Attach connects to the kept lab rec as it runs, for checks and shells.
+// It boots nothing: a node whose domain is not running is an error, and
+// drives that differ from what the nodes booted are returned as changes
+// (run Update to apply them).
+func Attach(ctx context.Context, in KeepInput, rec *Record) (*Lab, []Change, error) {
+	p, err := planKept(ctx, in, rec)
+	if err != nil {
+		return nil, nil, err
+	}
+	var down []string
+	for _, c := range p.changes {
+		if c.Domain != "" {
+			down = append(down, fmt.Sprintf("%s (domain %s)", c.Node, c.Domain))
+		}
+	}
+	if len(down) > 0 {
+		return nil, p.changes, fmt.Errorf("kept lab %s: %s not running: `e2e up` boots them again", rec.Run, strings.Join(down, ", "))
+	}
+	l := p.lab(in, rec)
+	if err := l.connect(ctx, p.topo, p.client, p.access); err != nil {
+		return nil, p.changes, err
+	}
+	return l, p.changes, nil
+}
+
+// Close closes the lab's sessions and leaves its nodes running.
+func (l *Lab) Close() {
+	CloseAll(l.sessions)
+	l.sessions = nil
+}
+
+// keptPlan is a kept lab re-rendered with the uuids in use, and how it
+// differs from what runs.
+type keptPlan struct {
+	topo    *topology.Topology // the effective topology
+	client  topology.Node
+	access  *Access
+	drives  []render.Drive
+	changes []Change
+}
+
+func planKept(ctx context.Context, in KeepInput, rec *Record) (*keptPlan, error) {
+	if err := rec.SameNodes(in.Topology); err != nil {
+		return nil, err
+	}
+	p := &keptPlan{topo: rec.Effective(in.Topology)}
+	var err error
+	if p.client, err = clientNode(p.topo); err != nil {
+		return nil, err
+	}
+	templates := render.Input{
+		Topology: p.topo, TemplatesDir: in.TemplatesDir, Flavor: in.Flavor,
+		Overlay: in.Overlay, PackageDir: in.PackageDir,
+	}
+	report := lint.Run(ctx, templates)
+	if err := report.Err(); err != nil {
+		return nil, fmt.Errorf("lint (nothing was touched): %w", err)
+	}
+	for _, s := range report.Skipped {
+		fmt.Fprintf(progressOf(in.UpInput), "lint: not checked: %s\n", s)
+	}
+	if p.access, err = LoadOrCreateAccess(filepath.Join(RunDir(in.Paths, rec.Run), "keys"), p.topo); err != nil {
+		return nil, err
+	}
+	templates.Access = p.access.Render()
+	if p.drives, err = render.Render(ctx, templates); err != nil {
+		return nil, err
+	}
+	states, err := domainStates(in.Conn, rec.Run)
+	if err != nil {
+		return nil, err
+	}
+	p.changes, err = changes(rec, p.drives, states)
+	return p, err
+}
+
+// changes compares each node's drive and domain state with the record.
+func changes(rec *Record, drives []render.Drive, states map[string]libvirt.DomainState) ([]Change, error) {
+	var out []Change
+	for _, d := range drives {
+		dg, err := Digest(d)
+		if err != nil {
+			return nil, err
+		}
+		c := Change{Node: d.Node.Name}
+		for _, f := range Changed(rec.Node(d.Node.Name).Drive, dg) {
+			c.Files = append(c.Files, describe(d, f))
+		}
+		switch st, ok := states[d.Node.Name]; {
+		case !ok:
+			c.Domain = "missing"
+		case st != libvirt.DomainRunning:
+			c.Domain = StateName(st)
+		}
+		if len(c.Files) > 0 || c.Domain != "" {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// lab is the kept lab's Lab, before it connects.
+func (p *keptPlan) lab(in KeepInput, rec *Record) *Lab {
+	ui := in.UpInput
+	ui.RunID = rec.Run
+	return &Lab{in: ui, StateDir: RunDir(in.Paths, rec.Run), ArtifactsDir: rec.Artifacts, Drives: p.drives}
+}
+
+// reboot gives every changed node a fresh instance uuid, renders and builds
+// the drives again and replaces the changed nodes' domains; on success it
+// records their new uuids and drives in rec (not yet saved).
+func (p *keptPlan) reboot(ctx context.Context, in KeepInput, rec *Record, l *Lab) error {
+	var names []string
+	for i := range p.changes {
+		c := &p.changes[i]
+		uuid, err := newUUID()
+		if err != nil {
+			return err
+		}
+		c.UUID = uuid
+		names = append(names, c.Node)
+		for j := range p.topo.Nodes {
+			if p.topo.Nodes[j].Name == c.Node {
+				p.topo.Nodes[j].UUID = uuid
+			}
+		}
+	}
+	var err error
+	p.drives, err = render.Render(ctx, render.Input{
+		Topology: p.topo, TemplatesDir: in.TemplatesDir, Flavor: in.Flavor,
+		Overlay: in.Overlay, PackageDir: in.PackageDir, Access: p.access.Render(),
+	})
+	if err != nil {
+		return err
+	}
+	l.Drives = p.drives
+	isos, err := buildDrives(ctx, p.drives, filepath.Join(l.StateDir, "drives"))
+	if err != nil {
+		return err
+	}
+	subset := *p.topo
+	subset.Nodes = slices.DeleteFunc(slices.Clone(p.topo.Nodes), func(n topology.Node) bool { return !slices.Contains(names, n.Name) })
+	drives := map[string]string{}
+	for _, n := range names {
+		drives[n] = isos[n]
+	}
+	_, err = vm.Replace(ctx, vm.BootInput{
+		Conn:         in.Conn,
+		RunID:        rec.Run,
+		Topology:     &subset,
+		Image:        rec.Image,
+		Drives:       drives,
+		ArtifactsDir: rec.Artifacts,
+		Intervals:    in.Intervals,
+		Dialer:       in.Lab.Dialer(),
+		Progress:     in.Progress,
+	})
+	if err != nil {
+		return fmt.Errorf("booting %s again failed; the other nodes still run; `e2e up` tries again, `e2e down` removes the lab: %w",
+			strings.Join(names, ", "), err)
+	}
+	now := time.Now().UTC()
+	for _, d := range p.drives {
+		if !slices.Contains(names, d.Node.Name) {
+			continue
+		}
+		dg, err := Digest(d)
+		if err != nil {
+			return err
+		}
+		*rec.Node(d.Node.Name) = NodeRecord{Name: d.Node.Name, UUID: d.Node.UUID, Drive: dg, Booted: now}
+	}
+	return nil
+}
+
+// domainStates maps each node of run to its domain's state.
+func domainStates(conn *libvirt.Libvirt, run string) (map[string]libvirt.DomainState, error) {
+	doms, err := vm.List(conn)
+	if err != nil {
+		return nil, err
+	}
+	states := map[string]libvirt.DomainState{}
+	for _, d := range doms {
+		if d.Owner.Run == run {
+			states[d.Owner.Node] = d.State
+		}
+	}
+	return states, nil
+}
+
+// StateName is libvirt's state as virsh prints it ("shut off").
+func StateName(s libvirt.DomainState) string {
+	name := strings.TrimPrefix(s.String(), "Domain")
+	switch s {
+	case libvirt.DomainShutoff:
+		return "shut off"
+	case libvirt.DomainPmsuspended:
+		return "pmsuspended"
+	}
+	return strings.ToLower(name)
+}
