@@ -11,7 +11,7 @@ import (
 )
 
 var opts = struct {
-	flavor, topology, templates, artifacts, image, packages, scenario string
+	flavor, topology, templates, overlay, artifacts, image, packages string
 	keep                                                              bool
 }{}
 
@@ -22,7 +22,7 @@ func init() {
 	flag.StringVar(&opts.artifacts, "e2e.artifacts", "", "artifacts folder of this run (default artifacts/<run>)")
 	flag.StringVar(&opts.image, "e2e.image", "", "boot this qcow2/raw cloud image from its disk instead of the built one")
 	flag.StringVar(&opts.packages, "e2e.packages", "", "package directory for the flavor (default: the built bundles)")
-	flag.StringVar(&opts.scenario, "e2e.scenario", "loadbalancer", "scenario to run")
+	flag.StringVar(&opts.overlay, "e2e.overlay", "", "template overlay directory (default: the scenario's), e.g. a fixtures/selftest variant")
 	flag.BoolVar(&opts.keep, "e2e.keep", false, "leave the lab running after the suite")
 }
 

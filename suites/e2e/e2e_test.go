@@ -68,7 +68,7 @@ var _ = Describe("scenario", func() {
 				}
 				l, err = harness.Up(ctx, harness.UpInput{
 					RunID: runID, Topology: topo, Conn: conn,
-					TemplatesDir: opts.templates, Flavor: opts.flavor, Overlay: scenarioPath("", sc.Overlay),
+					TemplatesDir: opts.templates, Flavor: opts.flavor, Overlay: scenarioPath(opts.overlay, sc.Overlay),
 					Image: guest, PackageDir: packages, Lab: labCfg,
 					Paths: paths, Intervals: intervals, Progress: GinkgoWriter,
 				})
