@@ -91,7 +91,11 @@ func serveSession(nc ssh.NewChannel) {
 		}
 		r.Reply(true, nil)
 		cmd := exec.Command("sh", "-c", string(r.Payload[4:]))
-		cmd.Stdin, cmd.Stdout, cmd.Stderr = ch, ch, ch.Stderr()
+		cmd.Stdout, cmd.Stderr = ch, ch.Stderr()
+		// As sshd: the command's end ends the session, whether or not the
+		// client's stdin has ended (cmd.Stdin = ch would wait for it).
+		stdin, _ := cmd.StdinPipe()
+		go func() { io.Copy(stdin, ch); stdin.Close() }()
 		code := 0
 		if err := cmd.Run(); err != nil {
 			code = 255
