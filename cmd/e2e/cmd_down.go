@@ -2,16 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 
 	"github.com/drivelab/drivelab/framework/config"
+	"github.com/drivelab/drivelab/framework/harness"
 	"github.com/drivelab/drivelab/framework/vm"
 )
 
 func init() {
 	register(command{
 		name:    "down",
-		summary: "remove every domain and volume any run left (after a crash or SIGKILL)",
+		summary: "remove every domain and volume any run left (after a crash or SIGKILL), and the kept lab's state",
 		run: func(ctx context.Context, args []string) error {
 			fs := newFlags("down")
 			socket := fs.String("libvirt-socket", vm.Socket(), "libvirtd's unix socket (env E2E_LIBVIRT_SOCKET)")
@@ -35,7 +38,35 @@ func init() {
 				removed, err = vm.DownAll(ctx, conn, iv.Teardown)
 			}
 			fmt.Printf("down: %s\n", vm.Summary(removed))
-			return err
+			if err != nil {
+				return err
+			}
+			return forgetState(*run)
 		},
 	})
+}
+
+// forgetState removes the state (keys, drives, record) of the run just
+// taken down, and the kept-lab pointer when it named that run: with no
+// --run, every run went, so the kept lab did too.
+func forgetState(run string) error {
+	paths := config.DefaultPaths()
+	if run == "" {
+		cur, err := harness.CurrentRun(paths)
+		if errors.Is(err, harness.ErrNoLab) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		run = cur
+	}
+	if _, err := os.Stat(harness.RunDir(paths, run)); os.IsNotExist(err) {
+		return harness.Forget(paths, run)
+	}
+	if err := harness.Forget(paths, run); err != nil {
+		return err
+	}
+	fmt.Printf("down: removed the state of run %s (%s)\n", run, harness.RunDir(paths, run))
+	return nil
 }

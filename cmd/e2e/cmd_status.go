@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/drivelab/drivelab/framework/config"
+	"github.com/drivelab/drivelab/framework/harness"
+	"github.com/drivelab/drivelab/framework/topology"
+	"github.com/drivelab/drivelab/framework/vm"
+)
+
+func init() {
+	register(command{
+		name:    "status",
+		summary: "the kept lab's nodes, libvirt states, IPs and age, and any other harness runs libvirt holds",
+		run:     runStatus,
+	})
+}
+
+func runStatus(ctx context.Context, args []string) error {
+	fs := newFlags("status")
+	socket := fs.String("libvirt-socket", vm.Socket(), "libvirtd's unix socket (env E2E_LIBVIRT_SOCKET)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "e2e status: unexpected arguments %q\n", fs.Args())
+		fs.Usage()
+		return errUsage
+	}
+	paths := config.DefaultPaths()
+	rec, err := harness.LoadCurrent(paths)
+	if err != nil && !errors.Is(err, harness.ErrNoLab) {
+		return err
+	}
+	conn, err := vm.Connect(ctx, *socket)
+	if err != nil {
+		return err
+	}
+	defer conn.Disconnect()
+	doms, err := vm.List(conn)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	if rec == nil {
+		fmt.Println("no kept lab (boot one with `e2e up`)")
+	} else {
+		printKept(rec, doms, now)
+	}
+	others := map[string][]string{}
+	var runs []string
+	for _, d := range doms {
+		if rec != nil && d.Owner.Run == rec.Run {
+			continue
+		}
+		if _, ok := others[d.Owner.Run]; !ok {
+			runs = append(runs, d.Owner.Run)
+		}
+		others[d.Owner.Run] = append(others[d.Owner.Run], d.Owner.Node+" "+harness.StateName(d.State))
+	}
+	if len(runs) > 0 {
+		fmt.Println("\nother harness runs in libvirt (remove one with `e2e down --run ID`):")
+		for _, run := range runs {
+			fmt.Printf("  %s (%s): %s\n", run, runAge(run, now), strings.Join(others[run], ", "))
+		}
+	}
+	return nil
+}
+
+func printKept(rec *harness.Record, doms []vm.DomainInfo, now time.Time) {
+	fmt.Printf("kept lab %s: scenario %s, flavor %s, up %s (since %s), last `e2e up` %s ago\n",
+		rec.Run, rec.Scenario, rec.Flavor, since(rec.Created, now), rec.Created.Local().Format(time.DateTime), since(rec.Updated, now))
+	fmt.Printf("  topology %s, templates %s, overlay %s\n  artifacts %s\n", rec.Topology, rec.Templates, orNone(rec.Overlay), rec.Artifacts)
+	ips := map[string]string{}
+	if t, err := topology.Load(rec.Topology); err == nil {
+		for _, n := range t.Nodes {
+			ips[n.Name] = n.IP.String()
+		}
+	} else {
+		fmt.Printf("  (topology: %v)\n", err)
+	}
+	fmt.Printf("\n%-8s %-9s %-15s %-36s %s\n", "node", "state", "ip", "instance uuid", "booted")
+	for _, n := range rec.Nodes {
+		state := "missing"
+		for _, d := range doms {
+			if d.Owner.Run == rec.Run && d.Owner.Node == n.Name {
+				state = harness.StateName(d.State)
+			}
+		}
+		fmt.Printf("%-8s %-9s %-15s %-36s %s ago\n", n.Name, state, ips[n.Name], n.UUID, since(n.Booted, now))
+	}
+}
+
+// runAge reads the start time NewRunID puts in a run id.
+func runAge(run string, now time.Time) string {
+	if len(run) >= 15 {
+		if t, err := time.Parse("20060102-150405", run[:15]); err == nil {
+			return "up " + since(t, now)
+		}
+	}
+	return "age unknown"
+}
+
+func since(t, now time.Time) string {
+	return now.Sub(t).Round(time.Second).String()
+}
