@@ -17,7 +17,7 @@ BENCH_RUNS ?= 1
 TEST_PKGS := haproxy cloud-init util-linux genisoimage
 LAB_PKGS  := qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients iproute2 mmdebstrap e2fsprogs
 
-.PHONY: all build test unit drive-suite e2e bench bench-drives bench-e2e golden image lab-up lab-down down selftest lint drives vet clean
+.PHONY: all build test e2e bench bench-drives bench-e2e golden image lab-up lab-down down selftest lint drives vet clean
 
 all: build
 
