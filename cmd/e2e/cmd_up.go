@@ -120,9 +120,8 @@ func update(ctx context.Context, in harness.KeepInput, choice upChoice, rec *har
 	rebooted := map[string]bool{}
 	for _, c := range changes {
 		rebooted[c.Node] = true
-		fmt.Printf("  %-8s %s\n", c.Node, c.Reason())
 		if c.UUID != "" {
-			fmt.Printf("  %-8s instance uuid %s (was %s)\n", "", c.UUID, was[c.Node])
+			fmt.Printf("%-8s instance uuid %s (was %s)\n", c.Node, c.UUID, was[c.Node])
 		}
 	}
 	if err != nil {

@@ -129,6 +129,9 @@ func Update(ctx context.Context, in KeepInput, rec *Record) (*Lab, []Change, err
 		return nil, nil, err
 	}
 	l := p.lab(in, rec)
+	for _, c := range p.changes {
+		fmt.Fprintf(progressOf(in.UpInput), "%-8s %s: booting it again with a fresh instance uuid\n", c.Node, c.Reason())
+	}
 	if len(p.changes) > 0 {
 		if err := p.reboot(ctx, in, rec, l); err != nil {
 			return nil, p.changes, errors.Join(err, l.saveDrives())
