@@ -141,7 +141,8 @@ func waitForStats(ctx context.Context, env *verify.Env, lb *sshx.Client, hc hapr
 		}
 		select {
 		case <-ctx.Done():
-			if err != nil {
+			// A read the deadline cut short says nothing once one succeeded.
+			if last == nil && err != nil {
 				return last, fmt.Errorf("gave up after %s (last error: %w)", limit, err)
 			}
 			return last, fmt.Errorf("gave up after %s", limit)

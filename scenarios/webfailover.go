@@ -34,9 +34,11 @@ func WebFailover(ctx context.Context, env *verify.Env, node topology.Node) error
 		return fmt.Errorf("failover needs at least two web nodes, the topology has %d", len(webs))
 	}
 	in := failoverInput{lb: lb, hc: hc, url: loadBalancerURL(node, ""), webs: webs}
-	// Start from every server UP, so that a DOWN below is this check's doing.
+	// Start from every server in rotation, so that a DOWN below is this
+	// check's doing. Without health checks that is "no check", not "UP":
+	// the fault then shows where it matters, when a stopped server stays.
 	for _, w := range webs {
-		if err := waitForStatus(ctx, env, in, w.Name, isUp, "UP"); err != nil {
+		if err := waitForStatus(ctx, env, in, w.Name, inRotation, "in rotation"); err != nil {
 			return fmt.Errorf("before stopping anything: %w", err)
 		}
 	}
@@ -115,6 +117,10 @@ func waitForStatus(ctx context.Context, env *verify.Env, in failoverInput, node 
 
 // isUp: fully in rotation ("UP 1/2" is failing its checks already).
 func isUp(status string) bool { return status == "UP" }
+
+// inRotation: steadily taking requests, with health checks or without
+// ("UP 1/2" is on its way out).
+func inRotation(status string) bool { return isUp(status) || status == "no check" }
 
 // isDown: out of rotation because its health checks failed ("DOWN", or
 // "DOWN 1/2" while it recovers).

@@ -11,17 +11,17 @@ import (
 // avoid the stopped node.
 
 func TestFailoverStatus(t *testing.T) {
-	for status, want := range map[string][2]bool{ // {isUp, isDown}
-		"UP":       {true, false},
-		"UP 1/2":   {false, false}, // failing checks, still in rotation
-		"DOWN":     {false, true},
-		"DOWN 1/2": {false, true}, // recovering, not in rotation yet
-		"no check": {false, false},
-		"MAINT":    {false, false},
-		"":         {false, false}, // the server is not in the stats at all
+	for status, want := range map[string][3]bool{ // {isUp, isDown, inRotation}
+		"UP":       {true, false, true},
+		"UP 1/2":   {false, false, false}, // failing checks already
+		"DOWN":     {false, true, false},
+		"DOWN 1/2": {false, true, false}, // recovering, not in rotation yet
+		"no check": {false, false, true}, // in rotation, and stays there when dead
+		"MAINT":    {false, false, false},
+		"":         {false, false, false}, // the server is not in the stats at all
 	} {
-		if got := [2]bool{isUp(status), isDown(status)}; got != want {
-			t.Errorf("%q: isUp, isDown = %v, want %v", status, got, want)
+		if got := [3]bool{isUp(status), isDown(status), inRotation(status)}; got != want {
+			t.Errorf("%q: isUp, isDown, inRotation = %v, want %v", status, got, want)
 		}
 	}
 }
