@@ -37,7 +37,8 @@ const repoRoot = "../.."
 
 var _ = Describe("scenario", func() {
 	for _, sc := range scenarios.All() {
-		Describe(sc.Name, Ordered, Label(append([]string{"vm", "slow"}, sc.Labels...)...), func() {
+		// ContinueOnFailure: one failed check must not hide the others' verdicts.
+		Describe(sc.Name, Ordered, ContinueOnFailure, Label(append([]string{"vm", "slow"}, sc.Labels...)...), func() {
 			var (
 				l         *harness.Lab
 				intervals config.Intervals
