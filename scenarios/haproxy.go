@@ -152,6 +152,24 @@ func waitForStats(ctx context.Context, env *verify.Env, lb *sshx.Client, hc hapr
 }
 
 // loadBalancerConfig parses the haproxy.cfg the node's drive injected.
+// loadBalancer is what a check on the load balancer node starts from: the
+// config its drive carried, a root session to it, and at least two web nodes.
+func loadBalancer(env *verify.Env, node topology.Node, check string) (haproxyConfig, *sshx.Client, []topology.Node, error) {
+	hc, _, err := loadBalancerConfig(env, node)
+	if err != nil {
+		return hc, nil, nil, err
+	}
+	lb, err := root(env, node)
+	if err != nil {
+		return hc, nil, nil, err
+	}
+	webs := env.Topology.NodesWithRole(verify.RoleWeb)
+	if len(webs) < 2 {
+		return hc, nil, nil, fmt.Errorf("%s needs at least two web nodes, the topology has %d", check, len(webs))
+	}
+	return hc, lb, webs, nil
+}
+
 func loadBalancerConfig(env *verify.Env, node topology.Node) (haproxyConfig, []byte, error) {
 	f, ok := env.File(node.Name, "haproxy-config")
 	if !ok {

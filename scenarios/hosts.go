@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/drivelab/drivelab/framework/lint"
 	"strings"
 
 	"github.com/drivelab/drivelab/framework/topology"
@@ -63,20 +64,11 @@ func parseHosts(s string) map[string]string {
 	return m
 }
 
-// lineDiff lists the first differing line of want and got.
+// lineDiff names the first differing line of want and got.
 func lineDiff(want, got []byte) string {
-	w, g := strings.Split(string(want), "\n"), strings.Split(string(got), "\n")
-	for i := range max(len(w), len(g)) {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			return fmt.Sprintf("line %d: expected %q, actual %q", i+1, wl, gl)
-		}
+	n, wl, gl := lint.FirstDifference(want, got)
+	if n == 0 {
+		return "(line endings differ)"
 	}
-	return "(line endings differ)"
+	return fmt.Sprintf("line %d: expected %q, actual %q", n, wl, gl)
 }

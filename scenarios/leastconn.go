@@ -37,17 +37,9 @@ const (
 // download, every next request goes to another backend (which roundrobin
 // would not do); and the counts seen agree with haproxy's own counters.
 func LeastConn(ctx context.Context, env *verify.Env, node topology.Node) error {
-	hc, _, err := loadBalancerConfig(env, node)
+	hc, lb, webs, err := loadBalancer(env, node, "leastconn")
 	if err != nil {
 		return err
-	}
-	lb, err := root(env, node)
-	if err != nil {
-		return err
-	}
-	webs := env.Topology.NodesWithRole(verify.RoleWeb)
-	if len(webs) < 2 {
-		return fmt.Errorf("leastconn needs at least two web nodes, the topology has %d", len(webs))
 	}
 	url := loadBalancerURL(node, "")
 

@@ -21,17 +21,9 @@ const webUnit = `for u in apache2 httpd; do if systemctl is-active --quiet "$u";
 // the even split returns. The stats are the gate: with `option redispatch`,
 // requests can still succeed without health checks, only slower and by luck.
 func WebFailover(ctx context.Context, env *verify.Env, node topology.Node) error {
-	hc, _, err := loadBalancerConfig(env, node)
+	hc, lb, webs, err := loadBalancer(env, node, "failover")
 	if err != nil {
 		return err
-	}
-	lb, err := root(env, node)
-	if err != nil {
-		return err
-	}
-	webs := env.Topology.NodesWithRole(verify.RoleWeb)
-	if len(webs) < 2 {
-		return fmt.Errorf("failover needs at least two web nodes, the topology has %d", len(webs))
 	}
 	in := failoverInput{lb: lb, hc: hc, url: loadBalancerURL(node, ""), webs: webs}
 	// Start from every server in rotation, so that a DOWN below is this

@@ -25,13 +25,8 @@ func init() {
 func runCheck(ctx context.Context, args []string) error {
 	fs := newFlags("check")
 	focus := fs.String("focus", "", "run only the checks whose name matches this regular expression")
-	if err := fs.Parse(args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "e2e check: unexpected arguments %q\n", fs.Args())
-		fs.Usage()
-		return errUsage
 	}
 	re, err := regexp.Compile(*focus)
 	if err != nil {
@@ -64,14 +59,7 @@ func runCheck(ctx context.Context, args []string) error {
 	}
 	checksCtx, cancel := context.WithTimeout(ctx, 6*k.iv.Command)
 	defer cancel()
-	pending := verify.Start(checksCtx, l.Env, checks)
-	verdict := verify.NewVerdict(k.topo.NodeNames())
-	var all []verify.Result
-	for _, c := range checks {
-		results := <-pending[c.Name]
-		verdict.Add(c.Name, results)
-		all = append(all, results...)
-	}
+	verdict, all := verify.RunAll(checksCtx, l.Env, checks)
 	fmt.Printf("scenario %s on kept lab %s:\n%s", sc.Name, k.rec.Run, verdict.Table())
 	if err := verify.Err(all); err != nil {
 		fmt.Println("\nfailures:\n" + err.Error())

@@ -25,12 +25,8 @@ func runDrives(ctx context.Context, args []string) error {
 	rf := addRenderFlags(fs)
 	out := fs.String("out", "out/drives", "folder receiving <node>.iso and "+configdrive.ManifestFile)
 	fs.Lookup("packages").Usage += " (debian12: default the image build's bundles)"
-	if err := fs.Parse(args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return errUsage
 	}
 	in, err := rf.input()
 	if err != nil {

@@ -22,13 +22,8 @@ func runImageBuild(ctx context.Context, args []string) error {
 	fs := newFlags("image build")
 	cache := fs.String("cache", config.DefaultPaths().Cache, "cache directory (env E2E_CACHE_DIR)")
 	mirror := fs.String("mirror", "", "apt mirror URL (or a \"deb ...\" line) instead of the host's apt sources")
-	if err := fs.Parse(args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "e2e image build: unexpected arguments %q\n", fs.Args())
-		fs.Usage()
-		return errUsage
 	}
 	start := time.Now()
 	a, err := image.Lookup(*cache)

@@ -45,12 +45,8 @@ func (f renderFlags) input() (render.Input, error) {
 func runLint(ctx context.Context, args []string) error {
 	fs := newFlags("lint")
 	rf := addRenderFlags(fs)
-	if err := fs.Parse(args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return errUsage
 	}
 	in, err := rf.input()
 	if err != nil {

@@ -38,12 +38,8 @@ func runSelftest(ctx context.Context, args []string) error {
 		"folder for the booted variants' consoles and diagnostics (<variant>/<run>/)")
 	image := fs.String("image", "", "boot this qcow2/raw cloud image instead of the built one")
 	packages := fs.String("packages", "", "package directory for the flavor (default: the built bundles)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return errUsage
 	}
 	topo, err := topology.Load(*topoPath)
 	if err != nil {

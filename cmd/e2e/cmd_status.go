@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"time"
 
@@ -25,13 +24,8 @@ func init() {
 func runStatus(ctx context.Context, args []string) error {
 	fs := newFlags("status")
 	socket := fs.String("libvirt-socket", vm.Socket(), "libvirtd's unix socket (env E2E_LIBVIRT_SOCKET)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "e2e status: unexpected arguments %q\n", fs.Args())
-		fs.Usage()
-		return errUsage
 	}
 	paths := config.DefaultPaths()
 	rec, err := harness.LoadCurrent(paths)

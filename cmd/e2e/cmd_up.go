@@ -39,13 +39,8 @@ func runUp(ctx context.Context, args []string) error {
 	scenario := fs.String("scenario", "loadbalancer", "scenario whose topology, overlay and checks the lab is for")
 	image := fs.String("image", "", "boot this qcow2/raw cloud image from its own disk (needs --packages) instead of the built one")
 	run := fs.String("run", "", "run id of a new lab (default: a fresh one)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "e2e up: unexpected arguments %q\n", fs.Args())
-		fs.Usage()
-		return errUsage
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })

@@ -72,6 +72,18 @@ func usage() {
 
 // newFlags returns a flag set for a subcommand that prints its own usage.
 func newFlags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet("e2e "+name, flag.ContinueOnError)
-	return fs
+	return flag.NewFlagSet("e2e "+name, flag.ContinueOnError)
+}
+
+// parseNoArgs parses a command's flags; positional arguments are a usage error.
+func parseNoArgs(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "%s: unexpected arguments %q\n", fs.Name(), fs.Args())
+		fs.Usage()
+		return errUsage
+	}
+	return nil
 }

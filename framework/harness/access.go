@@ -2,6 +2,7 @@ package harness
 
 import (
 	"fmt"
+	"github.com/drivelab/drivelab/framework/atomicfile"
 	"os"
 	"path/filepath"
 
@@ -50,7 +51,7 @@ func loadOrCreateKey(path, comment string) (sshx.KeyPair, error) {
 	if err != nil {
 		return k, err
 	}
-	return k, writeFileAtomic(path, []byte(k.PrivateOpenSSH), 0o600)
+	return k, atomicfile.Write(path, []byte(k.PrivateOpenSSH), 0o600)
 }
 
 // Render is the access as the drives carry it.
@@ -69,26 +70,4 @@ func (a *Access) HostKeys() map[string]ssh.PublicKey {
 		m[name] = k.PublicKey()
 	}
 	return m
-}
-
-// writeFileAtomic writes via a temporary file and rename, so a reader never
-// sees half a file.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

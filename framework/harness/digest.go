@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"slices"
 
@@ -38,7 +39,7 @@ func Digest(d render.Drive) (DriveDigest, error) {
 		dd.Files[f.Path] = hex.EncodeToString(h.Sum(nil))
 	}
 	all := sha256.New()
-	for _, p := range sortedKeys(dd.Files) {
+	for _, p := range slices.Sorted(maps.Keys(dd.Files)) {
 		fmt.Fprintf(all, "%s %s\n", dd.Files[p], p)
 	}
 	dd.Digest = hex.EncodeToString(all.Sum(nil))
@@ -85,13 +86,4 @@ func describe(d render.Drive, path string) string {
 		}
 	}
 	return path
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

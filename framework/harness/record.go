@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/drivelab/drivelab/framework/atomicfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,7 +94,7 @@ func (r *Record) Save(paths config.Paths) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, RecordFile), append(data, '\n'), 0o644)
+	return atomicfile.Write(filepath.Join(dir, RecordFile), append(data, '\n'), 0o644)
 }
 
 // Node returns the record of the named node, or nil.
@@ -164,7 +165,7 @@ func SetCurrent(paths config.Paths, run string) error {
 	if err := os.MkdirAll(paths.State, 0o755); err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(paths.State, currentFile), []byte(run+"\n"), 0o644)
+	return atomicfile.Write(filepath.Join(paths.State, currentFile), []byte(run+"\n"), 0o644)
 }
 
 // Forget removes run's state directory and, when run is the kept lab,

@@ -54,7 +54,7 @@ func (l *linter) hosts(drives []render.Drive) {
 		}
 		for _, node := range g.nodes {
 			d, c := byNode[node], carried[node]
-			n, got, want := firstDifference(c.Data, ref.data)
+			n, got, want := FirstDifference(c.Data, ref.data)
 			l.atRendered(d, render.ContentFile(c.ContentPath), n,
 				"%s differs from the one nodes %s carry, at line %d: %q instead of %q; every node needs the same hosts file",
 				hostsPath, strings.Join(ref.nodes, ", "), n, got, want)
@@ -100,8 +100,9 @@ func (l *linter) unlisted(data []byte) []string {
 	return out
 }
 
-// firstDifference returns the first line (1-based) where a and b differ and the two lines.
-func firstDifference(a, b []byte) (int, string, string) {
+// FirstDifference returns the first line (1-based) where a and b differ and
+// the two lines; 0 when they hold the same lines.
+func FirstDifference(a, b []byte) (int, string, string) {
 	la, lb := strings.Split(string(a), "\n"), strings.Split(string(b), "\n")
 	for i := range max(len(la), len(lb)) {
 		var x, y string

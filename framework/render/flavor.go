@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -71,7 +72,7 @@ func (fl *Flavor) validate(file string) error {
 		errs = append(errs, fmt.Errorf("%s: %s", file, fmt.Sprintf(format, args...)))
 	}
 	networkData := ""
-	for _, name := range sortedKeys(fl.Files) {
+	for _, name := range slices.Sorted(maps.Keys(fl.Files)) {
 		spec := fl.Files[name]
 		kinds := 0
 		for _, s := range []string{spec.Template, spec.Package, spec.NetworkData} {
@@ -97,7 +98,7 @@ func (fl *Flavor) validate(file string) error {
 		}
 		if spec.Package != "" {
 			if _, ok := fl.Packages[spec.Package]; !ok {
-				fail("files.%s: package %q is not listed under packages (have %s)", name, spec.Package, strings.Join(sortedKeys(fl.Packages), ", "))
+				fail("files.%s: package %q is not listed under packages (have %s)", name, spec.Package, strings.Join(slices.Sorted(maps.Keys(fl.Packages)), ", "))
 			}
 		}
 		for _, tmpl := range []string{spec.Template, spec.NetworkData} {
@@ -109,7 +110,7 @@ func (fl *Flavor) validate(file string) error {
 			}
 		}
 	}
-	for _, pkg := range sortedKeys(fl.Packages) {
+	for _, pkg := range slices.Sorted(maps.Keys(fl.Packages)) {
 		if f := fl.Packages[pkg]; f == "" || filepath.Base(f) != f || f == "." || f == ".." {
 			fail("packages.%s: %q must be a plain file name inside the package directory", pkg, f)
 		}
@@ -142,13 +143,4 @@ func flavorNames(dir string) []string {
 		return []string{"none"}
 	}
 	return names
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

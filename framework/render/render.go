@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -184,7 +185,7 @@ func Render(ctx context.Context, in Input) ([]Drive, error) {
 		}
 	}
 	// A template that does not parse is reported once, not once per node.
-	for _, p := range sortedKeys(r.parseErr) {
+	for _, p := range slices.Sorted(maps.Keys(r.parseErr)) {
 		errs = append(errs, r.parseErr[p])
 	}
 	return drives, errors.Join(errs...)
@@ -195,7 +196,7 @@ func Render(ctx context.Context, in Input) ([]Drive, error) {
 func checkRoles(t *topology.Topology, fl *Flavor) error {
 	var errs []error
 	flavorFile := filepath.Join(fl.Dir, FlavorFile)
-	for _, role := range sortedKeys(t.Roles) {
+	for _, role := range slices.Sorted(maps.Keys(t.Roles)) {
 		r := t.Roles[role]
 		carried := map[string]bool{}
 		for _, f := range r.Files {
@@ -230,7 +231,7 @@ func checkPackages(t *topology.Topology, fl *Flavor, dir string) error {
 	}
 	var errs []error
 	seen := map[string]bool{}
-	for _, role := range sortedKeys(t.Roles) {
+	for _, role := range slices.Sorted(maps.Keys(t.Roles)) {
 		for _, p := range t.Roles[role].Packages {
 			file := fl.Packages[p]
 			if seen[file] || file == "" {
@@ -272,7 +273,7 @@ func checkAccess(t *topology.Topology, a *Access) error {
 			errs = append(errs, fmt.Errorf("render: node %s: Access.HostKeys holds no ed25519 key pair in OpenSSH format", n.Name))
 		}
 	}
-	for _, name := range sortedKeys(a.HostKeys) {
+	for _, name := range slices.Sorted(maps.Keys(a.HostKeys)) {
 		if _, ok := t.Node(name); !ok {
 			errs = append(errs, fmt.Errorf("render: Access.HostKeys names %q, which is not a node of %s", name, t.Path))
 		}
@@ -307,7 +308,7 @@ type Data struct {
 func (d Data) Path(logical string) (string, error) {
 	p, ok := d.paths[logical]
 	if !ok {
-		return "", fmt.Errorf("node %s carries no file %q (it carries %s)", d.node, logical, strings.Join(sortedKeys(d.paths), ", "))
+		return "", fmt.Errorf("node %s carries no file %q (it carries %s)", d.node, logical, strings.Join(slices.Sorted(maps.Keys(d.paths)), ", "))
 	}
 	return p, nil
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -121,7 +122,7 @@ func loadVariant(dir string, topo *topology.Topology, checks map[string][]verify
 	scenario, ok := checks[v.Scenario]
 	switch {
 	case !ok:
-		fail("scenario %q does not exist (have %s)", v.Scenario, strings.Join(sortedKeys(checks), ", "))
+		fail("scenario %q does not exist (have %s)", v.Scenario, strings.Join(slices.Sorted(maps.Keys(checks)), ", "))
 	case v.CaughtBy != ByLint && v.CaughtBy != "" && !slices.ContainsFunc(scenario, func(c verify.Check) bool { return c.Name == v.CaughtBy }):
 		fail("caught_by %q is neither %q nor a check of scenario %s (%s)", v.CaughtBy, ByLint, v.Scenario, checkNames(scenario))
 	}
@@ -235,14 +236,7 @@ func boot(ctx context.Context, in Input, v Variant) Outcome {
 		}
 	}()
 	checks := in.Checks[v.Scenario]
-	pending := verify.Start(ctx, l.Env, checks)
-	verdict := verify.NewVerdict(up.Topology.NodeNames())
-	var results []verify.Result
-	for _, c := range checks {
-		r := <-pending[c.Name]
-		verdict.Add(c.Name, r)
-		results = append(results, r...)
-	}
+	verdict, results := verify.RunAll(ctx, l.Env, checks)
 	o := JudgeChecks(v, results)
 	o.Elapsed = time.Since(start)
 	fmt.Fprintf(in.Progress, "self-test %s, run %s:\n%s", v.Name, up.RunID, verdict.Table())
@@ -255,21 +249,27 @@ func boot(ctx context.Context, in Input, v Variant) Outcome {
 	return o
 }
 
+// record adds one failure; the first that is the variant's predicted fault
+// goes first and marks the variant caught.
+func (o *Outcome) record(by, detail string, predicted bool) {
+	if predicted && !o.Caught {
+		o.Caught = true
+		o.By = append([]string{by}, o.By...)
+		o.Details = append([]string{detail}, o.Details...)
+		return
+	}
+	o.By = append(o.By, by)
+	o.Details = append(o.Details, detail)
+}
+
 // JudgeLint: a lint variant is caught when lint reports a problem on its
 // node that holds its message; a booted variant must pass lint, or its
 // variant.yaml is wrong (lint catches it now: say caught_by: lint).
 func JudgeLint(v Variant, r lint.Report) Outcome {
 	o := Outcome{Variant: v}
 	for _, p := range r.Problems {
-		by, detail := ByLint+"@"+orAll(p.Node), p.String()
-		if !o.Caught && v.CaughtBy == ByLint && p.Node == v.Node && strings.Contains(p.Msg, v.Message) {
-			o.Caught = true
-			o.By = append([]string{by}, o.By...)
-			o.Details = append([]string{detail}, o.Details...)
-			continue
-		}
-		o.By = append(o.By, by)
-		o.Details = append(o.Details, detail)
+		o.record(ByLint+"@"+orAll(p.Node), p.String(),
+			v.CaughtBy == ByLint && p.Node == v.Node && strings.Contains(p.Msg, v.Message))
 	}
 	if v.Booted() && len(r.Problems) > 0 {
 		o.Details = append(o.Details, fmt.Sprintf("lint catches this variant before boot: if that is the fault, set caught_by: %s in %s", ByLint, filepath.Join(v.Dir, VariantFile)))
@@ -285,15 +285,8 @@ func JudgeChecks(v Variant, results []verify.Result) Outcome {
 		if r.Err == nil {
 			continue
 		}
-		by, detail := r.Check+"@"+r.Node, fmt.Sprintf("%s on %s: %v", r.Check, r.Node, r.Err)
-		if !o.Caught && r.Check == v.CaughtBy && r.Node == v.Node && strings.Contains(r.Err.Error(), v.Message) {
-			o.Caught = true
-			o.By = append([]string{by}, o.By...)
-			o.Details = append([]string{detail}, o.Details...)
-			continue
-		}
-		o.By = append(o.By, by)
-		o.Details = append(o.Details, detail)
+		o.record(r.Check+"@"+r.Node, fmt.Sprintf("%s on %s: %v", r.Check, r.Node, r.Err),
+			r.Check == v.CaughtBy && r.Node == v.Node && strings.Contains(r.Err.Error(), v.Message))
 	}
 	return o
 }
@@ -362,13 +355,4 @@ func checkNames(checks []verify.Check) string {
 		names = append(names, c.Name)
 	}
 	return strings.Join(names, ", ")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -214,7 +215,7 @@ func (t *Topology) Validate() error {
 			fail(n.line, "node %q: name must be lower-case letters, digits and '-', starting with a letter", n.Name)
 		}
 		if _, ok := t.Roles[n.Role]; !ok {
-			fail(n.line, "node %q: role %q is not defined under roles (have %s)", n.Name, n.Role, strings.Join(sortedKeys(t.Roles), ", "))
+			fail(n.line, "node %q: role %q is not defined under roles (have %s)", n.Name, n.Role, strings.Join(slices.Sorted(maps.Keys(t.Roles)), ", "))
 		}
 		switch {
 		case !ValidFQDN(n.FQDN):
@@ -268,13 +269,4 @@ func broadcast(p netip.Prefix) netip.Addr {
 		host -= bits
 	}
 	return netip.AddrFrom4(a)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

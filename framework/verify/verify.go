@@ -135,6 +135,20 @@ func Start(ctx context.Context, env *Env, checks []Check) map[string]<-chan []Re
 	return pending
 }
 
+// RunAll runs checks together, waits for every one, and returns the node x
+// check verdict with all results in check order.
+func RunAll(ctx context.Context, env *Env, checks []Check) (*Verdict, []Result) {
+	pending := Start(ctx, env, checks)
+	verdict := NewVerdict(env.Topology.NodeNames())
+	var all []Result
+	for _, c := range checks {
+		results := <-pending[c.Name]
+		verdict.Add(c.Name, results)
+		all = append(all, results...)
+	}
+	return verdict, all
+}
+
 // Err joins the failures of results, each prefixed by node and check.
 func Err(results []Result) error {
 	var errs []error

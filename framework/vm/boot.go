@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/drivelab/drivelab/framework/atomicfile"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -237,7 +237,7 @@ func (r *Run) define(in BootInput, n topology.Node, limits Limits, artifacts str
 	if err != nil {
 		return node, dom, err
 	}
-	if err := writeFile(node.DomainXML, []byte(x)); err != nil {
+	if err := atomicfile.Write(node.DomainXML, []byte(x), 0o644); err != nil {
 		return node, dom, err
 	}
 	dom, err = r.conn.DomainDefineXML(x)
@@ -328,26 +328,6 @@ func probeSSH(ctx context.Context, d lab.Dialer, ip string, by time.Time) error 
 		return fmt.Errorf("port 22 answers %q, not an SSH banner", buf)
 	}
 	return nil
-}
-
-// writeFile writes through a temporary file, so a reader never sees half.
-func writeFile(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 func orDefault[T comparable](v, def T) T {

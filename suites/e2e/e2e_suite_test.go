@@ -12,7 +12,7 @@ import (
 
 var opts = struct {
 	flavor, topology, templates, overlay, artifacts, image, packages string
-	keep                                                              bool
+	keep                                                             bool
 }{}
 
 func init() {
