@@ -96,16 +96,17 @@ func TestCheckStaticIP(t *testing.T) {
 func TestCheckFirstBoot(t *testing.T) {
 	topo := reference(t)
 	web01 := node(t, topo, "web01")
-	result := `{"v1": {"datasource": "DataSourceConfigDrive [net,ver=2][source=/dev/sr0]", "errors": []}}` + "\n" + sep + "\n" + web01.UUID + "\n"
+	result := `{"v1": {"datasource": "DataSourceConfigDrive [net,ver=2][source=/dev/sr0]", "errors": []}}`
+	iid := web01.UUID + "\n"
 	want := map[string]string{"/etc/hosts": "aaaa", "/tmp/index.html": "bbbb"}
 	sums := "aaaa  /etc/hosts\nbbbb  /tmp/index.html\n"
-	wantErr(t, checkFirstBoot(web01, "status: done\n", result, want, sums), "")
-	wantErr(t, checkFirstBoot(web01, "status: error\n", result, want, sums), `expected "status: done", actual "status: error"`)
-	wantErr(t, checkFirstBoot(web01, "status: done\n", strings.Replace(result, `"errors": []`, `"errors": ["('scripts_user', RuntimeError())"]`, 1), want, sums), "cloud-init reported errors")
-	wantErr(t, checkFirstBoot(web01, "status: done\n", strings.Replace(result, "ConfigDrive", "NoCloud", 1), want, sums), "datasource: expected ConfigDrive")
-	wantErr(t, checkFirstBoot(web01, "status: done\n", strings.Replace(result, web01.UUID, "iid-datasource-none", 1), want, sums), "instance-id: expected "+web01.UUID)
-	wantErr(t, checkFirstBoot(web01, "status: done\n", result, want, "aaaa  /etc/hosts\nsha256sum: /tmp/index.html: No such file or directory\n"), "/tmp/index.html is missing")
-	wantErr(t, checkFirstBoot(web01, "status: done\n", result, want, "aaaa  /etc/hosts\ncccc  /tmp/index.html\n"), "/tmp/index.html: expected sha256")
+	wantErr(t, checkFirstBoot(web01, "status: done\n", result, iid, want, sums), "")
+	wantErr(t, checkFirstBoot(web01, "status: error\n", result, iid, want, sums), `expected "status: done", actual "status: error"`)
+	wantErr(t, checkFirstBoot(web01, "status: done\n", strings.Replace(result, `"errors": []`, `"errors": ["('scripts_user', RuntimeError())"]`, 1), iid, want, sums), "cloud-init reported errors")
+	wantErr(t, checkFirstBoot(web01, "status: done\n", strings.Replace(result, "ConfigDrive", "NoCloud", 1), iid, want, sums), "datasource: expected ConfigDrive")
+	wantErr(t, checkFirstBoot(web01, "status: done\n", result, "iid-datasource-none\n", want, sums), "instance-id: expected "+web01.UUID)
+	wantErr(t, checkFirstBoot(web01, "status: done\n", result, iid, want, "aaaa  /etc/hosts\nsha256sum: /tmp/index.html: No such file or directory\n"), "/tmp/index.html is missing")
+	wantErr(t, checkFirstBoot(web01, "status: done\n", result, iid, want, "aaaa  /etc/hosts\ncccc  /tmp/index.html\n"), "/tmp/index.html: expected sha256")
 }
 
 func TestCheckHaproxyService(t *testing.T) {
@@ -198,4 +199,20 @@ func TestCheckSplitAndCounters(t *testing.T) {
 func sha256hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+func TestCountPages(t *testing.T) {
+	topo := reference(t)
+	page := func(body, curlErr string) string { return body + "\n" + curlErr + "\n" + sep + "\n" }
+	web01, web02 := page("Greetings from web01.cloud.org !\n", ""), page("Greetings from web02.cloud.org !\n", "")
+	seen, err := countPages(topo, web01+web02+web01, 3)
+	if err != nil || seen["web01"] != 2 || seen["web02"] != 1 {
+		t.Fatalf("countPages = %v, %v; want web01:2 web02:1", seen, err)
+	}
+	_, err = countPages(topo, web01+page("", "Failed to connect to haproxy.cloud.org port 80 after 3 ms: Couldn't connect to server")+web02, 3)
+	wantErr(t, err, "request 2 of 3 to the load balancer returned no web node's page: \"Failed to connect")
+	_, err = countPages(topo, web01+page("<html><body><h1>503 Service Unavailable</h1>", ""), 2)
+	wantErr(t, err, "request 2 of 2 to the load balancer returned no web node's page: \"<html><body><h1>503")
+	_, err = countPages(topo, web01, 2)
+	wantErr(t, err, "1 of 2 requests to the load balancer gave an answer")
 }

@@ -23,12 +23,6 @@ func FirstBoot(ctx context.Context, env *verify.Env, node topology.Node) error {
 	if err != nil {
 		return err
 	}
-	// `cloud-init status` exits non-zero on error; its text is the verdict.
-	status, _ := c.Run(ctx, "cloud-init status")
-	result, err := run(ctx, env, c, "cat /run/cloud-init/result.json; echo; echo "+sep+"; cat /var/lib/cloud/data/instance-id")
-	if err != nil {
-		return err
-	}
 	var paths []string
 	want := map[string]string{}
 	for _, f := range env.Files[node.Name] {
@@ -39,18 +33,28 @@ func FirstBoot(ctx context.Context, env *verify.Env, node topology.Node) error {
 			paths = append(paths, shellQuote(f.Path))
 		}
 	}
-	sums, err := c.Run(ctx, "sha256sum "+strings.Join(paths, " "))
+	// One command, one session: `cloud-init status` (its exit status is in
+	// its text), cloud-init's result, the instance-id, the files' sums.
+	out, err := run(ctx, env, c, strings.Join([]string{
+		"cloud-init status 2>&1",
+		"cat /run/cloud-init/result.json 2>&1",
+		"cat /var/lib/cloud/data/instance-id 2>&1",
+		"sha256sum " + strings.Join(paths, " ") + " 2>&1",
+	}, "; echo; echo "+sep+"; ")+"; true")
 	if err != nil {
 		return err
 	}
-	return checkFirstBoot(node, status.Stdout, result, want, sums.Stdout+sums.Stderr)
+	parts := strings.Split(out, "\n"+sep+"\n")
+	if len(parts) != 4 {
+		return fmt.Errorf("first-boot facts: expected 4 parts, actual %d: %q", len(parts), out)
+	}
+	return checkFirstBoot(node, parts[0], parts[1], parts[2], want, parts[3])
 }
 
-func checkFirstBoot(node topology.Node, status, result string, want map[string]string, sums string) error {
+func checkFirstBoot(node topology.Node, status, resultJSON, instanceID string, want map[string]string, sums string) error {
 	if s := strings.TrimSpace(status); s != "status: done" {
 		return fmt.Errorf("cloud-init status: expected \"status: done\", actual %q", s)
 	}
-	resultJSON, instanceID, _ := strings.Cut(result, "\n"+sep+"\n")
 	var r struct {
 		V1 struct {
 			Datasource string   `json:"datasource"`

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/drivelab/drivelab/framework/sshx"
 	"github.com/drivelab/drivelab/framework/topology"
@@ -41,14 +42,26 @@ func LeastConn(ctx context.Context, env *verify.Env, node topology.Node) error {
 	if err != nil {
 		return err
 	}
-	url := loadBalancerURL(node, "")
+
+	// Phase 2 holds a backend busy with a slow download of a sparse file on
+	// every web node; place it while phase 1 runs.
+	slowPath := webRoot + "/" + slowFile
+	placing := make(chan error, 1)
+	go func() {
+		placing <- onEach(ctx, env, webs, fmt.Sprintf("truncate -s %dM %s && chmod 644 %[2]s", slowSizeMB, slowPath))
+	}()
+	placed := sync.OnceValue(func() error { return <-placing })
+	defer func() {
+		placed()
+		onEach(context.WithoutCancel(ctx), env, webs, "rm -f "+slowPath)
+	}()
 
 	// Phase 1: an even split of sequential requests.
 	before, err := readStats(ctx, env, lb, hc)
 	if err != nil {
 		return err
 	}
-	seen, err := requestPages(ctx, env, url, requestsPerServer*len(webs))
+	seen, err := requestPages(ctx, env, node, requestsPerServer*len(webs))
 	if err != nil {
 		return err
 	}
@@ -63,22 +76,12 @@ func LeastConn(ctx context.Context, env *verify.Env, node topology.Node) error {
 		return err
 	}
 
-	// Phase 2: hold one backend busy; leastconn must route around it.
-	for _, w := range webs {
-		c, err := root(env, w)
-		if err != nil {
-			return err
-		}
-		path := webRoot + "/" + slowFile
-		if _, err := run(ctx, env, c, fmt.Sprintf("truncate -s %dM %s && chmod 644 %s", slowSizeMB, path, path)); err != nil {
-			return err
-		}
-		defer run(context.WithoutCancel(ctx), env, c, "rm -f "+path)
-	}
-	before, err = readStats(ctx, env, lb, hc)
-	if err != nil {
+	// Phase 2: hold one backend busy; leastconn must route around it. No
+	// request reached haproxy since the last read: it is the new baseline.
+	if err := placed(); err != nil {
 		return err
 	}
+	before = after
 	pid, err := run(ctx, env, env.FromClient(), fmt.Sprintf(
 		"nohup curl -s --limit-rate %s -o /dev/null %s >/dev/null 2>&1 & echo $!", slowRate, loadBalancerURL(node, slowFile)))
 	if err != nil {
@@ -89,7 +92,7 @@ func LeastConn(ctx context.Context, env *verify.Env, node topology.Node) error {
 	if err != nil {
 		return err
 	}
-	seen, err = requestPages(ctx, env, url, busyRequests)
+	seen, err = requestPages(ctx, env, node, busyRequests)
 	if err != nil {
 		return err
 	}
@@ -104,26 +107,56 @@ func LeastConn(ctx context.Context, env *verify.Env, node topology.Node) error {
 	return checkCounters(seen, before, after, busy)
 }
 
+// onEach runs cmd on every node at once.
+func onEach(ctx context.Context, env *verify.Env, nodes []topology.Node, cmd string) error {
+	errs := make(chan error, len(nodes))
+	for _, n := range nodes {
+		go func() {
+			c, err := root(env, n)
+			if err == nil {
+				_, err = run(ctx, env, c, cmd)
+			}
+			errs <- err
+		}()
+	}
+	var all []error
+	for range nodes {
+		all = append(all, <-errs)
+	}
+	return errors.Join(all...)
+}
+
 // loadBalancerURL is curl's arguments for path on the load balancer, by its
 // FQDN but without asking the client's resolver (the hosts check covers that).
 func loadBalancerURL(lb topology.Node, path string) string {
 	return fmt.Sprintf("--resolve %s:80:%s http://%s/%s", lb.FQDN, lb.IP, lb.FQDN, path)
 }
 
-// requestPages sends n sequential requests from the client node and counts
-// the pages by the web node they name; a request that fails or returns any
-// other page (haproxy's 503, curl's error) fails the count, quoted.
-func requestPages(ctx context.Context, env *verify.Env, url string, n int) (map[string]int, error) {
-	cmd := fmt.Sprintf("for i in $(seq %d); do curl -sS --max-time %d %s 2>&1; echo; echo %s; done",
-		n, int(env.Intervals.Command.Seconds()), url, sep)
+// requestPages sends n sequential requests from the client node to the load
+// balancer and counts the pages by the web node they name; a request that
+// fails or returns any other page (haproxy's 503, curl's error) fails the
+// count, quoted. One curl makes them all, a new connection each (as n curls
+// would), because a process start is what costs most under emulation.
+func requestPages(ctx context.Context, env *verify.Env, lb topology.Node, n int) (map[string]int, error) {
+	urls := strings.Repeat(fmt.Sprintf(" http://%s/", lb.FQDN), n)
+	cmd := fmt.Sprintf("curl -s -H 'Connection: close' --max-time %d --resolve %s:80:%s -w '\n%%{errormsg}\n%s\n'%s",
+		int(env.Intervals.Command.Seconds()), lb.FQDN, lb.IP, sep, urls)
 	out, err := run(ctx, env, env.FromClient(), cmd)
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]int{}
+	return countPages(env.Topology, out, n)
+}
+
+// countPages reads curl's output for n requests, each ended by sep.
+func countPages(topo *topology.Topology, out string, n int) (map[string]int, error) {
 	pages := strings.Split(out, sep+"\n")
-	for i, page := range pages[:len(pages)-1] {
-		owner := pageOwner(env.Topology, page)
+	if len(pages) != n+1 {
+		return nil, fmt.Errorf("%d of %d requests to the load balancer gave an answer: %q", len(pages)-1, n, out)
+	}
+	seen := map[string]int{}
+	for i, page := range pages[:n] {
+		owner := pageOwner(topo, page)
 		if owner == "" {
 			return nil, fmt.Errorf("request %d of %d to the load balancer returned no web node's page: %q", i+1, n, strings.TrimSpace(page))
 		}

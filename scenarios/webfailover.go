@@ -25,7 +25,7 @@ func WebFailover(ctx context.Context, env *verify.Env, node topology.Node) error
 	if err != nil {
 		return err
 	}
-	in := failoverInput{lb: lb, hc: hc, url: loadBalancerURL(node, ""), webs: webs}
+	in := failoverInput{lb: lb, hc: hc, node: node, webs: webs}
 	// Start from every server in rotation, so that a DOWN below is this
 	// check's doing. Without health checks that is "no check", not "UP":
 	// the fault then shows where it matters, when a stopped server stays.
@@ -44,9 +44,9 @@ func WebFailover(ctx context.Context, env *verify.Env, node topology.Node) error
 
 // failoverInput is what every step of the check shares.
 type failoverInput struct {
+	node topology.Node // the load balancer
 	lb   *sshx.Client
 	hc   haproxyConfig
-	url  string
 	webs []topology.Node
 }
 
@@ -72,7 +72,7 @@ func failOver(ctx context.Context, env *verify.Env, in failoverInput, down topol
 		return fmt.Errorf("after `systemctl stop %s` on %s: %w", unit, down.Name, err)
 	}
 	n := requestsPerServer * len(in.webs)
-	seen, err := requestPages(ctx, env, in.url, n)
+	seen, err := requestPages(ctx, env, in.node, n)
 	if err != nil {
 		return fmt.Errorf("while %s was DOWN: %w", down.Name, err)
 	}
@@ -86,7 +86,7 @@ func failOver(ctx context.Context, env *verify.Env, in failoverInput, down topol
 	if err := waitForStatus(ctx, env, in, down.Name, isUp, "UP"); err != nil {
 		return fmt.Errorf("after `%s` on %s: %w", start, down.Name, err)
 	}
-	if seen, err = requestPages(ctx, env, in.url, n); err != nil {
+	if seen, err = requestPages(ctx, env, in.node, n); err != nil {
 		return fmt.Errorf("after %s came back UP: %w", down.Name, err)
 	}
 	if err := checkSplit(in.webs, seen, n); err != nil {
