@@ -216,3 +216,12 @@ func TestCountPages(t *testing.T) {
 	_, err = countPages(topo, web01, 2)
 	wantErr(t, err, "1 of 2 requests to the load balancer gave an answer")
 }
+
+func TestSplitFacts(t *testing.T) {
+	parts, err := splitFacts("status: done\n\n"+sep+"\n{\"v1\": {}}\n"+sep+"\ncat: /x: No such file or directory\n", 3)
+	if err != nil || len(parts) != 3 || parts[0] != "status: done\n" || parts[1] != `{"v1": {}}` || parts[2] != "cat: /x: No such file or directory\n" {
+		t.Fatalf("splitFacts = %q, %v", parts, err)
+	}
+	_, err = splitFacts("status: done\n", 3)
+	wantErr(t, err, "expected the output of 3 commands")
+}

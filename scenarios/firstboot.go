@@ -12,7 +12,7 @@ import (
 	"github.com/drivelab/drivelab/framework/verify"
 )
 
-// sep separates the outputs of two files read in one command.
+// sep separates the outputs of two commands run in one session.
 const sep = "--drivelab--"
 
 // FirstBoot: cloud-init finished with no errors from the config drive, the
@@ -33,20 +33,14 @@ func FirstBoot(ctx context.Context, env *verify.Env, node topology.Node) error {
 			paths = append(paths, shellQuote(f.Path))
 		}
 	}
-	// One command, one session: `cloud-init status` (its exit status is in
-	// its text), cloud-init's result, the instance-id, the files' sums.
-	out, err := run(ctx, env, c, strings.Join([]string{
-		"cloud-init status 2>&1",
-		"cat /run/cloud-init/result.json 2>&1",
-		"cat /var/lib/cloud/data/instance-id 2>&1",
-		"sha256sum " + strings.Join(paths, " ") + " 2>&1",
-	}, "; echo; echo "+sep+"; ")+"; true")
+	// `cloud-init status` puts its exit status in its text.
+	parts, err := facts(ctx, env, c,
+		"cloud-init status",
+		"cat /run/cloud-init/result.json",
+		"cat /var/lib/cloud/data/instance-id",
+		"sha256sum "+strings.Join(paths, " "))
 	if err != nil {
 		return err
-	}
-	parts := strings.Split(out, "\n"+sep+"\n")
-	if len(parts) != 4 {
-		return fmt.Errorf("first-boot facts: expected 4 parts, actual %d: %q", len(parts), out)
 	}
 	return checkFirstBoot(node, parts[0], parts[1], parts[2], want, parts[3])
 }

@@ -44,6 +44,30 @@ func run(ctx context.Context, env *verify.Env, c *sshx.Client, cmd string) (stri
 	return c.Output(ctx, cmd)
 }
 
+// facts runs cmds in one session (one session costs more than a small
+// command under emulation) and returns each one's output, stdout and stderr
+// together; a failing command leaves its message as its output.
+func facts(ctx context.Context, env *verify.Env, c *sshx.Client, cmds ...string) ([]string, error) {
+	script := "{ " + strings.Join(cmds, "; } 2>&1; echo; echo "+sep+"; { ") + "; } 2>&1; true"
+	out, err := run(ctx, env, c, script)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := splitFacts(out, len(cmds))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Name(), err)
+	}
+	return parts, nil
+}
+
+func splitFacts(out string, n int) ([]string, error) {
+	parts := strings.Split(out, "\n"+sep+"\n")
+	if len(parts) != n {
+		return nil, fmt.Errorf("expected the output of %d commands, actual %q", n, out)
+	}
+	return parts, nil
+}
+
 // root returns the root session on node or an error saying it is missing.
 func root(env *verify.Env, node topology.Node) (*sshx.Client, error) {
 	c, ok := env.Root[node.Name]

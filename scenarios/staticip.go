@@ -25,19 +25,11 @@ func StaticIP(ctx context.Context, env *verify.Env, node topology.Node) error {
 	if err != nil {
 		return err
 	}
-	addrs, err := run(ctx, env, c, "ip -4 -o addr show dev "+nic)
+	f, err := facts(ctx, env, c, "ip -4 -o addr show dev "+nic, "ip -4 route show default", dhcpEvidence)
 	if err != nil {
 		return err
 	}
-	routes, err := run(ctx, env, c, "ip -4 route show default")
-	if err != nil {
-		return err
-	}
-	dhcp, err := run(ctx, env, c, dhcpEvidence)
-	if err != nil {
-		return err
-	}
-	if err := checkStaticIP(env.Topology.Network, node, addrs, routes, dhcp); err != nil {
+	if err := checkStaticIP(env.Topology.Network, node, f[0], f[1], f[2]); err != nil {
 		return err
 	}
 	// The reply proves the address works on the wire, not just in the config.
