@@ -33,7 +33,8 @@ type upChoice struct {
 func runUp(ctx context.Context, args []string) error {
 	fs := newFlags("up")
 	rf := addRenderFlags(fs)
-	fs.Lookup("topology").Usage = "topology file (default: the scenario's)"
+	topoFlag := fs.Lookup("topology")
+	topoFlag.Usage, topoFlag.DefValue = "topology file (default: the scenario's)", "" // DefValue only shows in usage
 	fs.Lookup("overlay").Usage += " (default: the scenario's); on a kept lab --overlay '' drops it"
 	fs.Lookup("packages").Usage += " (debian12: default the image build's bundles)"
 	scenario := fs.String("scenario", "loadbalancer", "scenario whose topology, overlay and checks the lab is for")
