@@ -3,6 +3,9 @@ package scenarios
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -100,13 +103,14 @@ func TestCheckFirstBoot(t *testing.T) {
 	iid := web01.UUID + "\n"
 	want := map[string]string{"/etc/hosts": "aaaa", "/tmp/index.html": "bbbb"}
 	sums := "aaaa  /etc/hosts\nbbbb  /tmp/index.html\n"
-	wantErr(t, checkFirstBoot(web01, "status: done\n", result, iid, want, sums), "")
-	wantErr(t, checkFirstBoot(web01, "status: error\n", result, iid, want, sums), `expected "status: done", actual "status: error"`)
-	wantErr(t, checkFirstBoot(web01, "status: done\n", strings.Replace(result, `"errors": []`, `"errors": ["('scripts_user', RuntimeError())"]`, 1), iid, want, sums), "cloud-init reported errors")
-	wantErr(t, checkFirstBoot(web01, "status: done\n", strings.Replace(result, "ConfigDrive", "NoCloud", 1), iid, want, sums), "datasource: expected ConfigDrive")
-	wantErr(t, checkFirstBoot(web01, "status: done\n", result, "iid-datasource-none\n", want, sums), "instance-id: expected "+web01.UUID)
-	wantErr(t, checkFirstBoot(web01, "status: done\n", result, iid, want, "aaaa  /etc/hosts\nsha256sum: /tmp/index.html: No such file or directory\n"), "/tmp/index.html is missing")
-	wantErr(t, checkFirstBoot(web01, "status: done\n", result, iid, want, "aaaa  /etc/hosts\ncccc  /tmp/index.html\n"), "/tmp/index.html: expected sha256")
+	wantErr(t, checkFirstBoot(web01, statusDoneJSON, result, iid, want, sums), "")
+	wantErr(t, checkFirstBoot(web01, statusFinalRunningJSON, result, iid, want, sums), `expected "done", actual "running" (running in stage: modules-final)`)
+	wantErr(t, checkFirstBoot(web01, statusErrorJSON, result, iid, want, sums), `expected "done", actual "error" (('scripts_user', RuntimeError`)
+	wantErr(t, checkFirstBoot(web01, statusDoneJSON, strings.Replace(result, `"errors": []`, `"errors": ["('scripts_user', RuntimeError())"]`, 1), iid, want, sums), "cloud-init reported errors")
+	wantErr(t, checkFirstBoot(web01, statusDoneJSON, strings.Replace(result, "ConfigDrive", "NoCloud", 1), iid, want, sums), "datasource: expected ConfigDrive")
+	wantErr(t, checkFirstBoot(web01, statusDoneJSON, result, "iid-datasource-none\n", want, sums), "instance-id: expected "+web01.UUID)
+	wantErr(t, checkFirstBoot(web01, statusDoneJSON, result, iid, want, "aaaa  /etc/hosts\nsha256sum: /tmp/index.html: No such file or directory\n"), "/tmp/index.html is missing")
+	wantErr(t, checkFirstBoot(web01, statusDoneJSON, result, iid, want, "aaaa  /etc/hosts\ncccc  /tmp/index.html\n"), "/tmp/index.html: expected sha256")
 }
 
 func TestCheckHaproxyService(t *testing.T) {
@@ -224,4 +228,70 @@ func TestSplitFacts(t *testing.T) {
 	}
 	_, err = splitFacts("status: done\n", 3)
 	wantErr(t, err, "expected the output of 3 commands")
+}
+
+// status.json as cloud-init 22.4 writes it: done, running, failed.
+const (
+	statusDoneJSON = `{"v1": {"datasource": "DataSourceConfigDrive [net,ver=2][source=/dev/sr0]",
+ "init": {"errors": [], "finished": 1700000010.5, "start": 1700000005.1},
+ "init-local": {"errors": [], "finished": 1700000004.0, "start": 1700000001.0},
+ "modules-config": {"errors": [], "finished": null, "start": null},
+ "modules-final": {"errors": [], "finished": 1700000020.0, "start": 1700000015.0},
+ "stage": null}}`
+	statusFinalRunningJSON = `{"v1": {"datasource": "DataSourceConfigDrive [net,ver=2][source=/dev/sr0]",
+ "init": {"errors": [], "finished": 1700000010.5, "start": 1700000005.1},
+ "init-local": {"errors": [], "finished": 1700000004.0, "start": 1700000001.0},
+ "modules-final": {"errors": [], "finished": null, "start": 1700000015.0},
+ "stage": "modules-final"}}`
+	statusErrorJSON = `{"v1": {"datasource": "DataSourceConfigDrive [net,ver=2][source=/dev/sr0]",
+ "init": {"errors": [], "finished": 1700000010.5, "start": 1700000005.1},
+ "modules-final": {"errors": ["('scripts_user', RuntimeError('Runparts: 1 failures (part-001) in 1 attempted commands'))"], "finished": 1700000020.0, "start": 1700000015.0},
+ "stage": null}}`
+)
+
+// TestCloudInitStatusAgreesWithCloudInit holds cloudInitStatus to what
+// Debian's cloud-init (installed by make test) computes from the same files.
+func TestCloudInitStatusAgreesWithCloudInit(t *testing.T) {
+	const py = "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import cloudinit.cmd.status").Run(); err != nil {
+		t.Skipf("Debian's cloud-init is not installed (make test installs it): %v", err)
+	}
+	cases := []struct {
+		name, status string
+		result       bool
+	}{
+		{"done", statusDoneJSON, true},
+		{"final-running", statusFinalRunningJSON, true},
+		{"error", statusErrorJSON, true},
+		{"no-result-yet", statusDoneJSON, false},
+		{"no-status", "", false},
+	}
+	for _, tc := range cases {
+		dir := t.TempDir()
+		if tc.status != "" {
+			if err := os.WriteFile(filepath.Join(dir, "status.json"), []byte(tc.status), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if tc.result {
+			if err := os.WriteFile(filepath.Join(dir, "result.json"), []byte(`{"v1": {"errors": []}}`), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		out, err := exec.Command(py, "-c", `import sys
+from cloudinit.cmd.status import get_status_details
+from cloudinit.helpers import Paths
+print(get_status_details(Paths({"run_dir": sys.argv[1]})).status.value)`, dir).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: cloud-init: %v\n%s", tc.name, err, out)
+		}
+		statusJSON := tc.status
+		if statusJSON == "" {
+			statusJSON = "cat: /run/cloud-init/status.json: No such file or directory"
+		}
+		got, _ := cloudInitStatus(statusJSON, tc.result)
+		if want := strings.TrimSpace(string(out)); got != want {
+			t.Errorf("%s: cloudInitStatus = %q, cloud-init says %q", tc.name, got, want)
+		}
+	}
 }
