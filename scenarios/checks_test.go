@@ -3,6 +3,7 @@ package scenarios
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -294,4 +295,40 @@ print(get_status_details(Paths({"run_dir": sys.argv[1]})).status.value)`, dir).C
 			t.Errorf("%s: cloudInitStatus = %q, cloud-init says %q", tc.name, got, want)
 		}
 	}
+}
+
+// TestDHCPEvidenceFindsAClient runs the check's own command on this host
+// next to a process named dhclient: it finds it, and says nothing else.
+func TestDHCPEvidenceFindsAClient(t *testing.T) {
+	sleep, err := exec.LookPath("sleep")
+	if err != nil {
+		t.Skip("no sleep binary")
+	}
+	fake := filepath.Join(t.TempDir(), "dhclient")
+	if err := os.Symlink(sleep, fake); err != nil {
+		t.Fatal(err)
+	}
+	evidence := func() string {
+		out, err := exec.Command("bash", "-c", "{ "+dhcpEvidence+"; } 2>&1").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(out)
+	}
+	// facts() keeps stderr: a tool's warning would read as evidence.
+	if out := evidence(); strings.Contains(out, "pgrep:") {
+		t.Fatalf("with no DHCP client, pgrep warns, which the check would take for one:\n%s", out)
+	}
+	cmd := exec.Command(fake, "60")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	out := evidence()
+	if !strings.Contains(out, fmt.Sprintf("%d %s", cmd.Process.Pid, fake)) {
+		t.Fatalf("the DHCP evidence misses a running dhclient (pid %d):\n%s", cmd.Process.Pid, out)
+	}
+	wantErr(t, checkStaticIP(reference(t).Network, node(t, reference(t), "web01"),
+		"2: eth0    inet 192.168.100.27/24 brd 192.168.100.255 scope global eth0\n", "default via 192.168.100.1 dev eth0\n", out),
+		"expected no DHCP client or lease")
 }
