@@ -68,7 +68,7 @@ func runStatus(ctx context.Context, args []string) error {
 }
 
 func printKept(rec *harness.Record, doms []vm.DomainInfo, now time.Time) {
-	fmt.Printf("kept lab %s: scenario %s, flavor %s, up %s (since %s), last `e2e up` %s ago\n",
+	fmt.Printf("kept lab %s: scenario %s, flavor %s, ready %s (since %s), last `e2e up` %s ago\n",
 		rec.Run, rec.Scenario, rec.Flavor, since(rec.Created, now), rec.Created.Local().Format(time.DateTime), since(rec.Updated, now))
 	fmt.Printf("  topology %s, templates %s, overlay %s\n  artifacts %s\n", rec.Topology, rec.Templates, orNone(rec.Overlay), rec.Artifacts)
 	ips := map[string]string{}
@@ -79,7 +79,7 @@ func printKept(rec *harness.Record, doms []vm.DomainInfo, now time.Time) {
 	} else {
 		fmt.Printf("  (topology: %v)\n", err)
 	}
-	fmt.Printf("\n%-8s %-9s %-15s %-36s %s\n", "node", "state", "ip", "instance uuid", "booted")
+	fmt.Printf("\n%-8s %-9s %-15s %-36s %s\n", "node", "state", "ip", "instance uuid", "ready")
 	for _, n := range rec.Nodes {
 		state := "missing"
 		for _, d := range doms {

@@ -55,7 +55,7 @@ type NodeRecord struct {
 	// cloud-init sees a new instance.
 	UUID  string      `json:"uuid"`
 	Drive DriveDigest `json:"drive"`
-	// Booted is when the node last booted from a new drive.
+	// Booted is when the node last became ready, booted from a new drive.
 	Booted time.Time `json:"booted"`
 }
 
