@@ -23,14 +23,20 @@ var nodeDiagnostics = []struct{ file, cmd string }{
 	{"journal.txt", "journalctl -b --no-pager -o short-monotonic 2>/dev/null | tail -n 400"},
 }
 
-// haproxyStats dumps `show stat` from the stats socket named in the config.
-const haproxyStats = `for s in $(awk '$1=="stats" && $2=="socket" {print $3}' /tmp/haproxy.cfg /etc/haproxy/haproxy.cfg 2>/dev/null); do
+// haproxyConfigs are where the flavors' user_data put haproxy's config.
+var haproxyConfigs = []string{"/etc/haproxy/haproxy.cfg", "/tmp/haproxy.cfg"}
+
+// haproxyStats dumps `show stat` from every stats socket the configs name.
+// cat, not awk, opens the files: awk gives up at the first missing one.
+func haproxyStats(configs []string) string {
+	return `for s in $(cat ` + strings.Join(configs, " ") + ` 2>/dev/null | awk '$1=="stats" && $2=="socket" {print $3}' | sort -u); do
   echo "== $s"; $(command -v python3 || command -v python) -c 'import socket,sys
 s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"show stat\n")
 while True:
     b=s.recv(65536)
     if not b: break
     sys.stdout.write(b.decode())' "$s"; done`
+}
 
 // Diagnose writes what explains a failure into the run's artifacts folder:
 // per-node cloud-init logs and status, network and service state, haproxy
@@ -50,7 +56,7 @@ func diagnoseNode(ctx context.Context, dir string, c *sshx.Client, limit time.Du
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return
 	}
-	cmds := append(nodeDiagnostics, struct{ file, cmd string }{"haproxy-stats.txt", haproxyStats})
+	cmds := append(nodeDiagnostics, struct{ file, cmd string }{"haproxy-stats.txt", haproxyStats(haproxyConfigs)})
 	for _, d := range cmds {
 		cmdCtx, cancel := context.WithTimeout(ctx, limit)
 		res, err := c.Run(cmdCtx, d.cmd)
