@@ -13,8 +13,8 @@ E2E_LABELS ?= vm && !failover
 E2E_ARGS  ?=
 BENCH_RUNS ?= 1
 # Host tools the tests talk to: haproxy -c (lint), Debian's cloud-init reader,
-# blkid and genisoimage (bench).
-TEST_PKGS := haproxy cloud-init util-linux genisoimage
+# blkid and genisoimage (bench); gcc for the race detector (cgo).
+TEST_PKGS := haproxy cloud-init util-linux genisoimage gcc
 LAB_PKGS  := qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients iproute2 mmdebstrap e2fsprogs
 
 .PHONY: all build test e2e bench bench-drives bench-e2e golden image lab-up lab-down down selftest lint drives vet clean
@@ -31,7 +31,7 @@ vet:
 test: build
 	./hack/ensure-packages $(TEST_PKGS)
 	$(GO) vet ./...
-	$(GO) test -count=1 ./framework/... ./scenarios/... ./cmd/...
+	$(GO) test -count=1 -race ./framework/... ./scenarios/... ./cmd/...
 	$(GO) test -count=1 ./suites/configdrive/... -ginkgo.label-filter=drive
 
 ## e2e: lab up, image (cached), drives, boot, verify, teardown.

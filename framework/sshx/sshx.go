@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -66,10 +67,18 @@ type Target struct {
 	HostKey ssh.PublicKey
 }
 
+// SessionLimit caps the sessions open at once on one connection. OpenSSH
+// refuses a session past MaxSessions (10 by default) with "open failed", and
+// frees a closed session's slot only on a later turn of its loop; the checks,
+// running concurrently from test2, met that limit. The margin covers the lag.
+const SessionLimit = 6
+
 // Client is an SSH connection to one node.
 type Client struct {
 	name string
 	c    *ssh.Client
+	// sessions holds one token per open session, at most SessionLimit.
+	sessions chan struct{}
 }
 
 // Name is the node this client is logged in to.
@@ -137,7 +146,23 @@ func handshake(ctx context.Context, conn net.Conn, t Target) (*Client, error) {
 		}
 		return nil, fmt.Errorf("%s: ssh handshake with %s: %w", t.Name, t.Addr, err)
 	}
-	return &Client{name: t.Name, c: ssh.NewClient(sc, chans, reqs)}, nil
+	return &Client{name: t.Name, c: ssh.NewClient(sc, chans, reqs), sessions: make(chan struct{}, SessionLimit)}, nil
+}
+
+// newSession opens a session once fewer than SessionLimit are open; the
+// returned close ends it and frees its place.
+func (c *Client) newSession(ctx context.Context) (*ssh.Session, func(), error) {
+	select {
+	case c.sessions <- struct{}{}:
+	case <-ctx.Done():
+		return nil, nil, fmt.Errorf("%s: waiting for one of %d sessions: %w", c.name, SessionLimit, context.Cause(ctx))
+	}
+	s, err := c.c.NewSession()
+	if err != nil {
+		<-c.sessions
+		return nil, nil, fmt.Errorf("%s: new session: %w", c.name, err)
+	}
+	return s, func() { s.Close(); <-c.sessions }, nil
 }
 
 // Result is what a remote command produced.
@@ -154,12 +179,12 @@ func (c *Client) Run(ctx context.Context, cmd string) (Result, error) {
 
 // RunInput is Run with stdin fed from input.
 func (c *Client) RunInput(ctx context.Context, cmd string, input []byte) (Result, error) {
-	s, err := c.c.NewSession()
+	s, closeSession, err := c.newSession(ctx)
 	if err != nil {
-		return Result{}, fmt.Errorf("%s: new session: %w", c.name, err)
+		return Result{}, err
 	}
-	defer s.Close()
-	var stdout, stderr bytes.Buffer
+	defer closeSession()
+	var stdout, stderr lockedBuffer
 	s.Stdout, s.Stderr = &stdout, &stderr
 	if input != nil {
 		s.Stdin = bytes.NewReader(input)
@@ -170,7 +195,6 @@ func (c *Client) RunInput(ctx context.Context, cmd string, input []byte) (Result
 	case err = <-done:
 	case <-ctx.Done():
 		_ = s.Signal(ssh.SIGKILL)
-		s.Close()
 		return Result{Stdout: stdout.String(), Stderr: stderr.String(), ExitCode: -1},
 			fmt.Errorf("%s: %q did not finish: %w", c.name, firstLine(cmd), context.Cause(ctx))
 	}
@@ -184,6 +208,25 @@ func (c *Client) RunInput(ctx context.Context, cmd string, input []byte) (Result
 		return res, fmt.Errorf("%s: run %q: %w", c.name, firstLine(cmd), err)
 	}
 	return res, nil
+}
+
+// lockedBuffer lets a command that ran out of time return what it printed
+// while x/crypto/ssh's copy goroutines may still be writing.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // Output runs cmd and returns its stdout, failing on a non-zero exit with

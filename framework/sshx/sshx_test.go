@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,7 +20,8 @@ import (
 )
 
 // testServer is a small SSH server on loopback: exec runs sh -c on this host,
-// direct-tcpip forwards, so Run and Jump meet a real SSH peer.
+// direct-tcpip forwards, so Run and Jump meet a real SSH peer. Like sshd it
+// refuses a session past openSSHMaxSessions on one connection.
 type testServer struct {
 	addr    string
 	hostKey sshx.KeyPair
@@ -62,6 +65,9 @@ func startServer(t *testing.T, clientKey ssh.PublicKey, password string) *testSe
 	return &testServer{addr: ln.Addr().String(), hostKey: hostKey}
 }
 
+// openSSHMaxSessions is sshd's default MaxSessions.
+const openSSHMaxSessions = 10
+
 func serve(c net.Conn, cfg *ssh.ServerConfig) {
 	_, chans, reqs, err := ssh.NewServerConn(c, cfg)
 	if err != nil {
@@ -69,10 +75,16 @@ func serve(c net.Conn, cfg *ssh.ServerConfig) {
 		return
 	}
 	go ssh.DiscardRequests(reqs)
+	var open atomic.Int32
 	for nc := range chans {
 		switch nc.ChannelType() {
 		case "session":
-			go serveSession(nc)
+			if open.Add(1) > openSSHMaxSessions {
+				open.Add(-1)
+				nc.Reject(ssh.ConnectionFailed, "open failed")
+				continue
+			}
+			go func() { serveSession(nc); open.Add(-1) }()
 		case "direct-tcpip":
 			go serveForward(nc)
 		default:
@@ -218,6 +230,34 @@ func TestRunStopsWithContext(t *testing.T) {
 	_, err = c.Run(ctx, "sleep 30")
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the deadline", err)
+	}
+}
+
+// TestManyConcurrentRunsStayUnderMaxSessions runs three times sshd's session
+// limit at once on one connection, as the checks do from test2.
+func TestManyConcurrentRunsStayUnderMaxSessions(t *testing.T) {
+	key, _ := sshx.NewKeyPair("harness")
+	srv := startServer(t, key.PublicKey(), "")
+	ctx := context.Background()
+	c, err := sshx.Dial(ctx, loopbackDial, sshx.Target{Name: "n1", Addr: srv.addr, User: "root",
+		Auth: []ssh.AuthMethod{ssh.PublicKeys(key.Signer)}, HostKey: srv.hostKey.PublicKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 3*openSSHMaxSessions)
+	for range 3 * openSSHMaxSessions {
+		wg.Go(func() {
+			if _, err := c.Output(ctx, "sleep 0.2"); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
 

@@ -34,11 +34,11 @@ type StreamInput struct {
 // Command interval: a shell lasts as long as its user wants; ctx ending
 // kills it.
 func (c *Client) Stream(ctx context.Context, in StreamInput) (int, error) {
-	s, err := c.c.NewSession()
+	s, closeSession, err := c.newSession(ctx)
 	if err != nil {
-		return -1, fmt.Errorf("%s: new session: %w", c.name, err)
+		return -1, err
 	}
-	defer s.Close()
+	defer closeSession()
 	// Wait returns once the remote command exits, even while a terminal's
 	// stdin is still open (x/crypto/ssh closes its stdin copy then).
 	s.Stdin, s.Stdout, s.Stderr = in.Stdin, in.Stdout, in.Stderr
