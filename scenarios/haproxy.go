@@ -151,7 +151,6 @@ func waitForStats(ctx context.Context, env *verify.Env, lb *sshx.Client, hc hapr
 	}
 }
 
-// loadBalancerConfig parses the haproxy.cfg the node's drive injected.
 // loadBalancer is what a check on the load balancer node starts from: the
 // config its drive carried, a root session to it, and at least two web nodes.
 func loadBalancer(env *verify.Env, node topology.Node, check string) (haproxyConfig, *sshx.Client, []topology.Node, error) {
@@ -170,6 +169,7 @@ func loadBalancer(env *verify.Env, node topology.Node, check string) (haproxyCon
 	return hc, lb, webs, nil
 }
 
+// loadBalancerConfig parses the haproxy.cfg the node's drive injected.
 func loadBalancerConfig(env *verify.Env, node topology.Node) (haproxyConfig, []byte, error) {
 	f, ok := env.File(node.Name, "haproxy-config")
 	if !ok {

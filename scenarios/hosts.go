@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/drivelab/drivelab/framework/lint"
 	"strings"
 
+	"github.com/drivelab/drivelab/framework/lint"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/verify"
 )

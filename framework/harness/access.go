@@ -2,12 +2,12 @@ package harness
 
 import (
 	"fmt"
-	"github.com/drivelab/drivelab/framework/atomicfile"
 	"os"
 	"path/filepath"
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/drivelab/drivelab/framework/atomicfile"
 	"github.com/drivelab/drivelab/framework/render"
 	"github.com/drivelab/drivelab/framework/sshx"
 	"github.com/drivelab/drivelab/framework/topology"

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/drivelab/drivelab/framework/sshx"
+	"github.com/drivelab/drivelab/framework/verify"
 )
 
 // nodeDiagnostics are read from every node after a failure; each lands in
@@ -23,13 +25,27 @@ var nodeDiagnostics = []struct{ file, cmd string }{
 	{"journal.txt", "journalctl -b --no-pager -o short-monotonic 2>/dev/null | tail -n 400"},
 }
 
-// haproxyConfigs are where the flavors' user_data put haproxy's config.
-var haproxyConfigs = []string{"/etc/haproxy/haproxy.cfg", "/tmp/haproxy.cfg"}
+// statsSockets are the haproxy stats sockets the node's drive configured,
+// read from the files it carried rather than from guest paths a flavor chose.
+func statsSockets(files []verify.File) []string {
+	var sockets []string
+	for _, f := range files {
+		for _, line := range strings.Split(string(f.Data), "\n") {
+			if w := strings.Fields(line); len(w) >= 3 && w[0] == "stats" && w[1] == "socket" && !slices.Contains(sockets, w[2]) {
+				sockets = append(sockets, w[2])
+			}
+		}
+	}
+	return sockets
+}
 
-// haproxyStats dumps `show stat` from every stats socket the configs name.
-// cat, not awk, opens the files: awk gives up at the first missing one.
-func haproxyStats(configs []string) string {
-	return `for s in $(cat ` + strings.Join(configs, " ") + ` 2>/dev/null | awk '$1=="stats" && $2=="socket" {print $3}' | sort -u); do
+// haproxyStats dumps `show stat` from each socket.
+func haproxyStats(sockets []string) string {
+	quoted := make([]string, len(sockets))
+	for i, s := range sockets {
+		quoted[i] = "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	return `for s in ` + strings.Join(quoted, " ") + `; do
   echo "== $s"; $(command -v python3 || command -v python) -c 'import socket,sys
 s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"show stat\n")
 while True:
@@ -46,17 +62,21 @@ while True:
 func (l *Lab) Diagnose(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for name, c := range l.sessions {
-		wg.Go(func() { diagnoseNode(ctx, filepath.Join(l.ArtifactsDir, name), c, l.in.Intervals.Command) })
+		sockets := statsSockets(l.Env.Files[name])
+		wg.Go(func() { diagnoseNode(ctx, filepath.Join(l.ArtifactsDir, name), c, sockets, l.in.Intervals.Command) })
 	}
 	wg.Wait()
 	return l.saveDrives()
 }
 
-func diagnoseNode(ctx context.Context, dir string, c *sshx.Client, limit time.Duration) {
+func diagnoseNode(ctx context.Context, dir string, c *sshx.Client, sockets []string, limit time.Duration) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return
 	}
-	cmds := append(nodeDiagnostics, struct{ file, cmd string }{"haproxy-stats.txt", haproxyStats(haproxyConfigs)})
+	cmds := nodeDiagnostics
+	if len(sockets) > 0 {
+		cmds = append(slices.Clip(cmds), struct{ file, cmd string }{"haproxy-stats.txt", haproxyStats(sockets)})
+	}
 	for _, d := range cmds {
 		cmdCtx, cancel := context.WithTimeout(ctx, limit)
 		res, err := c.Run(cmdCtx, d.cmd)

@@ -3,25 +3,35 @@ package harness
 import (
 	"bufio"
 	"net"
-	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/drivelab/drivelab/framework/verify"
 )
 
-// TestHaproxyStatsReadsTheSocketTheConfigNames runs the diagnostic's script
-// on this host: the first config is missing (as /etc/haproxy/haproxy.cfg is
-// on a CentOS guest), the second names a socket that answers `show stat`.
-func TestHaproxyStatsReadsTheSocketTheConfigNames(t *testing.T) {
+// TestHaproxyStatsReadsTheSocketTheDriveConfigured finds the stats socket in
+// the files a drive carried (the config is not the first of them, a package
+// has no data) and runs the diagnostic's script on this host against a
+// socket that answers `show stat`.
+func TestHaproxyStatsReadsTheSocketTheDriveConfigured(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("no python3 on this host")
 	}
-	dir := t.TempDir()
-	sock := filepath.Join(dir, "sock")
-	cfg := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(cfg, []byte("global\n    stats socket "+sock+" mode 0666 level user\n"), 0o644); err != nil {
-		t.Fatal(err)
+	sock := filepath.Join(t.TempDir(), "sock")
+	files := []verify.File{
+		{Name: "hosts", Data: []byte("127.0.0.1 localhost\n")},
+		{Name: "haproxy-package"},
+		{Name: "haproxy-config", Data: []byte("global\n    stats socket " + sock + " mode 0666 level user\n")},
+	}
+	sockets := statsSockets(files)
+	if !slices.Equal(sockets, []string{sock}) {
+		t.Fatalf("stats sockets %q, want [%s]", sockets, sock)
+	}
+	if got := statsSockets(files[:2]); got != nil {
+		t.Fatalf("stats sockets %q from files without a haproxy config, want none", got)
 	}
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
@@ -38,7 +48,7 @@ func TestHaproxyStatsReadsTheSocketTheConfigNames(t *testing.T) {
 			c.Write([]byte("# pxname,svname,scur,stot,status\nweb,web01,0,10,UP\n"))
 		}
 	}()
-	out, err := exec.Command("bash", "-c", haproxyStats([]string{filepath.Join(dir, "missing.cfg"), cfg})).CombinedOutput()
+	out, err := exec.Command("bash", "-c", haproxyStats(sockets)).CombinedOutput()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}

@@ -152,15 +152,8 @@ func loopbackDial(ctx context.Context, network, addr string) (net.Conn, error) {
 }
 
 func TestRunReturnsOutputAndExitCode(t *testing.T) {
-	key, _ := sshx.NewKeyPair("harness")
-	srv := startServer(t, key.PublicKey(), "")
+	c := dialTestServer(t)
 	ctx := context.Background()
-	c, err := sshx.Dial(ctx, loopbackDial, sshx.Target{Name: "n1", Addr: srv.addr, User: "root",
-		Auth: []ssh.AuthMethod{ssh.PublicKeys(key.Signer)}, HostKey: srv.hostKey.PublicKey()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	res, err := c.Run(ctx, "echo out; echo err >&2; exit 3")
 	if err != nil {
 		t.Fatal(err)
@@ -217,17 +210,10 @@ func TestJumpAndPasswordRefusal(t *testing.T) {
 }
 
 func TestRunStopsWithContext(t *testing.T) {
-	key, _ := sshx.NewKeyPair("harness")
-	srv := startServer(t, key.PublicKey(), "")
-	c, err := sshx.Dial(context.Background(), loopbackDial, sshx.Target{Name: "n1", Addr: srv.addr, User: "root",
-		Auth: []ssh.AuthMethod{ssh.PublicKeys(key.Signer)}, HostKey: srv.hostKey.PublicKey()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := dialTestServer(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	_, err = c.Run(ctx, "sleep 30")
+	_, err := c.Run(ctx, "sleep 30")
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the deadline", err)
 	}
@@ -236,15 +222,8 @@ func TestRunStopsWithContext(t *testing.T) {
 // TestManyConcurrentRunsStayUnderMaxSessions runs three times sshd's session
 // limit at once on one connection, as the checks do from test2.
 func TestManyConcurrentRunsStayUnderMaxSessions(t *testing.T) {
-	key, _ := sshx.NewKeyPair("harness")
-	srv := startServer(t, key.PublicKey(), "")
+	c := dialTestServer(t)
 	ctx := context.Background()
-	c, err := sshx.Dial(ctx, loopbackDial, sshx.Target{Name: "n1", Addr: srv.addr, User: "root",
-		Auth: []ssh.AuthMethod{ssh.PublicKeys(key.Signer)}, HostKey: srv.hostKey.PublicKey()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
 	var wg sync.WaitGroup
 	errs := make(chan error, 3*openSSHMaxSessions)
 	for range 3 * openSSHMaxSessions {
