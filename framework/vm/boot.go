@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -55,17 +56,6 @@ type BootInput struct {
 	Heartbeat time.Duration
 }
 
-// State is where a node is in its boot.
-type State string
-
-const (
-	StateDefined   State = "defined"
-	StateBooting   State = "booting"    // domain started, waiting for cloud-init
-	StateCloudInit State = "cloud-init" // cloud-init showed up on the console
-	StateSSH       State = "ssh"        // cloud-init finished, waiting for port 22
-	StateReady     State = "ready"
-)
-
 // Node is one booted node of a run and what its boot measured.
 type Node struct {
 	Name   string
@@ -80,6 +70,10 @@ type Node struct {
 	CloudInit, Ready time.Duration
 	// Finished is cloud-init's finished line, with the guest's own uptime.
 	Finished Finished
+	// Stages are the boot stages the node went through, timed from its domain's start.
+	Stages []StageTime
+	// CPU is the vCPU time the guest used until it was ready (or failed).
+	CPU time.Duration
 }
 
 // Run is a booted topology. Teardown removes it.
@@ -89,6 +83,8 @@ type Run struct {
 	Started    time.Time
 	// AllReady is the time from Started until the last node was ready.
 	AllReady time.Duration
+	// Scale is how much this host stretched the boot's deadlines.
+	Scale DeadlineScale
 	// Nodes are in topology order.
 	Nodes []*Node
 
@@ -147,8 +143,19 @@ func BootAll(ctx context.Context, in BootInput) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	run := &Run{ID: in.RunID, DomainType: string(accel), Started: started, conn: in.Conn, pool: pool, intervals: in.Intervals, out: out}
+	limits = limits.forAccel(accel)
+	vcpus := 0
+	for _, n := range in.Topology.Nodes {
+		v, _ := limits.size(n)
+		vcpus += v
+		if v < n.VCPUs {
+			out.printf("vm: %s: %d vCPUs capped to %d (%s)", n.Name, n.VCPUs, v, limits.why(accel))
+		}
+	}
+	run := &Run{ID: in.RunID, DomainType: string(accel), Started: started, conn: in.Conn, pool: pool, intervals: in.Intervals, out: out,
+		Scale: NewDeadlineScale(accel, runtime.NumCPU(), vcpus, hostLoad(), calibrate())}
 	out.printf("vm: run %s: %d nodes, domain type %s, consoles in %s", run.ID, len(in.Topology.Nodes), accel, artifacts)
+	out.printf("vm: %s; a guest with no progress for %s is stuck", run.Scale, in.Intervals.Stall)
 
 	// From here on, whatever fails takes the whole run down again.
 	fail := func(err error) (*Run, error) {
@@ -170,7 +177,7 @@ func BootAll(ctx context.Context, in BootInput) (*Run, error) {
 			return fail(fmt.Errorf("node %s: %w", n.Name, err))
 		}
 		doms[i] = dom
-		out.state(node, StateDefined, node.Domain)
+		out.state(node, "defined", node.Domain)
 	}
 
 	// Start everything at once; the first node to fail cancels the others.
@@ -247,60 +254,74 @@ func (r *Run) define(in BootInput, n topology.Node, limits Limits, artifacts str
 	return node, dom, nil
 }
 
-// bootNode starts a node's domain and follows it until it is ready.
+// bootNode starts a node's domain and follows it until it is ready. It
+// ends early, with the cause, when the console shows a fault, when the
+// domain stops, when libvirtd goes away, or when the guest makes no
+// progress for the Stall interval; the deadline is only a safety net.
 func (r *Run) bootNode(ctx context.Context, in BootInput, node *Node, dom libvirt.Domain) error {
 	if err := r.conn.DomainCreate(dom); err != nil {
 		return fmt.Errorf("node %s: starting domain %s: %w", node.Name, node.Domain, err)
 	}
 	iv := in.Intervals
 	t0 := time.Now()
-	bootBy, cloudInitBy := t0.Add(iv.Boot), t0.Add(iv.CloudInit)
+	deadline := t0.Add(r.Scale.Stretch(iv.CloudInit))
 	var sshBy time.Time
 	con := &console{path: node.ConsoleLog}
-	state := StateBooting
-	r.out.state(node, state, "")
-	failf := func(format string, args ...any) error {
-		return fmt.Errorf("node %s (domain %s): %s; console %s ends with:\n%s",
-			node.Name, node.Domain, fmt.Sprintf(format, args...), node.ConsoleLog, con.Tail())
+	watch := &livenessWatch{rules: DefaultLiveness(iv.Stall)}
+	var last Sample
+	seen := 0 // console stages entered
+	stage := StageFirmware
+	enter := func(s Stage, at time.Time, detail string) {
+		stage = s
+		node.Stages = append(node.Stages, StageTime{Stage: s, Seen: at, At: at.Sub(t0)})
+		r.out.state(node, string(s), detail)
+	}
+	enter(StageFirmware, t0, "")
+	failf := func(cause error) error {
+		return &BootError{Node: node.Name, Domain: node.Domain, Cause: cause, Stage: stage,
+			StageAt: time.Since(t0), CPU: last.CPU, LastLine: con.lastLine(), ConsoleLog: node.ConsoleLog, Tail: con.Tail()}
 	}
 
 	tick := time.NewTicker(iv.Poll)
 	defer tick.Stop()
 	for {
-		if err := con.read(); err != nil {
-			return failf("reading the console: %v", err)
-		}
 		now := time.Now()
-		if st, _, err := r.conn.DomainGetState(dom, 0); err != nil {
-			return failf("domain state: %v", err)
-		} else if libvirt.DomainState(st) != libvirt.DomainRunning {
-			return failf("the domain left the running state (%s) before the node was ready", libvirt.DomainState(st))
+		if err := con.readAt(now); err != nil {
+			return failf(fmt.Errorf("reading the console: %w", err))
 		}
-		if state == StateBooting && con.cloudInit {
-			state = StateCloudInit
-			r.out.state(node, state, "")
+		s, err := r.sample(dom, now, con.off)
+		if err != nil {
+			return failf(err)
 		}
-		if f := con.finished; f != nil && (state == StateBooting || state == StateCloudInit) {
+		last = s
+		node.CPU = s.CPU
+		for ; seen < len(con.stages); seen++ {
+			enter(con.stages[seen].Stage, con.stages[seen].Seen, "")
+		}
+		if f := con.fault; f != nil {
+			return failf(fmt.Errorf("guest fault (%s) on the console: %q", f.Kind, f.Line))
+		}
+		if f := con.finished; f != nil && stage != StageSSH {
 			node.Finished, node.CloudInit = *f, time.Since(r.Started)
 			if strings.Contains(f.Datasource, "DataSourceNone") {
-				return failf("cloud-init finished without a datasource (%s): the config drive was not found; check that it is an ISO labelled config-2", f.Datasource)
+				return failf(fmt.Errorf("cloud-init finished without a datasource (%s): the config drive was not found; check that it is an ISO labelled config-2", f.Datasource))
 			}
-			state, sshBy = StateSSH, now.Add(iv.SSH)
-			r.out.state(node, state, fmt.Sprintf("cloud-init %s finished, guest up %.1fs (%s)", f.Version, f.Uptime.Seconds(), f.Datasource))
+			sshBy = now.Add(r.Scale.Stretch(iv.SSH))
+			enter(StageSSH, now, fmt.Sprintf("cloud-init %s finished, guest up %.1fs (%s)", f.Version, f.Uptime.Seconds(), f.Datasource))
 		}
-		switch {
-		case state == StateSSH:
+		if stage == StageSSH {
 			if err := probeSSH(ctx, in.Dialer, node.IP, sshBy); err == nil {
 				node.Ready = time.Since(r.Started)
-				r.out.state(node, StateReady, "")
+				enter(StageReady, time.Now(), "")
 				return nil
 			} else if time.Now().After(sshBy) {
-				return failf("cloud-init finished but %s:22 did not answer within %s (SSH): %v", node.IP, iv.SSH, err)
+				return failf(fmt.Errorf("cloud-init finished but %s:22 did not answer within %s (SSH x%.1f): %v", node.IP, r.Scale.Stretch(iv.SSH), r.Scale.Factor, err))
 			}
-		case !con.output && now.After(bootBy):
-			return failf("the guest wrote nothing to its console within %s (Boot)", iv.Boot)
-		case now.After(cloudInitBy):
-			return failf("cloud-init did not finish within %s (CloudInit)", iv.CloudInit)
+		} else if err := watch.observe(s); err != nil {
+			return failf(err)
+		} else if now.After(deadline) {
+			return failf(fmt.Errorf("cloud-init did not finish within %s (CloudInit %s x%.1f for this host), though the guest kept making progress",
+				r.Scale.Stretch(iv.CloudInit), iv.CloudInit, r.Scale.Factor))
 		}
 		select {
 		case <-ctx.Done():
@@ -309,6 +330,79 @@ func (r *Run) bootNode(ctx context.Context, in BootInput, node *Node, dom libvir
 		}
 	}
 }
+
+// sample looks at a domain once: its state and the vCPU time it used.
+func (r *Run) sample(dom libvirt.Domain, now time.Time, console int64) (Sample, error) {
+	s := Sample{At: now, Console: console}
+	st, reason, err := r.conn.DomainGetState(dom, 0)
+	if err != nil {
+		if !r.conn.IsConnected() {
+			return s, fmt.Errorf("lost the connection to libvirtd (it stopped or restarted): %w", err)
+		}
+		if isNotFound(err) {
+			return s, &GuestDeadError{State: "undefined"}
+		}
+		return s, fmt.Errorf("domain state: %w", err)
+	}
+	s.State = stateString(libvirt.DomainState(st), reason)
+	s.Running = libvirt.DomainState(st) == libvirt.DomainRunning
+	if !s.Running {
+		return s, nil
+	}
+	_, _, _, _, cpu, err := r.conn.DomainGetInfo(dom)
+	if err != nil {
+		return s, fmt.Errorf("domain info: %w", err)
+	}
+	s.CPU = time.Duration(cpu)
+	return s, nil
+}
+
+// stateString names a libvirt state and, where it says more, its reason.
+func stateString(st libvirt.DomainState, reason int32) string {
+	names := map[libvirt.DomainState]string{
+		libvirt.DomainNostate: "no state", libvirt.DomainRunning: "running", libvirt.DomainBlocked: "blocked",
+		libvirt.DomainPaused: "paused", libvirt.DomainShutdown: "shutting down", libvirt.DomainShutoff: "shut off",
+		libvirt.DomainCrashed: "crashed", libvirt.DomainPmsuspended: "suspended",
+	}
+	name := names[st]
+	if name == "" {
+		name = fmt.Sprintf("state %d", st)
+	}
+	if st == libvirt.DomainShutoff {
+		reasons := map[libvirt.DomainShutoffReason]string{
+			libvirt.DomainShutoffShutdown: "the guest shut down", libvirt.DomainShutoffDestroyed: "destroyed",
+			libvirt.DomainShutoffCrashed: "QEMU crashed or was killed", libvirt.DomainShutoffFailed: "QEMU failed to start",
+		}
+		if r := reasons[libvirt.DomainShutoffReason(reason)]; r != "" {
+			name += ": " + r
+		}
+	}
+	return name
+}
+
+// BootError is a node's failed boot, with how far it got.
+type BootError struct {
+	Node, Domain string
+	Cause        error
+	// Stage is the last stage reached; StageAt the time since the domain started.
+	Stage      Stage
+	StageAt    time.Duration
+	CPU        time.Duration // vCPU time used
+	LastLine   string        // the console's last line
+	ConsoleLog string
+	Tail       string
+}
+
+func (e *BootError) Error() string {
+	last := e.LastLine
+	if last == "" {
+		last = "(none)"
+	}
+	return fmt.Sprintf("node %s (domain %s): %v\n  reached: %s, %.0fs after start, %.1fs of vCPU time used; last console line: %s\n  console %s ends with:\n%s",
+		e.Node, e.Domain, e.Cause, e.Stage, e.StageAt.Seconds(), e.CPU.Seconds(), last, e.ConsoleLog, e.Tail)
+}
+
+func (e *BootError) Unwrap() error { return e.Cause }
 
 // probeSSH connects to ip:22 and reads the server's version banner.
 func probeSSH(ctx context.Context, d lab.Dialer, ip string, by time.Time) error {
@@ -343,7 +437,7 @@ type reporter struct {
 	mu     sync.Mutex
 	w      io.Writer
 	start  time.Time
-	states map[string]State
+	states map[string]string
 	order  []string
 }
 
@@ -360,17 +454,17 @@ func (p *reporter) line(format string, args ...any) {
 }
 
 // state records and prints a node's state change.
-func (p *reporter) state(n *Node, s State, detail string) {
+func (p *reporter) state(n *Node, s string, detail string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.states == nil {
-		p.states = map[string]State{}
+		p.states = map[string]string{}
 	}
 	if _, ok := p.states[n.Name]; !ok {
 		p.order = append(p.order, n.Name)
 	}
 	p.states[n.Name] = s
-	p.line("%-10s %-10s %s", n.Name, s, detail)
+	p.line("%-10s %-21s %s", n.Name, s, detail)
 }
 
 // heartbeat prints every node's state each period until stopped.
@@ -389,7 +483,7 @@ func (p *reporter) heartbeat(period time.Duration) (stop func()) {
 				p.mu.Lock()
 				parts := make([]string, len(p.order))
 				for i, name := range p.order {
-					parts[i] = name + " " + string(p.states[name])
+					parts[i] = name + " " + p.states[name]
 				}
 				p.line("waiting: %s", strings.Join(parts, ", "))
 				p.mu.Unlock()

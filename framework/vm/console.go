@@ -40,6 +40,18 @@ type console struct {
 	output    bool // the guest wrote anything
 	cloudInit bool // cloud-init showed up
 	finished  *Finished
+	// stages are the boot stages reached, in order, with when they were seen.
+	stages []StageTime
+	// fault is the first line that shows the guest failed.
+	fault *Fault
+	// now dates the lines of the current read, for stages.
+	now time.Time
+}
+
+// readAt consumes what was appended since the last call, dating new lines at now.
+func (c *console) readAt(now time.Time) error {
+	c.now = now
+	return c.read()
 }
 
 // read consumes what was appended since the last call.
@@ -87,6 +99,12 @@ func (c *console) line(raw string) {
 	if cloudInitRE.MatchString(l) {
 		c.cloudInit = true
 	}
+	if st, ok := stageOf(l, c.stage()); ok {
+		c.stages = append(c.stages, StageTime{Stage: st, Seen: c.now, Line: l})
+	}
+	if c.fault == nil {
+		c.fault = faultOf(l)
+	}
 	if c.finished == nil {
 		c.finished = parseFinished(l)
 	}
@@ -114,4 +132,15 @@ func (c *console) Tail() string {
 		return "    (console is empty)"
 	}
 	return "    | " + strings.Join(lines, "\n    | ")
+}
+
+// lastLine is the newest console line, complete or not.
+func (c *console) lastLine() string {
+	if p := strings.TrimSpace(ansiRE.ReplaceAllString(string(c.partial), "")); p != "" {
+		return p
+	}
+	if len(c.tail) == 0 {
+		return ""
+	}
+	return c.tail[len(c.tail)-1]
 }

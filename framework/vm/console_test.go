@@ -86,3 +86,73 @@ func TestParseFinished(t *testing.T) {
 		t.Errorf("CentOS-style line: %+v", f)
 	}
 }
+
+func TestConsoleStagesInOrder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "console.log")
+	c := &console{path: path}
+	lines := []struct {
+		line string
+		want Stage
+	}{
+		{"SeaBIOS (version 1.16.2-debian-1.16.2-1)", StageFirmware},
+		{"[    0.000000] Linux version 6.1.0-41-cloud-amd64 (debian-kernel@lists.debian.org)", StageKernel},
+		{"[    2.412000] Run /init as init process", StageInitrd},
+		{"[    9.100000] systemd[1]: systemd 252.39-1~deb12u1 running in system mode (+PAM +AUDIT)", StageSystemd},
+		{"Welcome to Debian GNU/Linux 12 (bookworm)!", StageSystemd},
+		{"[   40.0] cloud-init[201]: Cloud-init v. 22.4.2 running 'init-local' at Thu, 03 Dec 2026 08:00:00 +0000. Up 39.80 seconds.", StageInitLocal},
+		// A later line of an earlier stage never moves the stage back.
+		{"[   41.0] Run /init as init process", StageInitLocal},
+		{"[   60.0] cloud-init[301]: Cloud-init v. 22.4.2 running 'init' at Thu, 03 Dec 2026 08:00:20 +0000. Up 59.80 seconds.", StageInit},
+		{"[   90.0] cloud-init[401]: Cloud-init v. 22.4.2 running 'modules:final' at Thu, 03 Dec 2026 08:00:50 +0000. Up 89.80 seconds.", StageFinal},
+	}
+	f, _ := os.Create(path)
+	defer f.Close()
+	for i, l := range lines {
+		f.WriteString(l.line + "\r\n")
+		if err := c.readAt(time.Unix(int64(i), 0)); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.stage(); got != l.want {
+			t.Fatalf("after %q: stage %q, want %q", l.line, got, l.want)
+		}
+	}
+	if len(c.stages) != 6 || c.stages[0].Seen != time.Unix(1, 0) {
+		t.Errorf("stages %+v", c.stages)
+	}
+	if c.fault != nil {
+		t.Errorf("a clean boot has a fault: %+v", c.fault)
+	}
+}
+
+func TestConsoleFaults(t *testing.T) {
+	for _, tc := range []struct{ line, kind string }{
+		{"[    3.1] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)", "kernel panic"},
+		{"[   12.0] BUG: kernel NULL pointer dereference, address: 0000000000000000", "kernel oops"},
+		{"[   12.0] Oops: 0000 [#1] PREEMPT SMP NOPTI", "kernel oops"},
+		{"You are in emergency mode. After logging in, type \"journalctl -xb\" to view", "emergency shell"},
+		{"Cannot open access to console, the root account is locked.", "emergency shell"},
+		{"ALERT!  /dev/vdz does not exist.  Dropping to a shell!", "initramfs shell"},
+		{"[DEPEND] Dependency failed for local-fs.target - Local File Systems.", "dependency failed"},
+		{"[  80.1] Out of memory: Killed process 412 (python3) total-vm:90000kB", "out of memory"},
+		{"Traceback (most recent call last):", "cloud-init traceback"},
+		{"2026-12-03 08:01:02,003 - util.py[WARNING]: Failed running /var/lib/cloud/instance/scripts/part-001 [1]", "user_data failed"},
+		{"2026-12-03 08:01:02,005 - cc_scripts_user.py[WARNING]: Failed to run module scripts_user (scripts in /var/lib/cloud/instance/scripts)", "user_data failed"},
+		{"2026-12-03 08:01:02,007 - util.py[WARNING]: Running module scripts-user (<module 'cloudinit.config.cc_scripts_user'>) failed", "cloud-init error"},
+	} {
+		f := faultOf(tc.line)
+		if f == nil || f.Kind != tc.kind {
+			t.Errorf("%q: fault %+v, want %s", tc.line, f, tc.kind)
+		}
+	}
+	for _, ok := range []string{
+		"[  OK  ] Started ssh.service - OpenBSD Secure Shell server.",
+		"[   60.0] cloud-init[301]: Cloud-init v. 22.4.2 running 'init' at Thu, 03 Dec 2026. Up 59.80 seconds.",
+		"ci-info: +++++++++++++++++++++++Net device info+++++++++++++++++++++++",
+		"[    0.5] watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [swapper/0:1]",
+		"Cloud-init v. 22.4.2 finished at Thu, 03 Dec 2026 08:02:00 +0000. Datasource DataSourceConfigDrive [net,ver=2][source=/dev/sr0].  Up 120.00 seconds",
+	} {
+		if f := faultOf(ok); f != nil {
+			t.Errorf("%q is not a fault, got %+v", ok, f)
+		}
+	}
+}

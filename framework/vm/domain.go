@@ -155,6 +155,9 @@ func (s Spec) Domain() *libvirtxml.Domain {
 			MAC:    &libvirtxml.DomainInterfaceMAC{Address: s.MAC},
 			Source: &libvirtxml.DomainInterfaceSource{Bridge: &libvirtxml.DomainInterfaceSourceBridge{Bridge: s.Bridge}},
 			Model:  &libvirtxml.DomainInterfaceModel{Type: "virtio"},
+			// No iPXE option ROM: nothing boots from the network, and SeaBIOS
+			// would load and run it on every start.
+			ROM: &libvirtxml.DomainROM{Enabled: "no"},
 		})
 	}
 	return d

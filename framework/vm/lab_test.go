@@ -133,7 +133,7 @@ func expectNothingLeft(t *testing.T, conn *libvirt.Libvirt, run string) {
 func TestLabBootTimesOutAndLeavesNothing(t *testing.T) {
 	conn := labConn(t)
 	in, progress := labInput(t, conn)
-	in.Intervals.Boot = 5 * time.Second
+	in.Intervals.Stall = 5 * time.Second
 	in.Heartbeat = 2 * time.Second
 	run, err := BootAll(context.Background(), in)
 	if err == nil {
@@ -141,19 +141,19 @@ func TestLabBootTimesOutAndLeavesNothing(t *testing.T) {
 		t.Fatal("a blank disk became ready")
 	}
 	t.Logf("error: %v\nprogress:\n%s", err, progress)
-	for _, want := range []string{"(domain " + Prefix + in.RunID + "-", "wrote nothing to its console within 5s (Boot)", "(console is empty)", ".console.log"} {
+	for _, want := range []string{"(domain " + Prefix + in.RunID + "-", "stuck: no progress for 5s (Stall)", "reached: firmware", ".console.log"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not say %q", want)
 		}
 	}
 	for _, n := range in.Topology.Nodes {
-		for _, state := range []State{StateDefined, StateBooting} {
-			if !strings.Contains(progress.String(), fmt.Sprintf("%-10s %-10s", n.Name, state)) {
+		for _, state := range []string{"defined", string(StageFirmware)} {
+			if !strings.Contains(progress.String(), fmt.Sprintf("%-10s %-21s", n.Name, state)) {
 				t.Errorf("progress has no %q line for %s", state, n.Name)
 			}
 		}
 	}
-	if !strings.Contains(progress.String(), "waiting: test2 booting, haproxy booting, web01 booting, web02 booting") {
+	if !strings.Contains(progress.String(), "waiting: test2 firmware, haproxy firmware, web01 firmware, web02 firmware") {
 		t.Error("no heartbeat with every node's state")
 	}
 	expectNothingLeft(t, conn, in.RunID)
@@ -172,7 +172,7 @@ func TestLabCancelDuringBootLeavesNothing(t *testing.T) {
 			in.Progress.(*syncWriter).mu.Lock()
 			booting := 0
 			for _, n := range in.Topology.Nodes {
-				if strings.Contains(progress.String(), fmt.Sprintf("%-10s %-10s", n.Name, StateBooting)) {
+				if strings.Contains(progress.String(), fmt.Sprintf("%-10s %-21s", n.Name, StageFirmware)) {
 					booting++
 				}
 			}

@@ -12,6 +12,7 @@ import (
 
 	libvirt "github.com/digitalocean/go-libvirt"
 
+	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/topology"
 )
 
@@ -20,7 +21,15 @@ import (
 type Limits struct {
 	MaxVCPUs     int
 	MaxMemoryMiB int
+	// VCPUsSet says E2E_MAX_VCPUS was given (0 there: no cap even under TCG).
+	VCPUsSet bool
 }
+
+// TCGVCPUs is the vCPUs every guest gets under TCG unless E2E_MAX_VCPUS
+// says otherwise: more vCPU threads than host cores preempt each other's
+// lock holders, and a guest's boot is mostly one thread of work anyway
+// (hack/bench-e2e measured it; see README, "Speed").
+const TCGVCPUs = 1
 
 // LimitsFromEnv reads E2E_MAX_VCPUS and E2E_MAX_MEMORY_MIB.
 func LimitsFromEnv() (Limits, error) {
@@ -29,18 +38,35 @@ func LimitsFromEnv() (Limits, error) {
 		name string
 		dst  *int
 		min  int
-	}{{"E2E_MAX_VCPUS", &l.MaxVCPUs, 1}, {"E2E_MAX_MEMORY_MIB", &l.MaxMemoryMiB, 256}} {
+		set  *bool
+	}{{"E2E_MAX_VCPUS", &l.MaxVCPUs, 0, &l.VCPUsSet}, {"E2E_MAX_MEMORY_MIB", &l.MaxMemoryMiB, 256, new(bool)}} {
 		s := strings.TrimSpace(os.Getenv(v.name))
 		if s == "" {
 			continue
 		}
 		n, err := strconv.Atoi(s)
-		if err != nil || n < v.min {
-			return l, fmt.Errorf("%s=%q: want a whole number of at least %d", v.name, s, v.min)
+		if err != nil || (n < v.min && n != 0) {
+			return l, fmt.Errorf("%s=%q: want 0 (no cap) or a whole number of at least %d", v.name, s, max(1, v.min))
 		}
-		*v.dst = n
+		*v.dst, *v.set = n, true
 	}
 	return l, nil
+}
+
+// forAccel applies the TCG default cap where E2E_MAX_VCPUS is not set.
+func (l Limits) forAccel(a config.Accel) Limits {
+	if a == config.AccelTCG && !l.VCPUsSet {
+		l.MaxVCPUs = TCGVCPUs
+	}
+	return l
+}
+
+// why says where a vCPU cap comes from.
+func (l Limits) why(a config.Accel) string {
+	if l.VCPUsSet {
+		return "E2E_MAX_VCPUS"
+	}
+	return fmt.Sprintf("TCG: at most %d per guest; E2E_MAX_VCPUS=0 lifts the cap", TCGVCPUs)
 }
 
 // size is a node's vCPUs and memory after the caps.
@@ -71,8 +97,8 @@ func checkInput(in BootInput, limits Limits) error {
 		errs = append(errs, err)
 	}
 	iv := in.Intervals
-	if iv.Boot <= 0 || iv.CloudInit <= 0 || iv.SSH <= 0 || iv.Teardown <= 0 || iv.Poll <= 0 {
-		fail("BootInput.Intervals: Boot, CloudInit, SSH, Teardown and Poll must be set (config.DefaultIntervals)")
+	if iv.Stall <= 0 || iv.CloudInit <= 0 || iv.SSH <= 0 || iv.Teardown <= 0 || iv.Poll <= 0 {
+		fail("BootInput.Intervals: Stall, CloudInit, SSH, Teardown and Poll must be set (config.DefaultIntervals)")
 	}
 	if in.ArtifactsDir == "" {
 		fail("BootInput.ArtifactsDir is empty: consoles need a folder")

@@ -64,7 +64,7 @@ func TestLabReplaceTouchesOnlyItsNodes(t *testing.T) {
 	sub := in
 	sub.Topology = &web01
 	sub.Drives = map[string]string{"web01": in.Drives["web01"]}
-	sub.Intervals.Boot = 5 * time.Second
+	sub.Intervals.Stall = 5 * time.Second
 
 	t.Run("bad input removes nothing", func(t *testing.T) {
 		bad := sub
