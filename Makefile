@@ -42,7 +42,7 @@ e2e: build
 	$(GO) test -c -o bin/e2e.test ./suites/e2e
 	cd suites/e2e && ../../bin/e2e.test -test.timeout 80m \
 	  -ginkgo.label-filter='$(E2E_LABELS)' -ginkgo.v \
-	  -ginkgo.junit-report=$(CURDIR)/$(ARTIFACTS)/junit.xml \
+	  -e2e.junit=$(CURDIR)/$(ARTIFACTS)/junit.xml \
 	  -e2e.flavor=$(FLAVOR) -e2e.topology=$(CURDIR)/$(TOPOLOGY) -e2e.artifacts=$(CURDIR)/$(ARTIFACTS) $(E2E_ARGS)
 
 ## failover: the failover scenario alone: each web server stopped in turn, from test2 (= make e2e E2E_LABELS=failover).

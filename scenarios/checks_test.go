@@ -332,3 +332,23 @@ func TestDHCPEvidenceFindsAClient(t *testing.T) {
 		"2: eth0    inet 192.168.100.27/24 brd 192.168.100.255 scope global eth0\n", "default via 192.168.100.1 dev eth0\n", out),
 		"expected no DHCP client or lease")
 }
+
+func TestLeastConnSendsOnlyWhenSettled(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		stats map[string]serverStats
+		want  bool
+	}{
+		{"busy holds the slow stream, others idle", map[string]serverStats{"web01": {Current: 0}, "web02": {Current: 1}}, true},
+		// The tie the check used to meet: web01 not yet released.
+		{"idle server not yet released", map[string]serverStats{"web01": {Current: 1}, "web02": {Current: 1}}, false},
+		{"slow stream not counted yet", map[string]serverStats{"web01": {Current: 0}, "web02": {Current: 0}}, false},
+		{"a second stream on busy", map[string]serverStats{"web01": {Current: 0}, "web02": {Current: 2}}, false},
+		{"three servers, one lingering", map[string]serverStats{"web01": {Current: 0}, "web02": {Current: 1}, "web03": {Current: 1}}, false},
+		{"busy not in the stats", map[string]serverStats{"web01": {Current: 0}}, false},
+	} {
+		if got := settled(tc.stats, "web02"); got != tc.want {
+			t.Errorf("%s: settled = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

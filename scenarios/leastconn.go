@@ -92,16 +92,30 @@ func LeastConn(ctx context.Context, env *verify.Env, node topology.Node) error {
 	if err != nil {
 		return err
 	}
-	seen, err = requestPages(ctx, env, node, busyRequests)
-	if err != nil {
-		return err
+	// Each request is sent only once haproxy's stats show the state the
+	// check claims to test: busy holds the slow stream and every other
+	// server has released its last request. Sent back to back, a request
+	// can meet the previous one's stream not yet released on the idle
+	// server; the two then tie, and leastconn may rightly pick busy.
+	seen = map[string]int{}
+	for i := range busyRequests {
+		if _, err := waitForStats(ctx, env, lb, hc, env.Intervals.Command, func(st map[string]serverStats) bool { return settled(st, busy) }); err != nil {
+			return fmt.Errorf("before request %d of %d: haproxy never showed %s alone busy (one connection) and the other servers idle: %w", i+1, busyRequests, busy, err)
+		}
+		one, err := requestPages(ctx, env, node, 1)
+		if err != nil {
+			return err
+		}
+		for name, n := range one {
+			seen[name] += n
+		}
 	}
 	after, err = readStats(ctx, env, lb, hc)
 	if err != nil {
 		return err
 	}
 	if seen[busy] > 0 {
-		return fmt.Errorf("while %s was busy with a slow request, %d of %d requests still went to it (expected 0; is `balance leastconn` set?): %v",
+		return fmt.Errorf("while %s was busy with a slow request and the other servers idle, %d of %d requests still went to it (expected 0; is `balance leastconn` set?): %v",
 			busy, seen[busy], busyRequests, seen)
 	}
 	return checkCounters(seen, before, after, busy)
@@ -180,6 +194,17 @@ func waitForBusyServer(ctx context.Context, env *verify.Env, lb *sshx.Client, hc
 		return "", fmt.Errorf("the slow request never showed as a current connection in haproxy's stats: %w", err)
 	}
 	return busy(stats), nil
+}
+
+// settled says haproxy shows busy holding exactly the slow stream and every
+// other server no connection.
+func settled(stats map[string]serverStats, busy string) bool {
+	for node, st := range stats {
+		if want := map[bool]int{true: 1, false: 0}[node == busy]; st.Current != want {
+			return false
+		}
+	}
+	return stats[busy].Current == 1
 }
 
 func checkSplit(webs []topology.Node, seen map[string]int, n int) error {

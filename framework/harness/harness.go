@@ -42,6 +42,8 @@ type UpInput struct {
 	Intervals  config.Intervals
 	// Progress receives one line per node state change.
 	Progress io.Writer
+	// KernelArgs appends to nodes' kernel command lines (vm.BootInput.KernelArgs).
+	KernelArgs map[string]string
 }
 
 // Lab is a booted topology with root sessions to every node.
@@ -115,6 +117,7 @@ func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
 		Intervals:    in.Intervals,
 		Dialer:       dialer,
 		Progress:     in.Progress,
+		KernelArgs:   in.KernelArgs,
 	})
 	if err != nil {
 		return l, err

@@ -330,3 +330,21 @@ func poll(ctx context.Context, c Config, limit time.Duration, check func() error
 		}
 	}
 }
+
+// RestartLibvirtd stops the lab's libvirtd and starts it again, as a crash
+// and a supervisor's restart would; running guests survive it. It is how the
+// fault drills take libvirtd away in the middle of a boot.
+func RestartLibvirtd(ctx context.Context, c Config) error {
+	pid, err := readPid(c.Namespace, "libvirtd")
+	if err != nil {
+		return fmt.Errorf("lab: libvirtd is not running in netns %s: %w", c.Namespace, err)
+	}
+	if err := stop(ctx, c, process{pid, "libvirtd"}); err != nil {
+		return err
+	}
+	os.Remove(pidFile(c.Namespace, "libvirtd"))
+	if err := ensureDaemons(ctx, c); err != nil {
+		return err
+	}
+	return waitLibvirt(ctx, c)
+}

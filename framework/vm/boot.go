@@ -54,6 +54,10 @@ type BootInput struct {
 	Progress io.Writer
 	// Heartbeat is the period of the summary line; 0 means DefaultHeartbeat.
 	Heartbeat time.Duration
+	// KernelArgs appends to a node's kernel command line (direct kernel
+	// boot only), by node name: a debugging knob, and how the fault drills
+	// make a kernel panic or an emergency shell.
+	KernelArgs map[string]string
 }
 
 // Node is one booted node of a run and what its boot measured.
@@ -238,7 +242,7 @@ func (r *Run) define(in BootInput, n topology.Node, limits Limits, artifacts str
 		WithMetadata(r.ID, n.Name),
 	}
 	if in.Image.Kernel != "" {
-		opts = append(opts, WithKernel(in.Image.Kernel, in.Image.Initrd, in.Image.Cmdline))
+		opts = append(opts, WithKernel(in.Image.Kernel, in.Image.Initrd, strings.TrimSpace(in.Image.Cmdline+" "+in.KernelArgs[n.Name])))
 	}
 	x, err := New(opts...).Marshal()
 	if err != nil {

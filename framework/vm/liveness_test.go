@@ -119,11 +119,11 @@ func TestDeadlineScale(t *testing.T) {
 		load, slow   float64
 		want         float64
 	}{
-		{2, 4, 0, 1, 2},       // four 1-vCPU guests on two cores
-		{2, 4, 1, 1, 2.5},     // and a CPU hog
-		{8, 4, 0, 1, 1},       // a big runner: never shorter than the interval
-		{2, 9, 0, 1.5, 6.75},  // the topology's sizes on a slow host
-		{2, 2, 0, 0.5, 1},     // a faster host does not shrink the deadline
+		{2, 4, 0, 1, 2},      // four 1-vCPU guests on two cores
+		{2, 4, 1, 1, 2.5},    // and a CPU hog
+		{8, 4, 0, 1, 1},      // a big runner: never shorter than the interval
+		{2, 9, 0, 1.5, 6.75}, // the topology's sizes on a slow host
+		{2, 2, 0, 0.5, 1},    // a faster host does not shrink the deadline
 	} {
 		s := NewDeadlineScale(config.AccelTCG, tc.cores, tc.vcpus, tc.load, tc.slow)
 		if s.Factor != tc.want {

@@ -12,10 +12,10 @@ type Stage string
 // The stages in boot order. The harness adds StageSSH (cloud-init
 // finished, waiting for port 22) and StageReady itself.
 const (
-	StageFirmware  Stage = "firmware"             // domain started: SeaBIOS, option ROMs
-	StageKernel    Stage = "kernel"               // "Linux version"
-	StageInitrd    Stage = "initrd"               // the kernel ran the initramfs's /init
-	StageSystemd   Stage = "systemd"              // systemd started as PID 1
+	StageFirmware  Stage = "firmware"              // domain started: SeaBIOS, option ROMs
+	StageKernel    Stage = "kernel"                // "Linux version"
+	StageInitrd    Stage = "initrd"                // the kernel ran the initramfs's /init
+	StageSystemd   Stage = "systemd"               // systemd started as PID 1
 	StageInitLocal Stage = "cloud-init:init-local" // cloud-init's first stage: the drive is read
 	StageInit      Stage = "cloud-init:init"       // network up, hostname, host keys
 	StageFinal     Stage = "cloud-init:final"      // user_data's script runs here

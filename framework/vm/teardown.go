@@ -67,6 +67,10 @@ func remove(ctx context.Context, conn *libvirt.Libvirt, limit time.Duration, dom
 	done := make(chan result, 1)
 	go func() {
 		var res result
+		if err := reconnect(ctx, conn); err != nil {
+			done <- result{err: err}
+			return
+		}
 		res.removed, res.err = removeDomains(conn, domain)
 		vols, err := removeVolumes(conn, volume)
 		res.removed = append(res.removed, vols...)
@@ -79,6 +83,52 @@ func remove(ctx context.Context, conn *libvirt.Libvirt, limit time.Duration, dom
 	case <-ctx.Done():
 		return nil, fmt.Errorf("libvirt did not finish removing within %s (Teardown)", limit)
 	}
+}
+
+// reconnect opens a connection that libvirtd dropped (it restarted) again,
+// so that what a run created can still be removed: QEMU outlives libvirtd.
+func reconnect(ctx context.Context, conn *libvirt.Libvirt) error {
+	for !conn.IsConnected() {
+		err := conn.ConnectToURI(libvirt.QEMUSystem)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("libvirtd is gone and did not come back: %w", err)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+// Leftovers lists what a run still has in libvirt: its domains and volumes.
+func Leftovers(conn *libvirt.Libvirt, run string) ([]string, error) {
+	doms, err := ownedDomains(conn, func(o Owner) bool { return o.Run == run })
+	if err != nil {
+		return nil, err
+	}
+	var left []string
+	for _, d := range doms {
+		left = append(left, "domain "+d.Name)
+	}
+	pool, err := conn.StoragePoolLookupByName(PoolName)
+	if isNotFound(err) {
+		return left, nil
+	}
+	if err != nil {
+		return left, err
+	}
+	if err := conn.StoragePoolRefresh(pool, 0); err != nil {
+		return left, err
+	}
+	vols, _, err := conn.StoragePoolListAllVolumes(pool, 1, 0)
+	for _, v := range vols {
+		if strings.HasPrefix(v.Name, Prefix+run+"-") {
+			left = append(left, "volume "+v.Name)
+		}
+	}
+	return left, err
 }
 
 // Domains lists the names of the harness's domains, running or not.

@@ -11,8 +11,8 @@ import (
 )
 
 var opts = struct {
-	flavor, topology, templates, overlay, artifacts, image, packages string
-	keep                                                             bool
+	flavor, topology, templates, overlay, artifacts, image, packages, junit string
+	keep                                                                    bool
 }{}
 
 func init() {
@@ -24,6 +24,7 @@ func init() {
 	flag.StringVar(&opts.packages, "e2e.packages", "", "package directory for the flavor (default: the built bundles)")
 	flag.StringVar(&opts.overlay, "e2e.overlay", "", "template overlay directory (default: the scenario's), e.g. a fixtures/selftest variant")
 	flag.BoolVar(&opts.keep, "e2e.keep", false, "leave the lab running after the suite")
+	flag.StringVar(&opts.junit, "e2e.junit", "", "write a JUnit report here, with the run's accelerator, host cores, guest vCPUs and deadline scale as properties")
 }
 
 func TestE2E(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/digitalocean/go-libvirt"
 	. "github.com/onsi/ginkgo/v2"
+	"github.com/onsi/ginkgo/v2/reporters"
 	. "github.com/onsi/gomega"
 
 	"github.com/drivelab/drivelab/framework/config"
@@ -24,12 +25,18 @@ import (
 // verdicts collects each scenario's node x check table for the closing report.
 var verdicts []string
 
+// junitProperties describe the machine the runs booted on, for the JUnit report.
+var junitProperties []reporters.JUnitProperty
+
 // The tables come last, after Ginkgo's own summary, with the total time.
 var _ = ReportAfterSuite("verdict", func(r Report) {
 	for _, v := range verdicts {
 		fmt.Println("\n" + v)
 	}
 	fmt.Printf("total time: %.1fs\n", r.RunTime.Seconds())
+	if opts.junit != "" {
+		Expect(writeJUnit(r, opts.junit, junitProperties)).To(Succeed())
+	}
 })
 
 // repoRoot is where scenario paths are relative to (go test runs in the package dir).
@@ -114,7 +121,7 @@ var _ = Describe("scenario", func() {
 				}, SpecTimeout(checkBudget()))
 			}
 
-			AfterAll(func() {
+			AfterAll(func(ctx SpecContext) {
 				if verdict == nil {
 					return
 				}
@@ -125,12 +132,26 @@ var _ = Describe("scenario", func() {
 						l.Run.AllReady.Seconds(), slow.Name, slow.Finished.Uptime.Seconds())
 					Expect(os.WriteFile(filepath.Join(l.ArtifactsDir, "verdict.txt"), []byte(report), 0o644)).To(Succeed())
 					// For `make bench`: when the verdict was known, next to the guests' own boot.
+					verdictAt := float64(time.Now().UnixNano()) / 1e9
+					junitProperties = runProperties(sc.Name, l.Run)
+					prof, perr := l.Profile(ctx)
+					if perr != nil {
+						fmt.Fprintf(GinkgoWriter, "boot profile incomplete: %v\n", perr)
+					}
+					svg, err := l.WriteProfile(prof)
+					Expect(err).NotTo(HaveOccurred())
+					fmt.Fprintf(GinkgoWriter, "boot timeline: %s\n%s", svg, costliest(prof))
 					timings, err := json.MarshalIndent(map[string]any{
-						"verdict_unix":         float64(time.Now().UnixNano()) / 1e9,
+						"verdict_unix":         verdictAt,
 						"failed":               verdict.Failed(),
 						"all_ready_s":          l.Run.AllReady.Seconds(),
 						"slowest_node":         slow.Name,
 						"slowest_cloud_init_s": slow.Finished.Uptime.Seconds(),
+						"accel":                l.Run.DomainType,
+						"host_cores":           l.Run.Scale.HostCores,
+						"deadline_scale":       l.Run.Scale,
+						"nodes":                nodeTimings(l.Run),
+						"profile":              prof,
 					}, "", "  ")
 					Expect(err).NotTo(HaveOccurred())
 					Expect(os.WriteFile(filepath.Join(l.ArtifactsDir, "timings.json"), timings, 0o644)).To(Succeed())
