@@ -242,4 +242,3 @@ func TestLintReadsFactsAsTheGuestDoes(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
-

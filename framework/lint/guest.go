@@ -98,9 +98,9 @@ type ifcfgJob struct {
 // parser; and wants the node's address, prefix, gateway and MAC out of them.
 func (l *linter) guest(ctx context.Context, drives []render.Drive) {
 	var (
-		req      guestRequest
-		ccJobs   []cloudConfigJob
-		netJobs  []render.Drive
+		req       guestRequest
+		ccJobs    []cloudConfigJob
+		netJobs   []render.Drive
 		ifcfgJobs []ifcfgJob
 	)
 	for _, d := range drives {
