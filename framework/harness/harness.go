@@ -92,6 +92,9 @@ func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
 	for _, s := range report.Skipped {
 		fmt.Fprintf(progressOf(in), "lint: not checked: %s\n", s)
 	}
+	for _, w := range report.Warnings {
+		fmt.Fprintf(progressOf(in), "lint: warning: %s\n", w)
+	}
 	access, err := LoadOrCreateAccess(filepath.Join(l.StateDir, "keys"), in.Topology)
 	if err != nil {
 		return l, err
