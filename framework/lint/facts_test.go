@@ -6,15 +6,16 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/drivelab/drivelab/framework/lint"
 )
 
 // haveCloudInit is true when Debian's cloud-init is importable, as lint runs it.
-func haveCloudInit() bool {
+var haveCloudInit = sync.OnceValue(func() bool {
 	return exec.Command(lint.SystemPython, "-c", "import cloudinit.config.schema").Run() == nil
-}
+})
 
 // writeOverlay writes files (path -> text) into a fresh overlay directory.
 func writeOverlay(t *testing.T, files map[string]string) string {
@@ -213,6 +214,7 @@ func TestLintReadsFactsAsTheGuestDoes(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel() // each case waits mostly on Python and haproxy
 			if c.cloudInit && !haveCloudInit() {
 				t.Skip("Debian's cloud-init is not importable from " + lint.SystemPython + "; make test installs it")
 			}
