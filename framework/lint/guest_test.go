@@ -13,7 +13,9 @@ import (
 
 // The harness's vendor_data as it was before cloud-init's schema was
 // checked: every guest logged `Invalid cloud-config provided`. Lint refuses it.
-func TestVendorDataSchema(t *testing.T) {
+// withCloudInit skips without Debian's cloud-init and loads the reference topology.
+func withCloudInit(t *testing.T) *topology.Topology {
+	t.Helper()
 	if exec.Command(SystemPython, "-c", "import cloudinit.config.schema").Run() != nil {
 		t.Skip("Debian's cloud-init is not importable; make test installs it")
 	}
@@ -21,6 +23,11 @@ func TestVendorDataSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return topo
+}
+
+func TestVendorDataSchema(t *testing.T) {
+	topo := withCloudInit(t)
 	n, _ := topo.Node("web01")
 	vendor := func(cc string) []byte {
 		b, _ := json.Marshal(map[string]string{"cloud-init": cc})
@@ -49,13 +56,7 @@ func TestVendorDataSchema(t *testing.T) {
 
 // The harness's own vendor_data, as the harness renders it, passes.
 func TestHarnessVendorDataPassesSchema(t *testing.T) {
-	if exec.Command(SystemPython, "-c", "import cloudinit.config.schema").Run() != nil {
-		t.Skip("Debian's cloud-init is not importable; make test installs it")
-	}
-	topo, err := topology.Load("../../fixtures/topology.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	topo := withCloudInit(t)
 	access, err := throwawayAccess(topo)
 	if err != nil {
 		t.Fatal(err)

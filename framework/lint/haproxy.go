@@ -53,14 +53,10 @@ func (l *linter) haproxyFront(d render.Drive, drivePath string, cfg []byte) {
 		socket      bool
 		socketWhere int
 	)
-	for i, line := range strings.Split(string(cfg), "\n") {
-		line, _, _ = strings.Cut(line, "#")
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		switch f[0] {
-		case "global", "defaults", "frontend", "backend", "listen", "resolvers", "peers", "userlist", "program", "http-errors", "ring", "cache", "mailers":
+	for _, ln := range configLines(cfg) {
+		i, f := ln.index, ln.fields
+		switch {
+		case sectionKeywords[f[0]]:
 			kind, cur = f[0], nil
 			name := ""
 			if len(f) > 1 {
@@ -143,6 +139,29 @@ func bindsPort80(bind string, n topology.Node) bool {
 	return false
 }
 
+// sectionKeywords start a section of haproxy.cfg.
+var sectionKeywords = map[string]bool{
+	"global": true, "defaults": true, "frontend": true, "backend": true, "listen": true, "resolvers": true, "peers": true,
+	"userlist": true, "program": true, "http-errors": true, "ring": true, "cache": true, "mailers": true,
+}
+
+type configLine struct {
+	index  int // 0-based line number
+	fields []string
+}
+
+// configLines are haproxy.cfg's non-empty lines as fields, comments dropped.
+func configLines(cfg []byte) []configLine {
+	var out []configLine
+	for i, line := range strings.Split(string(cfg), "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		if f := strings.Fields(line); len(f) > 0 {
+			out = append(out, configLine{i, f})
+		}
+	}
+	return out
+}
+
 // haproxyBackends checks that every backend balances with render.Balance
 // over exactly the topology's web nodes, on port 80.
 func (l *linter) haproxyBackends(d render.Drive, drivePath string, cfg []byte) {
@@ -161,14 +180,10 @@ func (l *linter) haproxyBackends(d render.Drive, drivePath string, cfg []byte) {
 	var sections []*section
 	defaultsBalance := ""
 	var cur *section
-	for i, line := range strings.Split(string(cfg), "\n") {
-		line, _, _ = strings.Cut(line, "#")
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		switch f[0] {
-		case "global", "defaults", "frontend", "backend", "listen", "resolvers", "peers", "userlist", "program", "http-errors", "ring", "cache", "mailers":
+	for _, ln := range configLines(cfg) {
+		i, f := ln.index, ln.fields
+		switch {
+		case sectionKeywords[f[0]]:
 			cur = &section{kind: f[0], line: i + 1, inherited: defaultsBalance}
 			if len(f) > 1 {
 				cur.name = f[1]
