@@ -114,6 +114,29 @@ func TestCheckFirstBoot(t *testing.T) {
 	wantErr(t, checkFirstBoot(web01, statusDoneJSON, result, iid, want, "aaaa  /etc/hosts\ncccc  /tmp/index.html\n"), "/tmp/index.html: expected sha256")
 }
 
+// Each rule of a clean boot fails on what a guest that broke it prints, and
+// names the first offending line.
+func TestCheckCleanBoot(t *testing.T) {
+	result := `{"v1": {"datasource": "DataSourceConfigDrive [net,ver=2][source=/dev/sr0]", "errors": []}}`
+	wantErr(t, checkCleanBoot(statusDoneJSON, result, "", ""), "")
+	// The first WARNING, with its line number, even when a Traceback follows.
+	log := "412:2026-12-02 10:01:02,345 - schema.py[WARNING]: Deprecated cloud-config provided:\n530:Traceback (most recent call last):\n"
+	wantErr(t, checkCleanBoot(statusDoneJSON, result, log, ""), "/var/log/cloud-init.log:412: 2026-12-02 10:01:02,345 - schema.py[WARNING]: Deprecated cloud-config provided:")
+	wantErr(t, checkCleanBoot(statusDoneJSON, result, "77:Traceback (most recent call last):\n", ""), "/var/log/cloud-init.log:77: Traceback (most recent call last):")
+	wantErr(t, checkCleanBoot(statusDoneJSON, result, noCloudInitLog+"\n", ""), "no readable /var/log/cloud-init.log")
+	wantErr(t, checkCleanBoot(statusDoneJSON, result, "", "apache2.service loaded failed failed The Apache HTTP Server\nx.service loaded failed failed X\n"),
+		"systemd unit apache2.service failed (loaded failed failed The Apache HTTP Server)")
+	wantErr(t, checkCleanBoot(statusDoneJSON, result, "", "bash: systemctl: command not found\n"), "systemctl --failed: unexpected output")
+	// cloud-init 23.4 and later count warnings as recoverable errors.
+	withRec := strings.Replace(result, `"errors": []`, `"errors": [], "recoverable_errors": {"WARNING": ["Invalid cloud-config provided"]}`, 1)
+	wantErr(t, checkCleanBoot(statusDoneJSON, withRec, "", ""), "cloud-init recoverable errors: WARNING: Invalid cloud-config provided")
+	stageRec := strings.Replace(statusDoneJSON, `"modules-final": {`, `"modules-final": {"recoverable_errors": {"DEPRECATED": ["chpasswd.list"]}, `, 1)
+	if stageRec == statusDoneJSON {
+		t.Fatal("statusDoneJSON has no modules-final stage to add recoverable errors to")
+	}
+	wantErr(t, checkCleanBoot(stageRec, result, "", ""), "cloud-init recoverable errors: DEPRECATED: chpasswd.list")
+}
+
 func TestCheckHaproxyService(t *testing.T) {
 	topo := reference(t)
 	lb := node(t, topo, "haproxy")
@@ -351,4 +374,32 @@ func TestLeastConnSendsOnlyWhenSettled(t *testing.T) {
 			t.Errorf("%s: settled = %v, want %v", tc.name, got, tc.want)
 		}
 	}
+}
+
+// The log command, run by sh on this host over a log like a guest's, gives
+// checkCleanBoot the first WARNING with its line number, and nothing for a
+// clean log.
+func TestCloudInitLogCommand(t *testing.T) {
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "cloud-init.log")
+	run := func(text string) string {
+		t.Helper()
+		if err := os.WriteFile(logFile, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("sh", "-c", strings.ReplaceAll(cloudInitLogCmd, cloudInitLog, logFile)).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		return strings.ReplaceAll(string(out), logFile, cloudInitLog)
+	}
+	clean := "2026-12-02 10:00:00,001 - util.py[DEBUG]: Cloud-init v. 22.4.2 running 'init-local'\n"
+	wantErr(t, checkCleanBoot(statusDoneJSON, "{}", run(clean), ""), "")
+	dirty := clean + "2026-12-02 10:00:01,002 - schema.py[WARNING]: Deprecated cloud-config provided:\nchpasswd.list: DEPRECATED\n"
+	wantErr(t, checkCleanBoot(statusDoneJSON, "{}", run(dirty), ""), "/var/log/cloud-init.log:2: 2026-12-02 10:00:01,002 - schema.py[WARNING]: Deprecated cloud-config provided:")
+	if err := os.Remove(logFile); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := exec.Command("sh", "-c", strings.ReplaceAll(cloudInitLogCmd, cloudInitLog, logFile)).CombinedOutput()
+	wantErr(t, checkCleanBoot(statusDoneJSON, "{}", strings.ReplaceAll(string(out), logFile, cloudInitLog), ""), "no readable /var/log/cloud-init.log")
 }

@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/drivelab/drivelab/framework/topology"
@@ -19,7 +21,10 @@ const sep = "--drivelab--"
 
 // FirstBoot: cloud-init finished with no errors from the config drive, the
 // instance-id is the drive's uuid, and every injected file that user_data
-// does not consume is in place byte for byte.
+// does not consume is in place byte for byte. The boot is also as clean as
+// cloud-init's own integration tests demand (verify_clean_boot): no
+// recoverable errors, no WARNING or Traceback in /var/log/cloud-init.log, no
+// failed systemd unit; the first offending line is named.
 func FirstBoot(ctx context.Context, env *verify.Env, node topology.Node) error {
 	c, err := root(env, node)
 	if err != nil {
@@ -39,11 +44,98 @@ func FirstBoot(ctx context.Context, env *verify.Env, node topology.Node) error {
 		"cat /run/cloud-init/status.json",
 		"cat /run/cloud-init/result.json",
 		"cat /var/lib/cloud/data/instance-id",
-		"sha256sum "+strings.Join(paths, " "))
+		"sha256sum "+strings.Join(paths, " "),
+		cloudInitLogCmd,
+		failedUnitsCmd)
 	if err != nil {
 		return err
 	}
-	return checkFirstBoot(node, parts[0], parts[1], parts[2], want, parts[3])
+	if err := checkFirstBoot(node, parts[0], parts[1], parts[2], want, parts[3]); err != nil {
+		return err
+	}
+	return checkCleanBoot(parts[0], parts[1], parts[4], parts[5])
+}
+
+// cloudInitLog is where cloud-init logs; noCloudInitLog marks its absence.
+const (
+	cloudInitLog   = "/var/log/cloud-init.log"
+	noCloudInitLog = "drivelab: no readable " + cloudInitLog
+)
+
+// cloudInitLogCmd prints the first lines of cloud-init's log that
+// verify_clean_boot refuses, as "N:text".
+var cloudInitLogCmd = "if [ -r " + cloudInitLog + " ]; then grep -n -E 'WARNING|Traceback' " + cloudInitLog + " | head -n 5; else echo '" + noCloudInitLog + "'; fi"
+
+// failedUnitsCmd lists systemd's failed units, one "unit load active sub description" a line.
+const failedUnitsCmd = "systemctl --failed --no-legend --plain --no-pager"
+
+// checkCleanBoot refuses what cloud-init's integration tests refuse after a
+// boot that otherwise went well: recoverable errors (cloud-init 23.4 and
+// later record them in status.json and result.json), any WARNING or
+// Traceback in its log, any failed systemd unit.
+func checkCleanBoot(statusJSON, resultJSON, logLines, failedUnits string) error {
+	if rec := recoverableErrors(statusJSON, resultJSON); len(rec) > 0 {
+		return fmt.Errorf("cloud-init recoverable errors: %s", strings.Join(rec, "; "))
+	}
+	if strings.Contains(logLines, noCloudInitLog) {
+		return errors.New(noCloudInitLog + "; cloud-init did not run, or logs elsewhere")
+	}
+	for _, line := range strings.Split(logLines, "\n") {
+		if n, text, ok := strings.Cut(strings.TrimSpace(line), ":"); ok {
+			if _, err := strconv.Atoi(n); err == nil {
+				return fmt.Errorf("%s:%s: %s (a clean boot logs no WARNING or Traceback; see the node's cloud-init.log in the artifacts)", cloudInitLog, n, strings.TrimSpace(text))
+			}
+		}
+	}
+	for _, line := range strings.Split(failedUnits, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) < 4 || !strings.Contains(f[0], ".") {
+			return fmt.Errorf("systemctl --failed: unexpected output %q", strings.TrimSpace(failedUnits))
+		}
+		return fmt.Errorf("systemd unit %s failed (%s); see `systemctl status %s` on the node", f[0], strings.Join(f[1:], " "), f[0])
+	}
+	return nil
+}
+
+// recoverableErrors reads "recoverable_errors" ({"WARNING": [msg, ...]})
+// from status.json's stages and result.json, as "LEVEL: msg".
+func recoverableErrors(statusJSON, resultJSON string) []string {
+	type rec = map[string][]string
+	var out []string
+	add := func(r rec) {
+		for _, level := range slices.Sorted(maps.Keys(r)) {
+			for _, msg := range r[level] {
+				if s := level + ": " + msg; !slices.Contains(out, s) {
+					out = append(out, s)
+				}
+			}
+		}
+	}
+	var st struct {
+		V1 map[string]json.RawMessage `json:"v1"`
+	}
+	if json.Unmarshal([]byte(statusJSON), &st) == nil {
+		for _, key := range slices.Sorted(maps.Keys(st.V1)) {
+			var stage struct {
+				Recoverable rec `json:"recoverable_errors"`
+			}
+			if json.Unmarshal(st.V1[key], &stage) == nil {
+				add(stage.Recoverable)
+			}
+		}
+	}
+	var res struct {
+		V1 struct {
+			Recoverable rec `json:"recoverable_errors"`
+		} `json:"v1"`
+	}
+	if json.Unmarshal([]byte(resultJSON), &res) == nil {
+		add(res.V1.Recoverable)
+	}
+	return out
 }
 
 func checkFirstBoot(node topology.Node, statusJSON, resultJSON, instanceID string, want map[string]string, sums string) error {

@@ -56,6 +56,9 @@ func runLint(ctx context.Context, args []string) error {
 	for _, s := range r.Skipped {
 		fmt.Fprintln(os.Stderr, "skipped:", s)
 	}
+	for _, w := range r.Warnings {
+		fmt.Fprintln(os.Stderr, "warning:", w)
+	}
 	if err := r.Err(); err != nil {
 		return err
 	}

@@ -106,7 +106,9 @@ func writeAtomic(out string, write func(io.Writer) error) error {
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("writing %s: %w", out, err)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
+	// Drives carry root passwords and, booted by the harness, SSH host
+	// private keys: only their owner reads them.
+	if err := tmp.Chmod(0o600); err != nil {
 		return err
 	}
 	// No fsync: drives are rebuilt from templates at will; the rename only

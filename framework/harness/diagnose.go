@@ -20,6 +20,7 @@ var nodeDiagnostics = []struct{ file, cmd string }{
 	{"cloud-init-status.txt", "cloud-init status --long"},
 	{"cloud-init.log", "cat /var/log/cloud-init.log"},
 	{"cloud-init-output.log", "cat /var/log/cloud-init-output.log"},
+	{"failed-units.txt", "systemctl --failed --no-pager"},
 	{"network.txt", "ip addr; ip route; cat /etc/hosts"},
 	{"services.txt", "ps -eo pid,args | grep -E 'haproxy|apache2|httpd' | grep -v grep; ss -ltnp"},
 	{"journal.txt", "journalctl -b --no-pager -o short-monotonic 2>/dev/null | tail -n 400"},

@@ -71,10 +71,11 @@ func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, dir := range []string{l.StateDir, l.ArtifactsDir} {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
-		}
+	if err := privateRunDir(in.Paths, l.StateDir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(l.ArtifactsDir, 0o755); err != nil {
+		return nil, err
 	}
 	defer func() {
 		if err != nil {
@@ -93,6 +94,9 @@ func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
 	}
 	for _, s := range report.Skipped {
 		fmt.Fprintf(progressOf(in), "lint: not checked: %s\n", s)
+	}
+	for _, w := range report.Warnings {
+		fmt.Fprintf(progressOf(in), "lint: warning: %s\n", w)
 	}
 	access, err := LoadOrCreateAccess(filepath.Join(l.StateDir, "keys"), in.Topology)
 	if err != nil {
@@ -181,8 +185,12 @@ func clientNode(t *topology.Topology) (topology.Node, error) {
 }
 
 // buildDrives writes <node>.iso and a manifest into dir, returning the
-// images by node.
+// images by node. The drives hold the nodes' SSH host private keys and root
+// passwords: dir is made 0700 and the images are 0600.
 func buildDrives(ctx context.Context, drives []render.Drive, dir string) (map[string]string, error) {
+	if err := privateDir(dir); err != nil {
+		return nil, err
+	}
 	if _, err := configdrive.WriteAll(ctx, drives, dir); err != nil {
 		return nil, err
 	}
@@ -193,14 +201,13 @@ func buildDrives(ctx context.Context, drives []render.Drive, dir string) (map[st
 	return isos, nil
 }
 
-// saveDrives copies the rendered drives into the artifacts folder.
+// saveDrives copies the rendered drives into the artifacts folder, with
+// their private keys redacted (see saveRedacted).
 func (l *Lab) saveDrives() error {
 	if l.Drives == nil {
 		return nil
 	}
-	dir := filepath.Join(l.ArtifactsDir, "drives")
-	_, err := buildDrives(context.Background(), l.Drives, dir)
-	return err
+	return saveRedacted(context.Background(), l.Drives, filepath.Join(l.ArtifactsDir, "drives"))
 }
 
 // injectedFiles lists each node's injected files for the checks.

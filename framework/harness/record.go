@@ -91,7 +91,7 @@ func (r *Record) Save(paths config.Paths) error {
 		return err
 	}
 	dir := RunDir(paths, r.Run)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := privateRunDir(paths, dir); err != nil {
 		return err
 	}
 	return atomicfile.Write(filepath.Join(dir, RecordFile), append(data, '\n'), 0o644)
@@ -162,7 +162,7 @@ func LoadCurrent(paths config.Paths) (*Record, error) {
 
 // SetCurrent makes run the kept lab.
 func SetCurrent(paths config.Paths, run string) error {
-	if err := os.MkdirAll(paths.State, 0o755); err != nil {
+	if err := stateRoot(paths); err != nil {
 		return err
 	}
 	return atomicfile.Write(filepath.Join(paths.State, currentFile), []byte(run+"\n"), 0o644)

@@ -337,7 +337,7 @@ func makeTestDrive(t testing.TB, dir string, a Artifacts, hostKey, userKey sshx.
 			"disable_root":        false,
 			"ssh_authorized_keys": []string{userKey.AuthorizedKey},
 			"ssh_keys":            map[string]string{"ed25519_private": hostKey.PrivateOpenSSH, "ed25519_public": hostPub},
-			"ssh_genkeytypes":     []string{},
+			"ssh_deletekeys":      true,
 		}))}),
 		"openstack/latest/user_data": []byte(strings.NewReplacer(
 			"@HOST_KEY@", strings.Fields(hostPub)[1], "@USER_KEY@", strings.Fields(userKey.AuthorizedKey)[1]).Replace(guestUserData)),

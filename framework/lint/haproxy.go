@@ -26,7 +26,140 @@ func (l *linter) haproxy(ctx context.Context, d render.Drive) {
 	c := d.Content[i]
 	drivePath := render.ContentFile(c.ContentPath)
 	l.haproxyBackends(d, drivePath, c.Data)
+	l.haproxyFront(d, drivePath, c.Data)
 	l.haproxyCheck(ctx, d, drivePath, c.Data)
+}
+
+// haproxyFront checks what the checks rely on besides the backend: a
+// `stats socket` in global (leastconn and failover read per-server counters
+// from it) and a frontend or listen section bound to port 80 of the
+// node's address that sends its requests to a backend with servers (the
+// checks request http://<load balancer FQDN>/ from the client).
+func (l *linter) haproxyFront(d render.Drive, drivePath string, cfg []byte) {
+	type front struct {
+		kind, name string
+		line       int
+		binds      []string
+		bindLine   int
+		backend    string
+		backLine   int
+		servers    bool
+	}
+	var (
+		fronts      []*front
+		backends    = map[string]bool{} // name -> has servers
+		kind        string
+		cur         *front
+		socket      bool
+		socketWhere int
+	)
+	for _, ln := range configLines(cfg) {
+		i, f := ln.index, ln.fields
+		switch {
+		case sectionKeywords[f[0]]:
+			kind, cur = f[0], nil
+			name := ""
+			if len(f) > 1 {
+				name = f[1]
+			}
+			switch kind {
+			case "frontend", "listen":
+				cur = &front{kind: kind, name: name, line: i + 1}
+				fronts = append(fronts, cur)
+			case "backend":
+				backends[name] = backends[name] || false
+				cur = &front{kind: kind, name: name}
+			}
+			continue
+		}
+		switch {
+		case f[0] == "stats" && len(f) >= 3 && f[1] == "socket":
+			if kind == "global" {
+				socket = true
+			} else {
+				socketWhere = i + 1
+			}
+		case cur == nil:
+		case f[0] == "bind" && len(f) >= 2 && cur.kind != "backend":
+			cur.binds = append(cur.binds, strings.Split(f[1], ",")...)
+			cur.bindLine = i + 1
+		case (f[0] == "default_backend" || f[0] == "use_backend") && len(f) >= 2 && cur.kind != "backend":
+			if cur.backend == "" || f[0] == "default_backend" {
+				cur.backend, cur.backLine = f[1], i+1
+			}
+		case f[0] == "server" && len(f) >= 3:
+			if cur.kind == "backend" {
+				backends[cur.name] = true
+			} else {
+				cur.servers = true
+			}
+		}
+	}
+	n := d.Node
+	if !socket {
+		l.atRendered(d, drivePath, socketWhere, "no `stats socket` in global; the leastconn and failover checks read per-server counters from it: add `stats socket /tmp/sock mode 0666 level user` to global")
+	}
+	for _, fr := range fronts {
+		if !slices.ContainsFunc(fr.binds, func(b string) bool { return bindsPort80(b, n) }) {
+			continue
+		}
+		switch {
+		case fr.servers:
+			return
+		case fr.backend == "":
+			l.atRendered(d, drivePath, fr.line, "%s %s listens on %s:80 but names no default_backend; the checks' requests would get 503", fr.kind, fr.name, n.FQDN)
+			return
+		case !backends[fr.backend]:
+			l.atRendered(d, drivePath, fr.backLine, "%s %s sends requests to backend %s, which has no servers; send them to the backend of the web nodes", fr.kind, fr.name, fr.backend)
+			return
+		}
+		return
+	}
+	line := 0
+	for _, fr := range fronts {
+		if fr.bindLine > 0 {
+			line = fr.bindLine
+			break
+		}
+	}
+	l.atRendered(d, drivePath, line, "no frontend listens on port 80 of %s (%s); the checks request http://%s/ from the client: bind %s:80", n.FQDN, n.IP, n.FQDN, n.FQDN)
+}
+
+// bindsPort80 is true when a bind address accepts connections to the
+// node's address on port 80.
+func bindsPort80(bind string, n topology.Node) bool {
+	i := strings.LastIndexByte(bind, ':')
+	if i < 0 || bind[i+1:] != "80" {
+		return false
+	}
+	switch host := strings.Trim(bind[:i], "[]"); host {
+	case "", "*", "0.0.0.0", "::", n.FQDN, n.ShortName(), n.IP.String():
+		return true
+	}
+	return false
+}
+
+// sectionKeywords start a section of haproxy.cfg.
+var sectionKeywords = map[string]bool{
+	"global": true, "defaults": true, "frontend": true, "backend": true, "listen": true, "resolvers": true, "peers": true,
+	"userlist": true, "program": true, "http-errors": true, "ring": true, "cache": true, "mailers": true,
+}
+
+type configLine struct {
+	index  int // 0-based line number
+	fields []string
+}
+
+// configLines are haproxy.cfg's non-empty lines as fields, comments dropped.
+func configLines(cfg []byte) []configLine {
+	var out []configLine
+	for i, line := range strings.Split(string(cfg), "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		if f := strings.Fields(line); len(f) > 0 {
+			out = append(out, configLine{i, f})
+		}
+	}
+	return out
 }
 
 // haproxyBackends checks that every backend balances with render.Balance
@@ -47,14 +180,10 @@ func (l *linter) haproxyBackends(d render.Drive, drivePath string, cfg []byte) {
 	var sections []*section
 	defaultsBalance := ""
 	var cur *section
-	for i, line := range strings.Split(string(cfg), "\n") {
-		line, _, _ = strings.Cut(line, "#")
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		switch f[0] {
-		case "global", "defaults", "frontend", "backend", "listen", "resolvers", "peers", "userlist", "program", "http-errors", "ring", "cache", "mailers":
+	for _, ln := range configLines(cfg) {
+		i, f := ln.index, ln.fields
+		switch {
+		case sectionKeywords[f[0]]:
 			cur = &section{kind: f[0], line: i + 1, inherited: defaultsBalance}
 			if len(f) > 1 {
 				cur.name = f[1]

@@ -1,9 +1,13 @@
 // Package lint checks a topology's rendered drives before anything boots:
 // every template renders, JSON is valid, /etc/hosts is the same everywhere
 // and lists every node, user_data is a script (that bash -n accepts) or
-// cloud-config, haproxy.cfg
-// passes `haproxy -c` and balances over the topology's web nodes. Every
-// problem names the node, the template file and, where it can, the line.
+// cloud-config, haproxy.cfg passes `haproxy -c`, balances over the
+// topology's web nodes and serves where the checks ask. Every fact the
+// topology determines is read back the way the guest reads it: the network
+// configuration through the host's cloud-init (address, prefix, gateway,
+// MAC), every cloud-config through cloud-init's schema, meta_data's hostname
+// and uuid, root's password, the web page's name. Every problem names the
+// node, the template file and, where it can, the line.
 package lint
 
 import (
@@ -20,6 +24,7 @@ import (
 
 	"github.com/drivelab/drivelab/framework/configdrive"
 	"github.com/drivelab/drivelab/framework/render"
+	"github.com/drivelab/drivelab/framework/sshx"
 	"github.com/drivelab/drivelab/framework/topology"
 )
 
@@ -50,6 +55,10 @@ func (p Problem) String() string {
 // Report is the outcome of a lint run.
 type Report struct {
 	Problems []Problem
+	// Warnings do not fail lint but will fail a later stage (a deprecated
+	// cloud-config key passes `cloud-init schema`, yet the guest logs a
+	// WARNING for it, which first-boot refuses).
+	Warnings []Problem
 	// Skipped names checks that could not run, and why; they did not pass.
 	Skipped []string
 }
@@ -78,9 +87,20 @@ func (l *linter) add(node, file string, line int, format string, args ...any) {
 
 // Run renders in (Access is ignored: lint checks what the templates say) and
 // checks the drives.
+//
+// vendor_data is the harness's, rendered with a throwaway key pair: its shape
+// is what matters, and no real key ever passes through lint.
 func Run(ctx context.Context, in render.Input) Report {
 	in.Access = nil
 	l := &linter{topo: in.Topology, sources: map[string][]string{}}
+	if in.Topology != nil {
+		access, err := throwawayAccess(in.Topology)
+		if err != nil {
+			l.add("", "", 0, "lint: %v", err)
+			return l.Report
+		}
+		in.Access = access
+	}
 	drives, err := render.Render(ctx, in)
 	l.renderErrors(err)
 	if ctx.Err() != nil {
@@ -97,7 +117,11 @@ func Run(ctx context.Context, in render.Input) Report {
 			}
 		}
 		l.userData(ctx, d)
+		l.metaFacts(d)
+		l.passwordFacts(d)
+		l.pageFacts(d)
 	}
+	l.guest(ctx, drives)
 	if in.Topology != nil && len(drives) == len(in.Topology.Nodes) {
 		// Comparing hosts files needs every node's.
 		l.hosts(drives)
@@ -106,6 +130,19 @@ func Run(ctx context.Context, in render.Input) Report {
 		l.haproxy(ctx, d)
 	}
 	return l.Report
+}
+
+// throwawayAccess is an access of one fresh key pair for every node.
+func throwawayAccess(t *topology.Topology) (*render.Access, error) {
+	k, err := sshx.NewKeyPair("drivelab-lint")
+	if err != nil {
+		return nil, err
+	}
+	a := &render.Access{AuthorizedKeys: []string{k.AuthorizedKey}, HostKeys: map[string]render.HostKey{}}
+	for _, n := range t.Nodes {
+		a.HostKeys[n.Name] = render.HostKey{Private: k.PrivateOpenSSH, Public: k.AuthorizedKey}
+	}
+	return a, nil
 }
 
 func flatten(err error) []error {
@@ -214,6 +251,9 @@ func (l *linter) atRendered(d render.Drive, drivePath string, n int, format stri
 	data := fileData(d, drivePath)
 	lines := strings.Split(string(data), "\n")
 	if n < 1 || n > len(lines) {
+		if file == "" {
+			file = drivePath // rendered by the harness, not from a template
+		}
 		l.add(d.Node.Name, file, 0, "%s", msg)
 		return
 	}

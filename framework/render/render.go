@@ -475,7 +475,7 @@ func vendorData(n topology.Node, a *Access) ([]byte, error) {
 	cc := cloudConfig{
 		SSHAuthorizedKeys: a.AuthorizedKeys,
 		SSHKeys:           map[string]string{"ed25519_private": hk.Private, "ed25519_public": hk.Public},
-		SSHGenKeyTypes:    []string{},
+		SSHDeleteKeys:     true,
 	}
 	y, err := marshalYAML(cc)
 	if err != nil {
@@ -486,10 +486,14 @@ func vendorData(n topology.Node, a *Access) ([]byte, error) {
 }
 
 // cloudConfig is the harness's access: root login with the run's key, and a
-// host key it knows in advance instead of freshly generated ones.
+// host key it knows in advance instead of freshly generated ones. With
+// ssh_keys given, cloud-init's ssh module writes those and generates none
+// (ssh_genkeytypes is read only without ssh_keys; an empty list fails
+// cloud-init's schema, "[] is too short"); ssh_deletekeys removes the image's
+// own keys first, so the pinned key is the only one sshd offers.
 type cloudConfig struct {
 	DisableRoot       bool              `yaml:"disable_root"`
 	SSHAuthorizedKeys []string          `yaml:"ssh_authorized_keys"`
 	SSHKeys           map[string]string `yaml:"ssh_keys"`
-	SSHGenKeyTypes    []string          `yaml:"ssh_genkeytypes"`
+	SSHDeleteKeys     bool              `yaml:"ssh_deletekeys"`
 }

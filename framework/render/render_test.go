@@ -298,6 +298,7 @@ func TestAccessBecomesVendorData(t *testing.T) {
 			DisableRoot       *bool             `yaml:"disable_root"`
 			SSHAuthorizedKeys []string          `yaml:"ssh_authorized_keys"`
 			SSHKeys           map[string]string `yaml:"ssh_keys"`
+			SSHDeleteKeys     *bool             `yaml:"ssh_deletekeys"`
 			SSHGenKeyTypes    []string          `yaml:"ssh_genkeytypes"`
 		}
 		if err := yaml.Unmarshal([]byte(cc), &got); err != nil {
@@ -306,11 +307,13 @@ func TestAccessBecomesVendorData(t *testing.T) {
 		hk := access.HostKeys[d.Node.Name]
 		if got.DisableRoot == nil || *got.DisableRoot || len(got.SSHAuthorizedKeys) != 1 || got.SSHAuthorizedKeys[0] != access.AuthorizedKeys[0] ||
 			got.SSHKeys["ed25519_private"] != hk.Private || got.SSHKeys["ed25519_public"] != hk.Public ||
-			got.SSHGenKeyTypes == nil || len(got.SSHGenKeyTypes) != 0 {
+			got.SSHDeleteKeys == nil || !*got.SSHDeleteKeys {
 			t.Errorf("%s cloud-config:\n%s", d.Node.Name, cc)
 		}
-		if !strings.Contains(cc, "ssh_genkeytypes: []") {
-			t.Errorf("%s: ssh_genkeytypes must be an empty list, not absent:\n%s", d.Node.Name, cc)
+		// cloud-init 22.4.2's schema refuses an empty list ("[] is too
+		// short"); with ssh_keys it generates no key anyway.
+		if got.SSHGenKeyTypes != nil {
+			t.Errorf("%s: ssh_genkeytypes must be absent:\n%s", d.Node.Name, cc)
 		}
 	}
 

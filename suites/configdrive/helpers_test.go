@@ -183,7 +183,7 @@ func checkCloudInitView(v cloudInitView, n topology.Node, nw topology.Network, d
 			"disable_root":        false,
 			"ssh_authorized_keys": []any{access.AuthorizedKeys[0]},
 			"ssh_keys":            map[string]any{"ed25519_private": access.HostKeys[n.Name].Private, "ed25519_public": access.HostKeys[n.Name].Public},
-			"ssh_genkeytypes":     []any{},
+			"ssh_deletekeys":      true,
 		}
 		if !reflect.DeepEqual(v.VendorConfig, want) {
 			fail("vendor cloud-config %v, want %v", v.VendorConfig, want)

@@ -1,0 +1,425 @@
+package lint
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/drivelab/drivelab/framework/render"
+)
+
+// guestViewScript asks the host's cloud-init what a guest makes of the
+// drive's files (see guestview.py).
+//
+//go:embed guestview.py
+var guestViewScript string
+
+// SystemPython is Debian's Python: the host's cloud-init package is
+// importable there only (a python3 earlier on PATH may be another one).
+const SystemPython = "/usr/bin/python3"
+
+const cloudConfigHeader = "#cloud-config"
+
+// guestRequest and guestAnswer are guestview.py's protocol.
+type guestRequest struct {
+	CloudConfig []string     `json:"cloud_config"`
+	NetworkJSON []networkJob `json:"network_json"`
+	Ifcfg       []string     `json:"ifcfg"`
+}
+
+type networkJob struct {
+	Data json.RawMessage `json:"data"`
+	MAC  string          `json:"mac"`
+}
+
+type schemaProblem struct {
+	Path    string `json:"path"`
+	Line    int    `json:"line"`
+	Message string `json:"message"`
+}
+
+type guestAnswer struct {
+	Version     string `json:"version"`
+	CloudConfig []struct {
+		Errors       []schemaProblem `json:"errors"`
+		Deprecations []schemaProblem `json:"deprecations"`
+	} `json:"cloud_config"`
+	NetworkJSON []struct {
+		Error      string `json:"error"`
+		Interfaces []struct {
+			Name    string `json:"name"`
+			MAC     string `json:"mac"`
+			Subnets []struct {
+				Type    string `json:"type"`
+				Address string `json:"address"`
+				Prefix  *int   `json:"prefix"`
+				Gateway string `json:"gateway"`
+				Routes  []struct {
+					Network string `json:"network"`
+					Prefix  *int   `json:"prefix"`
+					Gateway string `json:"gateway"`
+				} `json:"routes"`
+			} `json:"subnets"`
+		} `json:"interfaces"`
+		ENI string `json:"eni"`
+	} `json:"network_json"`
+	Ifcfg []struct {
+		Error  string            `json:"error"`
+		Values map[string]string `json:"values"`
+	} `json:"ifcfg"`
+}
+
+// cloudConfigJob is one cloud-config a drive carries; line 0 of a file whose
+// lines are not the cloud-config's (vendor_data.json embeds it in JSON).
+type cloudConfigJob struct {
+	d         render.Drive
+	drivePath string
+	inJSON    bool
+}
+
+type ifcfgJob struct {
+	d         render.Drive
+	drivePath string
+	data      []byte
+}
+
+// guest reads every drive the way its guest's cloud-init will, in one
+// Python process: each cloud-config (user_data, vendor_data) against
+// cloud-init's schema, network_data.json through the ConfigDrive converter
+// and Debian's ifupdown renderer, ifcfg files through cloud-init's sysconfig
+// parser; and wants the node's address, prefix, gateway and MAC out of them.
+func (l *linter) guest(ctx context.Context, drives []render.Drive) {
+	var (
+		req       guestRequest
+		ccJobs    []cloudConfigJob
+		netJobs   []render.Drive
+		ifcfgJobs []ifcfgJob
+	)
+	for _, d := range drives {
+		if bytes.HasPrefix(d.UserData, []byte(cloudConfigHeader)) {
+			req.CloudConfig = append(req.CloudConfig, string(d.UserData))
+			ccJobs = append(ccJobs, cloudConfigJob{d: d, drivePath: render.UserDataPath})
+		}
+		for _, cc := range vendorCloudConfigs(d.VendorData) {
+			req.CloudConfig = append(req.CloudConfig, cc)
+			ccJobs = append(ccJobs, cloudConfigJob{d: d, drivePath: render.VendorDataPath, inJSON: true})
+		}
+		if d.NetworkData != nil && json.Valid(d.NetworkData) {
+			req.NetworkJSON = append(req.NetworkJSON, networkJob{Data: d.NetworkData, MAC: strings.ToLower(d.Node.MAC)})
+			netJobs = append(netJobs, d)
+		}
+		for _, c := range d.Content {
+			if c.Data != nil && isIfcfg(c.GuestPath) {
+				req.Ifcfg = append(req.Ifcfg, string(c.Data))
+				ifcfgJobs = append(ifcfgJobs, ifcfgJob{d: d, drivePath: render.ContentFile(c.ContentPath), data: c.Data})
+			}
+		}
+	}
+	if len(req.CloudConfig)+len(req.NetworkJSON)+len(req.Ifcfg) == 0 {
+		return
+	}
+	ans, ok := l.askCloudInit(ctx, req)
+	if !ok {
+		return
+	}
+	for i, j := range ccJobs {
+		l.schema(j, ans.Version, ans.CloudConfig[i].Errors, ans.CloudConfig[i].Deprecations)
+	}
+	for i, d := range netJobs {
+		r := ans.NetworkJSON[i]
+		if r.Error != "" {
+			l.atRendered(d, render.NetworkDataPath, 0, "cloud-init %s cannot apply %s on a guest whose NIC is %s: %s", ans.Version, render.NetworkDataPath, d.Node.MAC, r.Error)
+			continue
+		}
+		var got netFacts
+		for _, iface := range r.Interfaces {
+			if iface.Name != "eth0" {
+				got.others = append(got.others, iface.Name)
+				continue
+			}
+			got.found, got.mac = true, iface.MAC
+			for _, s := range iface.Subnets {
+				got.subnets++
+				got.kind, got.address = s.Type, s.Address
+				if s.Prefix != nil {
+					got.prefix = *s.Prefix
+				}
+				got.gateway = s.Gateway
+				for _, rt := range s.Routes {
+					if rt.Prefix != nil && *rt.Prefix == 0 || rt.Network == "0.0.0.0" {
+						got.routeGateway = rt.Gateway
+					}
+				}
+			}
+		}
+		got.eniGateway = eniGateway(r.ENI)
+		l.networkFacts(d, got)
+	}
+	for i, j := range ifcfgJobs {
+		r := ans.Ifcfg[i]
+		if r.Error != "" {
+			l.atRendered(j.d, j.drivePath, 0, "cloud-init's sysconfig parser cannot read it: %s", r.Error)
+			continue
+		}
+		l.ifcfgFacts(j, r.Values)
+	}
+}
+
+// askCloudInit runs guestview.py; false when it could not run (reported).
+func (l *linter) askCloudInit(ctx context.Context, req guestRequest) (guestAnswer, bool) {
+	var ans guestAnswer
+	in, err := json.Marshal(req)
+	if err != nil {
+		l.add("", "", 0, "cloud-init's view: %v", err)
+		return ans, false
+	}
+	cmd := exec.CommandContext(ctx, SystemPython, "-c", guestViewScript)
+	cmd.Stdin = bytes.NewReader(in)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	switch {
+	case ctx.Err() != nil:
+		return ans, false
+	case err != nil && (strings.Contains(stderr.String(), "No module named 'cloudinit'") || isNotFound(err)):
+		l.skip("cloud-init's view of the drives (schema, network config): " + SystemPython + " with Debian's cloud-init package is missing (install cloud-init; make test does)")
+		return ans, false
+	case err != nil:
+		l.add("", "", 0, "cloud-init's view of the drives could not be read (%s): %v\n%s", SystemPython, err, stderr.String())
+		return ans, false
+	}
+	if err := json.Unmarshal(out, &ans); err != nil || len(ans.CloudConfig) != len(req.CloudConfig) || len(ans.NetworkJSON) != len(req.NetworkJSON) || len(ans.Ifcfg) != len(req.Ifcfg) {
+		l.add("", "", 0, "cloud-init's view of the drives: unexpected answer (%v): %.200s", err, out)
+		return ans, false
+	}
+	return ans, true
+}
+
+// isNotFound is true when the program itself could not be started.
+func isNotFound(err error) bool {
+	var ee *exec.Error
+	return errors.As(err, &ee)
+}
+
+// vendorCloudConfigs are the cloud-configs in vendor_data.json as the
+// ConfigDrive datasource takes them (sources.convert_vendordata): a string,
+// a list of them, or a dict's "cloud-init" entry.
+func vendorCloudConfigs(data []byte) []string {
+	var v any
+	if json.Unmarshal(data, &v) != nil {
+		return nil
+	}
+	if m, ok := v.(map[string]any); ok {
+		v = m["cloud-init"]
+	}
+	var out []string
+	add := func(x any) {
+		if s, ok := x.(string); ok && strings.HasPrefix(s, cloudConfigHeader) {
+			out = append(out, s)
+		}
+	}
+	if list, ok := v.([]any); ok {
+		for _, x := range list {
+			add(x)
+		}
+	} else {
+		add(v)
+	}
+	return out
+}
+
+// schema reports a cloud-config's schema errors as problems and its
+// deprecations as warnings: `cloud-init schema` accepts deprecated keys, but
+// cloud-init logs a WARNING for them at boot, which first-boot refuses.
+func (l *linter) schema(j cloudConfigJob, version string, errs, deprecations []schemaProblem) {
+	say := func(p schemaProblem) (int, string) {
+		what := p.Message
+		if first, _, cut := strings.Cut(what, "\n"); cut {
+			what = first + " …"
+		}
+		if p.Path != "" {
+			what = p.Path + ": " + what
+		}
+		line := p.Line
+		if j.inJSON && line > 0 {
+			what += fmt.Sprintf(" (line %d of its cloud-config)", line)
+			line = 0
+		}
+		return line, what
+	}
+	for _, p := range errs {
+		line, what := say(p)
+		l.atRendered(j.d, j.drivePath, line, "cloud-init %s schema rejects this cloud-config: %s; the guest would log `Invalid cloud-config provided` and ignore it", version, what)
+	}
+	for _, p := range deprecations {
+		line, what := say(p)
+		before := len(l.Problems)
+		l.atRendered(j.d, j.drivePath, line, "cloud-init %s: deprecated in this cloud-config: %s; the guest logs a WARNING for it, which fails first-boot", version, what)
+		l.Warnings = append(l.Warnings, l.Problems[before:]...)
+		l.Problems = l.Problems[:before]
+	}
+}
+
+// netFacts is what the guest's network configuration says about eth0.
+type netFacts struct {
+	found                  bool
+	others                 []string
+	mac                    string
+	subnets                int
+	kind, address, gateway string
+	prefix                 int
+	routeGateway           string
+	eniGateway             string
+}
+
+// eniGateway is the gateway line of eth0's stanza in the rendered
+// /etc/network/interfaces.d file ("" when none).
+func eniGateway(eni string) string {
+	in := false
+	for _, line := range strings.Split(eni, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 2 && f[0] == "iface":
+			in = f[1] == "eth0"
+		case in && len(f) == 2 && f[0] == "gateway":
+			return f[1]
+		}
+	}
+	return ""
+}
+
+func (l *linter) networkFacts(d render.Drive, got netFacts) {
+	n, net := d.Node, l.topo.Network
+	at := func(key, format string, args ...any) {
+		l.atRendered(d, render.NetworkDataPath, lineOf(d.NetworkData, `"`+key+`"`), format, args...)
+	}
+	if !got.found {
+		at("links", "cloud-init configures no eth0 from it (interfaces: %s); give one link with the node's MAC %s", strings.Join(got.others, ", "), n.MAC)
+		return
+	}
+	if !strings.EqualFold(got.mac, n.MAC) {
+		at("ethernet_mac_address", "cloud-init matches eth0 by MAC %s; the node's NIC is %s", got.mac, n.MAC)
+	}
+	if got.subnets != 1 || got.kind != "static" {
+		at("networks", "cloud-init gives eth0 %d network(s), the last %q; the topology wants one static IPv4 address %s/%d", got.subnets, got.kind, n.IP, net.CIDR.Bits())
+		return
+	}
+	if addr, err := netip.ParseAddr(got.address); err != nil || addr != n.IP {
+		at("ip_address", "cloud-init gives eth0 address %s; the topology says %s", got.address, n.IP)
+	}
+	if got.prefix != net.CIDR.Bits() {
+		at("netmask", "cloud-init gives eth0 prefix /%d; the topology's network is %s (/%d)", got.prefix, net.CIDR, net.CIDR.Bits())
+	}
+	gw := got.gateway
+	if gw == "" {
+		gw = got.routeGateway
+	}
+	switch {
+	case gw == "":
+		at("networks", "cloud-init sets no default gateway on eth0; the topology's gateway is %s: add \"gateway\" to the network", net.Gateway)
+	case gw != net.Gateway.String():
+		at("gateway", "cloud-init sets default gateway %s on eth0; the topology's gateway is %s", gw, net.Gateway)
+	case got.eniGateway != gw:
+		at("routes", "Debian's cloud-init writes the default route via %s only as `post-up route add ... || true`, which does nothing without net-tools (not in the image); give the network \"gateway\": %q instead of a route", gw, gw)
+	}
+}
+
+// isIfcfg is true for a CentOS/RHEL interface file.
+func isIfcfg(guestPath string) bool {
+	return strings.HasPrefix(guestPath, "/etc/sysconfig/network-scripts/ifcfg-") && !strings.HasSuffix(guestPath, "ifcfg-lo")
+}
+
+// ifcfgFacts wants the node's address, prefix, gateway (and MAC, when the
+// file names one) from an ifcfg file, by the keys initscripts reads.
+func (l *linter) ifcfgFacts(j ifcfgJob, v map[string]string) {
+	n, net := j.d.Node, l.topo.Network
+	first := func(keys ...string) (string, string) {
+		for _, k := range keys {
+			if val, ok := v[k]; ok {
+				return k, val
+			}
+		}
+		return keys[0], ""
+	}
+	at := func(key, format string, args ...any) {
+		l.atRendered(j.d, j.drivePath, lineOfKey(j.data, key), format, args...)
+	}
+	if k, boot := first("BOOTPROTO"); boot != "static" && boot != "none" {
+		at(k, "%s=%q: the interface would not take the topology's static address %s; say BOOTPROTO=static", k, boot, n.IP)
+	}
+	if k, onboot := first("ONBOOT"); !strings.EqualFold(onboot, "yes") {
+		at(k, "%s=%q: the interface would stay down at boot; say ONBOOT=yes", k, onboot)
+	}
+	if k, addr := first("IPADDR0", "IPADDR"); addr != n.IP.String() {
+		at(k, "%s=%q; the topology gives node %s address %s", k, addr, n.Name, n.IP)
+	}
+	kp, prefix := first("PREFIX0", "PREFIX")
+	km, mask := first("NETMASK0", "NETMASK")
+	switch p, err := strconv.Atoi(prefix); {
+	case prefix == "" && mask == "":
+		at(kp, "no PREFIX0 or NETMASK0; the topology's network is %s (/%d)", net.CIDR, net.CIDR.Bits())
+	case prefix != "" && (err != nil || p != net.CIDR.Bits()):
+		at(kp, "%s=%q; the topology's network is %s (/%d)", kp, prefix, net.CIDR, net.CIDR.Bits())
+	case prefix == "" && maskBits(mask) != net.CIDR.Bits():
+		at(km, "%s=%q; the topology's network is %s (/%d)", km, mask, net.CIDR, net.CIDR.Bits())
+	}
+	if k, gw := first("GATEWAY0", "GATEWAY"); gw != net.Gateway.String() {
+		at(k, "%s=%q; the topology's gateway is %s", k, gw, net.Gateway)
+	}
+	if k, mac := first("HWADDR", "MACADDR"); mac != "" && !strings.EqualFold(mac, n.MAC) {
+		at(k, "%s=%q; the node's NIC is %s", k, mac, n.MAC)
+	}
+	if k, dev := first("DEVICE", "NAME"); dev != "" && dev != "eth0" {
+		at(k, "%s=%q; the node's NIC is eth0", k, dev)
+	}
+}
+
+func maskBits(mask string) int {
+	a, err := netip.ParseAddr(mask)
+	if err != nil || !a.Is4() {
+		return -1
+	}
+	b := a.As4()
+	bits := 0
+	for _, x := range b {
+		for i := 7; i >= 0; i-- {
+			if x&(1<<i) == 0 {
+				return bits
+			}
+			bits++
+		}
+	}
+	return bits
+}
+
+// lineOf is the first line (1-based) holding s, 0 when none.
+func lineOf(data []byte, s string) int {
+	for i, line := range strings.Split(string(data), "\n") {
+		if strings.Contains(line, s) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+var ifcfgKeyRE = regexp.MustCompile(`^\s*(?:export\s+)?([A-Za-z0-9_]+)=`)
+
+// lineOfKey is the last line assigning key in a shell-style file (the one
+// that wins), 0 when none.
+func lineOfKey(data []byte, key string) int {
+	n := 0
+	for i, line := range strings.Split(string(data), "\n") {
+		if m := ifcfgKeyRE.FindStringSubmatch(line); m != nil && m[1] == key {
+			n = i + 1
+		}
+	}
+	return n
+}
