@@ -58,6 +58,15 @@ selftest: build
 	$(E2E) image build
 	$(E2E) selftest --artifacts $(ARTIFACTS) $(if $(VARIANTS),--only $(VARIANTS))
 
+## drills: fault drills (kernel panic, emergency shell, QEMU killed, libvirtd restarted, user_data exits 1);
+## each must be reported with the right cause within 30 s of the fault and leave nothing behind.
+.PHONY: drills
+drills: build
+	./hack/ensure-packages $(LAB_PKGS)
+	$(E2E) lab up
+	$(E2E) image build
+	$(E2E) drill $(if $(DRILLS),--only $(DRILLS))
+
 ## golden: refresh the checked-in drive listings after a deliberate template change.
 golden:
 	$(GO) test -count=1 ./framework/golden/... -update
