@@ -11,7 +11,10 @@ TOPOLOGY  ?= fixtures/topology.yaml
 # e.g. E2E_ARGS=-e2e.keep to leave the lab up.
 E2E_LABELS ?= vm && !failover
 E2E_ARGS  ?=
-BENCH_RUNS ?= 1
+# make bench: PAIRS side-by-side runs of this tree and BENCH_BASELINE (the
+# commit the speed work started from), see hack/bench-e2e.
+PAIRS ?= 3
+BENCH_BASELINE ?= e9dc7bd
 # Host tools the tests talk to: haproxy -c (lint), Debian's cloud-init reader,
 # blkid and genisoimage (bench); gcc for the race detector (cgo).
 TEST_PKGS := haproxy cloud-init util-linux genisoimage gcc
@@ -96,7 +99,7 @@ lint: build
 drives: build
 	$(E2E) drives --topology $(TOPOLOGY) --flavor $(FLAVOR) --out out/drives --packages=$(PACKAGES)
 
-## bench: drives (in process vs genisoimage) and time to verdict of a warm `make e2e`.
+## bench: drives (in process vs genisoimage) and time to verdict of a warm `make e2e`, side by side with BENCH_BASELINE.
 bench: bench-drives bench-e2e
 
 bench-drives:
@@ -104,7 +107,7 @@ bench-drives:
 	$(GO) test -run '^$$' -bench BenchmarkFourDrives -benchtime 20x -count 5 ./framework/configdrive/
 
 bench-e2e:
-	./hack/bench-e2e $(BENCH_RUNS)
+	./hack/bench-e2e $(PAIRS) $(BENCH_BASELINE)
 
 clean:
 	rm -rf bin out
