@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,12 +60,30 @@ func runStatus(ctx context.Context, args []string) error {
 		others[d.Owner.Run] = append(others[d.Owner.Run], d.Owner.Node+" "+harness.StateName(d.State))
 	}
 	if len(runs) > 0 {
-		fmt.Println("\nother harness runs in libvirt (remove one with `e2e down --run ID`):")
+		owners, err := harness.Runs(conn, paths)
+		if err != nil {
+			return err
+		}
+		fmt.Println("\nother harness runs in libvirt (remove one with `e2e down --run ID`; the next run reaps orphans):")
 		for _, run := range runs {
-			fmt.Printf("  %s (%s): %s\n", run, runAge(run, now), strings.Join(others[run], ", "))
+			fmt.Printf("  %s (%s, %s): %s\n", run, runAge(run, now), ownership(owners, run), strings.Join(others[run], ", "))
 		}
 	}
 	return nil
+}
+
+// ownership says whether a run is live, kept or orphaned.
+func ownership(owners []harness.RunOwnership, run string) string {
+	i := slices.IndexFunc(owners, func(o harness.RunOwnership) bool { return o.Run == run })
+	switch {
+	case i < 0:
+		return "gone"
+	case owners[i].Live:
+		return "live, " + owners[i].Owner.String()
+	case owners[i].Kept:
+		return "kept"
+	}
+	return "orphaned: " + owners[i].Owner.String() + " is gone"
 }
 
 func printKept(rec *harness.Record, doms []vm.DomainInfo, now time.Time) {

@@ -98,6 +98,10 @@ func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
 	for _, w := range report.Warnings {
 		fmt.Fprintf(progressOf(in), "lint: warning: %s\n", w)
 	}
+	// What killed runs left on this lab would answer at the topology's addresses.
+	if err := ReapOrphans(ctx, in.Conn, in.Paths, in.Intervals.Teardown, func(f string, a ...any) { fmt.Fprintf(progressOf(in), f+"\n", a...) }); err != nil {
+		return l, err
+	}
 	access, err := LoadOrCreateAccess(filepath.Join(l.StateDir, "keys"), in.Topology)
 	if err != nil {
 		return l, err

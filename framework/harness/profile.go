@@ -93,6 +93,5 @@ func (l *Lab) WriteProfile(p *profile.Profile) (string, error) {
 		return "", err
 	}
 	svg := filepath.Join(l.ArtifactsDir, "timeline.svg")
-	title := fmt.Sprintf("run %s: boot timeline (%s, %s)", l.in.RunID, l.Run.DomainType, l.Run.Scale)
-	return svg, os.WriteFile(svg, p.SVG(title), 0o644)
+	return svg, os.WriteFile(svg, p.SVG("run "+l.in.RunID+": where the boot time went (seconds from the run's start)", l.Run.Scale.String()), 0o644)
 }

@@ -75,7 +75,7 @@ func TestTimelineSVG(t *testing.T) {
 		{Name: "web01", Stages: []Span{{Name: "firmware", StartS: 0, DurationS: 3}, {Name: "cloud-init:final", StartS: 3, DurationS: 120}},
 			UserData: []Span{{Name: "Setting up apache2 <2.4>", DurationS: 100}}},
 	}}
-	svg := p.SVG("run r1 & friends")
+	svg := p.SVG("run r1 & friends", "second line")
 	if err := xml.Unmarshal(svg, new(struct{})); err != nil {
 		t.Fatalf("not well-formed XML: %v", err)
 	}

@@ -22,21 +22,23 @@ var stageColors = map[string]string{
 
 // SVG draws the run as a timeline: one lane per node, one bar per stage,
 // seconds from the run's start along the bottom, and under the lanes each
-// node's slowest user_data step and cloud-init event.
-func (p *Profile) SVG(title string) []byte {
+// node's slowest user_data step and cloud-init event. The title's lines go
+// above the lanes.
+func (p *Profile) SVG(title ...string) []byte {
 	const (
 		left, right = 90.0, 20.0
 		width       = 1000.0
 		laneH       = 34.0
-		top         = 40.0
 	)
+	top := 24 + 18*float64(len(title))
 	end := 0.0
 	for _, n := range p.Nodes {
 		for _, s := range n.Stages {
 			end = max(end, s.StartS+s.DurationS)
 		}
 	}
-	span := niceCeil(max(end, 1))
+	tick := niceCeil(max(end, 1) / 8)
+	span := math.Ceil(max(end, 1)/tick) * tick
 	x := func(sec float64) float64 { return left + sec/span*(width-left-right) }
 
 	var b strings.Builder
@@ -44,10 +46,15 @@ func (p *Profile) SVG(title string) []byte {
 	height := top + laneH*float64(len(p.Nodes)) + 40 + 16*float64(len(notes)+len(stageColors)/4+2)
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="12">`+"\n", width, height)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
-	fmt.Fprintf(&b, `<text x="%.0f" y="22" font-size="15" font-weight="bold">%s</text>`+"\n", left, html.EscapeString(title))
+	for i, line := range title {
+		weight := "normal"
+		if i == 0 {
+			weight = "bold"
+		}
+		fmt.Fprintf(&b, `<text x="8" y="%d" font-size="14" font-weight="%s">%s</text>`+"\n", 20+18*i, weight, html.EscapeString(line))
+	}
 
 	// Grid: a line every tick seconds.
-	tick := niceCeil(span / 10)
 	axisY := top + laneH*float64(len(p.Nodes))
 	for t := 0.0; t <= span+1e-9; t += tick {
 		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.0f" x2="%.1f" y2="%.0f" stroke="#e0e0e0"/>`+"\n", x(t), top-4, x(t), axisY)

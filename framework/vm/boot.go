@@ -239,7 +239,7 @@ func (r *Run) define(in BootInput, n topology.Node, limits Limits, artifacts str
 		WithConfigDrive(drive),
 		WithNIC(n.MAC, in.Topology.Network.Bridge),
 		WithSerialLog(node.ConsoleLog),
-		WithMetadata(r.ID, n.Name),
+		WithOwner(ProcessOwner(r.ID, n.Name)),
 	}
 	if in.Image.Kernel != "" {
 		opts = append(opts, WithKernel(in.Image.Kernel, in.Image.Initrd, strings.TrimSpace(in.Image.Cmdline+" "+in.KernelArgs[n.Name])))

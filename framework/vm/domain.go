@@ -17,10 +17,14 @@ const (
 // domain carrying it belongs to the harness, whatever its name.
 const MetadataURI = "urn:drivelab:harness"
 
-// Owner is the harness's mark in a domain's metadata.
+// Owner is the harness's mark in a domain's metadata: the run and node,
+// and the process that booted it (see ProcessOwner).
 type Owner struct {
-	Run  string `xml:"run"`
-	Node string `xml:"node"`
+	Run      string `xml:"run"`
+	Node     string `xml:"node"`
+	PID      int    `xml:"pid,omitempty"`
+	PIDStart uint64 `xml:"pid-start,omitempty"`
+	Boot     string `xml:"host-boot,omitempty"`
 }
 
 // ownerElement is Owner as written into <metadata>: libvirt wants the
@@ -63,6 +67,7 @@ func WithSerialLog(path string) Option  { return func(s *Spec) { s.SerialLog = p
 func WithMetadata(run, node string) Option {
 	return func(s *Spec) { s.Owner = Owner{Run: run, Node: node} }
 }
+func WithOwner(o Owner) Option { return func(s *Spec) { s.Owner = o } }
 func WithKernel(kernel, initrd, cmdline string) Option {
 	return func(s *Spec) { s.Kernel, s.Initrd, s.Cmdline = kernel, initrd, cmdline }
 }

@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -138,5 +139,37 @@ func TestNames(t *testing.T) {
 		if checkRunID(bad) == nil {
 			t.Errorf("run id %q accepted", bad)
 		}
+	}
+}
+
+func TestProcessOwnerAlive(t *testing.T) {
+	o := ProcessOwner("r1", "web01")
+	if o.PID != os.Getpid() || o.Boot == "" || o.PIDStart == 0 {
+		t.Fatalf("owner %+v", o)
+	}
+	if !o.Alive() {
+		t.Fatal("this process is not alive by its own mark")
+	}
+	for name, dead := range map[string]Owner{
+		"older harness, no pid": {Run: "r1", Node: "web01"},
+		"pid reused":            {Run: "r1", Node: "web01", PID: o.PID, PIDStart: o.PIDStart + 1, Boot: o.Boot},
+		"host rebooted":         {Run: "r1", Node: "web01", PID: o.PID, PIDStart: o.PIDStart, Boot: "another-boot"},
+		"process gone":          {Run: "r1", Node: "web01", PID: 1 << 30, PIDStart: 1, Boot: o.Boot},
+	} {
+		if dead.Alive() {
+			t.Errorf("%s: %+v counts as alive", name, dead)
+		}
+	}
+	x, err := New(WithName("d"), WithOwner(o)).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d libvirtxml.Domain
+	if err := d.Unmarshal(x); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ownerOf(strings.ReplaceAll(d.Metadata.XML, ` xmlns="urn:drivelab:harness"`, ""))
+	if err != nil || back != o {
+		t.Fatalf("owner through the domain XML: %+v, %v; want %+v", back, err, o)
 	}
 }

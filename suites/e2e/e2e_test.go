@@ -84,6 +84,7 @@ var _ = Describe("scenario", func() {
 				DeferCleanup(func(ctx SpecContext) {
 					if opts.keep {
 						fmt.Fprintf(GinkgoWriter, "keeping run %s up (-e2e.keep); remove it with `e2e down`\n", runID)
+						Expect(l.MarkKept()).To(Succeed())
 						return
 					}
 					Expect(l.Down(ctx)).To(Succeed())
