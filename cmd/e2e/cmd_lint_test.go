@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/drivelab/drivelab/framework/configdrive"
+	"github.com/drivelab/drivelab/framework/profile"
 )
 
 // e2e builds the command once per test binary.
@@ -140,6 +141,18 @@ func TestDrivesWritesImagesAndManifest(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(out, node+".iso")); err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+func TestProfileReport(t *testing.T) {
+	p := &profile.Profile{Nodes: []profile.Node{{Name: "web01",
+		Stages:   []profile.Span{{Name: "systemd", StartS: 30, DurationS: 56}, {Name: "cloud-init:final", StartS: 150, DurationS: 129}},
+		UserData: []profile.Span{{Name: "Enabling site 000-default.", DurationS: 24.4}}}}}
+	got := profileReport(p)
+	for _, want := range []string{"web01  cloud-init:final  150.0s  129.0s", "costliest stage 1: web01 cloud-init:final 129.0s", "web01: slowest user_data step 24.4s: Enabling site 000-default."} {
+		if !strings.Contains(got, want) {
+			t.Errorf("report lacks %q:\n%s", want, got)
 		}
 	}
 }

@@ -98,6 +98,7 @@ func keepNew(ctx context.Context, in harness.KeepInput, choice upChoice, start t
 	if err != nil {
 		return err
 	}
+	saveProfile(ctx, l)
 	l.Close()
 	fmt.Printf("e2e up: kept lab %s is up: %d nodes booted in %.1fs\n", rec.Run, len(rec.Nodes), time.Since(start).Seconds())
 	fmt.Println("next: e2e check [--focus REGEX] | e2e ssh NODE [-- CMD] | e2e status | e2e down")
@@ -122,6 +123,9 @@ func update(ctx context.Context, in harness.KeepInput, choice upChoice, rec *har
 	}
 	if err != nil {
 		return err
+	}
+	if len(changes) > 0 {
+		saveProfile(ctx, l)
 	}
 	l.Close()
 	var kept []string
@@ -207,4 +211,22 @@ func orNone(s string) string {
 		return "none"
 	}
 	return s
+}
+
+// saveProfile writes the boot profile of the nodes just booted into the
+// lab's artifacts, for `e2e profile`; a profile that cannot be read from a
+// node is said, never fatal.
+func saveProfile(ctx context.Context, l *harness.Lab) {
+	prof, err := l.Profile(ctx)
+	if err != nil {
+		fmt.Printf("e2e up: boot profile incomplete: %v\n", err)
+	}
+	if prof == nil {
+		return
+	}
+	if svg, err := l.WriteProfile(prof); err != nil {
+		fmt.Printf("e2e up: writing the boot profile: %v\n", err)
+	} else {
+		fmt.Printf("e2e up: boot timeline %s (e2e profile shows it)\n", svg)
+	}
 }
