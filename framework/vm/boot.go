@@ -277,13 +277,14 @@ func (r *Run) bootNode(ctx context.Context, in BootInput, node *Node, dom libvir
 	stage := StageFirmware
 	enter := func(s Stage, at time.Time, detail string) {
 		stage = s
-		node.Stages = append(node.Stages, StageTime{Stage: s, Seen: at, At: at.Sub(t0)})
+		node.Stages = append(node.Stages, StageTime{Stage: s, Seen: at})
 		r.out.state(node, string(s), detail)
 	}
 	enter(StageFirmware, t0, "")
 	failf := func(cause error) error {
 		return &BootError{Node: node.Name, Domain: node.Domain, Cause: cause, Stage: stage,
-			StageAt: time.Since(t0), CPU: last.CPU, LastLine: con.lastLine(), ConsoleLog: node.ConsoleLog, Tail: con.Tail()}
+			StageAt: node.Stages[len(node.Stages)-1].Seen.Sub(t0), After: time.Since(t0), CPU: last.CPU,
+			LastLine: con.lastLine(), ConsoleLog: node.ConsoleLog, Tail: con.Tail()}
 	}
 
 	tick := time.NewTicker(iv.Poll)
@@ -388,9 +389,10 @@ func stateString(st libvirt.DomainState, reason int32) string {
 type BootError struct {
 	Node, Domain string
 	Cause        error
-	// Stage is the last stage reached; StageAt the time since the domain started.
-	Stage      Stage
-	StageAt    time.Duration
+	// Stage is the last stage reached, StageAt when (since the domain
+	// started), After when the boot failed.
+	Stage          Stage
+	StageAt, After time.Duration
 	CPU        time.Duration // vCPU time used
 	LastLine   string        // the console's last line
 	ConsoleLog string
@@ -402,8 +404,8 @@ func (e *BootError) Error() string {
 	if last == "" {
 		last = "(none)"
 	}
-	return fmt.Sprintf("node %s (domain %s): %v\n  reached: %s, %.0fs after start, %.1fs of vCPU time used; last console line: %s\n  console %s ends with:\n%s",
-		e.Node, e.Domain, e.Cause, e.Stage, e.StageAt.Seconds(), e.CPU.Seconds(), last, e.ConsoleLog, e.Tail)
+	return fmt.Sprintf("node %s (domain %s): %v\n  got as far as %s (reached %.0fs after the domain started), failed after %.0fs with %.1fs of vCPU time used; last console line: %s\n  console %s ends with:\n%s",
+		e.Node, e.Domain, e.Cause, e.Stage, e.StageAt.Seconds(), e.After.Seconds(), e.CPU.Seconds(), last, e.ConsoleLog, e.Tail)
 }
 
 func (e *BootError) Unwrap() error { return e.Cause }

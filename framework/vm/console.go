@@ -18,8 +18,6 @@ var (
 	// 24 Nov 2026 15:40:01 +0000. Datasource DataSourceConfigDrive
 	// [net,ver=2][source=/dev/sr0].  Up 58.12 seconds".
 	finishedRE = regexp.MustCompile(`Cloud-init v\. (\S+) finished at .*\. Datasource (.*?)\.\s+Up ([0-9.]+) seconds`)
-	// Any mention of cloud-init: its own lines or systemd starting its units.
-	cloudInitRE = regexp.MustCompile(`(?i)cloud-init`)
 	ansiRE      = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
 )
 
@@ -38,7 +36,6 @@ type console struct {
 	partial   []byte
 	tail      []string
 	output    bool // the guest wrote anything
-	cloudInit bool // cloud-init showed up
 	finished  *Finished
 	// stages are the boot stages reached, in order, with when they were seen.
 	stages []StageTime
@@ -96,11 +93,8 @@ func (c *console) line(raw string) {
 	if len(c.tail) > tailLines {
 		c.tail = c.tail[len(c.tail)-tailLines:]
 	}
-	if cloudInitRE.MatchString(l) {
-		c.cloudInit = true
-	}
 	if st, ok := stageOf(l, c.stage()); ok {
-		c.stages = append(c.stages, StageTime{Stage: st, Seen: c.now, Line: l})
+		c.stages = append(c.stages, StageTime{Stage: st, Seen: c.now})
 	}
 	if c.fault == nil {
 		c.fault = faultOf(l)

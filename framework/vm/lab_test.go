@@ -141,7 +141,7 @@ func TestLabBootTimesOutAndLeavesNothing(t *testing.T) {
 		t.Fatal("a blank disk became ready")
 	}
 	t.Logf("error: %v\nprogress:\n%s", err, progress)
-	for _, want := range []string{"(domain " + Prefix + in.RunID + "-", "stuck: no progress for 5s (Stall)", "reached: firmware", ".console.log"} {
+	for _, want := range []string{"(domain " + Prefix + in.RunID + "-", "stuck: no progress for 5s (Stall)", "got as far as firmware", ".console.log"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error does not say %q", want)
 		}

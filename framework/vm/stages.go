@@ -41,11 +41,8 @@ var stageLines = []struct {
 
 // StageTime is when a stage was first seen.
 type StageTime struct {
-	Stage Stage     `json:"stage"`
-	Seen  time.Time `json:"-"`
-	// At is Seen relative to the domain's start, filled in by the boot.
-	At   time.Duration `json:"-"`
-	Line string        `json:"-"`
+	Stage Stage
+	Seen  time.Time
 }
 
 // stageOf returns the stage a console line opens, if it is later than current.
