@@ -29,7 +29,7 @@ func TestValidateNamesTheCulprit(t *testing.T) {
 	base := `
 network: {bridge: br0, cidr: 192.168.100.0/24, gateway: 192.168.100.1, domain: cloud.org}
 roles:
-  client: {files: [hosts], user_data: u.tmpl}
+  client: {files: [hosts, network], user_data: u.tmpl}
 nodes:
   - {name: a, role: client, fqdn: a.cloud.org, ip: 192.168.100.10, mac: "52:54:00:00:00:0a", vcpus: 1, memory_mib: 512, password: a, uuid: 11111111-1111-4111-8111-111111111111}
 `
