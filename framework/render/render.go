@@ -20,6 +20,8 @@ import (
 	"strings"
 	"text/template"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/drivelab/drivelab/framework/topology"
 )
 
@@ -168,7 +170,7 @@ func Render(ctx context.Context, in Input) ([]Drive, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := errors.Join(checkRoles(in.Topology, fl), checkPackages(in.Topology, fl, in.PackageDir), checkAccess(in.Topology, in.Access)); err != nil {
+	if err := errors.Join(checkOverlay(in.Topology, fl, in.Overlay), checkRoles(in.Topology, fl), checkPackages(in.Topology, fl, in.PackageDir), checkAccess(in.Topology, in.Access)); err != nil {
 		return nil, err
 	}
 	r := &renderer{in: in, flavor: fl, parsed: map[string]*template.Template{}, parseErr: map[string]error{}}
@@ -344,6 +346,9 @@ func (r *renderer) drive(n topology.Node) (d Drive, errs []error, ok bool) {
 		return out
 	}
 	d.UserData = render(UserDataPath, role.UserData)
+	if err := cloudConfigYAML(n.Name, d.Templates[UserDataPath], d.UserData); err != nil {
+		errs = append(errs, err)
+	}
 	for _, f := range role.Files {
 		spec := r.flavor.Files[f]
 		if spec.NetworkData != "" {
@@ -464,6 +469,56 @@ func templateError(node, file string, err error) error {
 		}
 	}
 	return e
+}
+
+// cloudConfigYAML refuses #cloud-config user_data that is not a YAML
+// mapping: cloud-init would drop it with a warning minutes into the boot.
+func cloudConfigYAML(node, file string, data []byte) error {
+	first, _, _ := bytes.Cut(data, []byte("\n"))
+	if string(bytes.TrimSpace(first)) != "#cloud-config" {
+		return nil
+	}
+	var v any
+	err := yaml.Unmarshal(data, &v)
+	if err == nil {
+		if _, ok := v.(map[string]any); ok || v == nil {
+			return nil
+		}
+		err = fmt.Errorf("the document is %T, not a mapping of modules", v)
+	}
+	e := &Error{Node: node, File: file, Err: fmt.Errorf("user_data is #cloud-config but not valid cloud-config YAML: %v; fix the YAML (cloud-init would ignore all of it)", strings.TrimPrefix(err.Error(), "yaml: "))}
+	var line int
+	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+		line, _ = strconv.Atoi(m[1])
+	}
+	e.Line = sourceLine(file, data, line)
+	if e.Line == 0 && line > 0 {
+		e.Err = fmt.Errorf("%w (rendered line %d)", e.Err, line)
+	}
+	return e
+}
+
+// yamlLineRE finds the decoder's "line N:".
+var yamlLineRE = regexp.MustCompile(`line (\d+):`)
+
+// sourceLine is the line of template file that reads exactly as line n of
+// its rendering, when exactly one does; 0 otherwise.
+func sourceLine(file string, rendered []byte, n int) int {
+	lines := strings.Split(string(rendered), "\n")
+	src, err := os.ReadFile(file)
+	if n < 1 || n > len(lines) || err != nil {
+		return 0
+	}
+	found := 0
+	for i, l := range strings.Split(string(src), "\n") {
+		if l == lines[n-1] {
+			if found > 0 {
+				return 0
+			}
+			found = i + 1
+		}
+	}
+	return found
 }
 
 // vendorData is vendor_data.json: the harness's access as cloud-config, or {}.
