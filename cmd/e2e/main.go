@@ -53,19 +53,26 @@ func main() {
 		usage(os.Stderr)
 		os.Exit(2)
 	}
-	err = c.run(ctx, args)
+	os.Exit(exitCode(ctx, c.name, c.run(ctx, args), os.Stderr))
+}
+
+// exitCode reports a command's error on w and gives the exit status: 0 also
+// for -h, 2 for a usage error (already printed), 130 when a signal stopped it.
+func exitCode(ctx context.Context, name string, err error, w io.Writer) int {
 	var sig interrupted
 	switch {
-	case err == nil:
-	case errors.Is(err, flag.ErrHelp):
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
 	case errors.Is(err, errUsage):
-		os.Exit(2)
-	case errors.As(context.Cause(ctx), &sig) && errors.Is(err, context.Canceled):
-		fmt.Fprintf(os.Stderr, "e2e %s: stopped by %s before it finished (%v); run it again to complete it\n", c.name, sig.String(), err)
-		os.Exit(130)
+		return 2
+	case errors.As(context.Cause(ctx), &sig):
+		// Whatever failed after the signal failed because of it, even
+		// where a library dropped context.Canceled from the chain.
+		fmt.Fprintf(w, "e2e %s: stopped by %s before it finished (%v); run it again to complete it\n", name, sig.String(), err)
+		return 130
 	default:
-		fmt.Fprintf(os.Stderr, "e2e %s: %v\n", c.name, err)
-		os.Exit(1)
+		fmt.Fprintf(w, "e2e %s: %v\n", name, err)
+		return 1
 	}
 }
 

@@ -23,6 +23,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/drivelab/drivelab/framework/topology"
+	"github.com/drivelab/drivelab/framework/yamlstrict"
 )
 
 // Paths inside a config drive.
@@ -200,27 +201,28 @@ func checkRoles(t *topology.Topology, fl *Flavor) error {
 	flavorFile := filepath.Join(fl.Dir, FlavorFile)
 	for _, role := range slices.Sorted(maps.Keys(t.Roles)) {
 		r := t.Roles[role]
+		at := t.At("roles." + role)
 		carried := map[string]bool{}
 		for _, f := range r.Files {
 			spec, ok := fl.Files[f]
 			if !ok {
-				errs = append(errs, fmt.Errorf("%s: role %q needs file %q, which flavor %s does not map; add files.%s to %s", t.Path, role, f, fl.Name, f, flavorFile))
+				errs = append(errs, fmt.Errorf("%s: role %q needs file %q, which flavor %s does not map; add files.%s to %s", at, role, f, fl.Name, f, flavorFile))
 				continue
 			}
 			if spec.Package != "" {
 				carried[spec.Package] = true
 				if !slices.Contains(r.Packages, spec.Package) {
-					errs = append(errs, fmt.Errorf("%s: role %q carries package %q (file %q) but does not list it under packages", t.Path, role, spec.Package, f))
+					errs = append(errs, fmt.Errorf("%s: role %q carries package %q (file %q) but does not list it under packages", at, role, spec.Package, f))
 				}
 			}
 		}
 		for _, p := range r.Packages {
 			if !carried[p] {
-				errs = append(errs, fmt.Errorf("%s: role %q lists package %q but none of its files carries it (flavor %s maps it to %q)", t.Path, role, p, fl.Name, fl.Packages[p]))
+				errs = append(errs, fmt.Errorf("%s: role %q lists package %q but none of its files carries it (flavor %s maps it to %q)", at, role, p, fl.Name, fl.Packages[p]))
 			}
 		}
 		if err := fl.checkTemplateName(r.UserData); err != nil {
-			errs = append(errs, fmt.Errorf("%s: role %q user_data: %v", t.Path, role, err))
+			errs = append(errs, fmt.Errorf("%s: role %q user_data: %v", at, role, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -486,20 +488,14 @@ func cloudConfigYAML(node, file string, data []byte) error {
 		}
 		err = fmt.Errorf("the document is %T, not a mapping of modules", v)
 	}
-	e := &Error{Node: node, File: file, Err: fmt.Errorf("user_data is #cloud-config but not valid cloud-config YAML: %v; fix the YAML (cloud-init would ignore all of it)", strings.TrimPrefix(err.Error(), "yaml: "))}
-	var line int
-	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
-		line, _ = strconv.Atoi(m[1])
-	}
+	line, msg := yamlstrict.ErrorLine(err.Error())
+	e := &Error{Node: node, File: file, Err: fmt.Errorf("user_data is #cloud-config but not valid cloud-config YAML: %s; fix the YAML (cloud-init would ignore all of it)", msg)}
 	e.Line = sourceLine(file, data, line)
 	if e.Line == 0 && line > 0 {
 		e.Err = fmt.Errorf("%w (rendered line %d)", e.Err, line)
 	}
 	return e
 }
-
-// yamlLineRE finds the decoder's "line N:".
-var yamlLineRE = regexp.MustCompile(`line (\d+):`)
 
 // sourceLine is the line of template file that reads exactly as line n of
 // its rendering, when exactly one does; 0 otherwise.

@@ -111,11 +111,18 @@ func Load(path string) (*Topology, error) {
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("topology %s does not exist; pass --topology FILE (fixtures/topology.yaml is the reference)", path)
 	}
+	if st, serr := os.Stat(path); serr == nil && st.IsDir() {
+		return nil, fmt.Errorf("topology %s is a folder; pass the topology file, such as fixtures/topology.yaml", path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("topology: %w", err)
 	}
 	return Parse(path, data)
 }
+
+// At is "file:line" of a field of the topology ("roles.web.files",
+// "nodes.2.mac"), or the file alone when the line is unknown.
+func (t *Topology) At(key string) string { return t.fields.At(t.Path, key) }
 
 // fieldsHint ends every YAML error of a topology.
 const fieldsHint = "fields are listed in fixtures/topology.yaml"
@@ -180,7 +187,7 @@ var RequiredFiles = []string{"hosts", "network"}
 func (t *Topology) Validate() error {
 	var errs []error
 	fail := func(key string, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", t.fields.At(t.Path, key), fmt.Sprintf(format, args...)))
+		errs = append(errs, fmt.Errorf("%s: %s", t.At(key), fmt.Sprintf(format, args...)))
 	}
 
 	nw := t.Network
@@ -361,7 +368,7 @@ const VCPUOvercommit = 4
 // the guests' memory together within it.
 func (t *Topology) FitsHost(h Host) error {
 	var errs []error
-	total := 0
+	total, nodeMem := 0, false
 	for i, n := range t.Nodes {
 		vcpus, mem := n.VCPUs, n.MemoryMiB
 		if h.MaxVCPUs > 0 {
@@ -373,16 +380,17 @@ func (t *Topology) FitsHost(h Host) error {
 		total += mem
 		if h.CPUs > 0 && vcpus > h.CPUs*VCPUOvercommit {
 			errs = append(errs, fmt.Errorf("%s: node %q: vcpus %d is more than %d per host CPU on this host of %d CPUs; lower it to at most %d or cap every node with E2E_MAX_VCPUS",
-				t.fields.At(t.Path, fmt.Sprintf("nodes.%d.vcpus", i)), n.Name, vcpus, VCPUOvercommit, h.CPUs, h.CPUs*VCPUOvercommit))
+				t.At(fmt.Sprintf("nodes.%d.vcpus", i)), n.Name, vcpus, VCPUOvercommit, h.CPUs, h.CPUs*VCPUOvercommit))
 		}
 		if h.MemoryMiB > 0 && mem > h.MemoryMiB {
+			nodeMem = true
 			errs = append(errs, fmt.Errorf("%s: node %q: memory_mib %d is more than this host has (%d MiB); lower it or cap every node with E2E_MAX_MEMORY_MIB",
-				t.fields.At(t.Path, fmt.Sprintf("nodes.%d.memory_mib", i)), n.Name, mem, h.MemoryMiB))
+				t.At(fmt.Sprintf("nodes.%d.memory_mib", i)), n.Name, mem, h.MemoryMiB))
 		}
 	}
-	if h.MemoryMiB > 0 && total > h.MemoryMiB && len(errs) == 0 {
+	if h.MemoryMiB > 0 && total > h.MemoryMiB && !nodeMem {
 		errs = append(errs, fmt.Errorf("%s: the nodes ask %d MiB of memory together, more than this host has (%d MiB); lower memory_mib or cap every node with E2E_MAX_MEMORY_MIB",
-			t.fields.At(t.Path, "nodes"), total, h.MemoryMiB))
+			t.At("nodes"), total, h.MemoryMiB))
 	}
 	return errors.Join(errs...)
 }

@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -53,31 +55,52 @@ func Decode(path string, data []byte, v any, hint string) (Fields, error) {
 	case errors.Is(err, io.EOF):
 		return nil, fmt.Errorf("%s: the file is empty (no YAML document); %s", path, hint)
 	case err != nil:
-		return nil, located(path, err, hint)
+		return nil, located(path, err, hint, nil)
 	}
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		return nil, located(path, err, "a file holds one YAML document: remove the `---` line and what follows")
+		return nil, located(path, err, "a file holds one YAML document: remove the `---` line and what follows", nil)
 	default:
-		return nil, fmt.Errorf("%s:%d: a second YAML document starts here; the file is read as one document, so merge it into the first or remove the `---` line and what follows", path, max(next.Line-1, 1))
+		return nil, fmt.Errorf("%s:%d: a second YAML document starts here; the file is read as one document, so merge it into the first or remove the `---` line and what follows", path, separator(data, next))
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
 	}
+	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+		return nil, fmt.Errorf("%s: the document is empty (null), not a mapping of fields; %s", path, hint)
+	}
 	if root.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%s:%d: the document is %s, not a mapping of fields; %s", path, root.Line, kind(root), hint)
 	}
+	fields := Fields{}
+	walk(fields, "", root)
 	strict := yaml.NewDecoder(bytes.NewReader(data))
 	strict.KnownFields(true)
 	if err := strict.Decode(v); err != nil {
-		return nil, located(path, err, hint)
+		return nil, located(path, err, hint, fields)
 	}
-	fields := Fields{}
-	walk(fields, "", root)
 	return fields, nil
+}
+
+// separator is the line of the `---` that starts the document next.
+func separator(data []byte, next yaml.Node) int {
+	end := next.Line
+	if len(next.Content) > 0 {
+		end = next.Content[0].Line
+	}
+	line := end
+	for i, l := range strings.Split(string(data), "\n") {
+		if i+1 > end {
+			break
+		}
+		if strings.HasPrefix(l, "---") {
+			line = i + 1
+		}
+	}
+	return line
 }
 
 func kind(n *yaml.Node) string {
@@ -122,8 +145,40 @@ func walk(fields Fields, prefix string, n *yaml.Node) {
 // lineRE finds the decoder's "line N: " (after an optional "yaml: ").
 var lineRE = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 
-// located rewrites the decoder's errors as "path:N: message (hint)", one per line.
-func located(path string, err error, hint string) error {
+// parserProblems are the go.yaml.in/yaml/v3 parser's own errors, which it
+// reports with a 0-based line (decode.go, fail); scanner errors are 1-based.
+var parserProblems = []string{
+	"did not find expected ',' or ']'", "did not find expected ',' or '}'",
+	"did not find expected '-' indicator", "did not find expected <document start>",
+	"did not find expected key", "did not find expected node content",
+	"found duplicate %", "found incompatible YAML document", "found undefined tag handle",
+}
+
+// ErrorLine splits one decoder message into its 1-based line (0 when it
+// names none) and the message without "yaml: line N: ".
+func ErrorLine(msg string) (int, string) {
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	g := lineRE.FindStringSubmatch(msg)
+	if g == nil {
+		return 0, msg
+	}
+	line, _ := strconv.Atoi(g[1])
+	for _, p := range parserProblems {
+		if strings.HasPrefix(g[2], p) {
+			line++
+			break
+		}
+	}
+	return line, g[2]
+}
+
+// quotedRE finds the value a text unmarshaler quotes: ParseAddr("x").
+var quotedRE = regexp.MustCompile(`\("([^"]*)"\)`)
+
+// located rewrites the decoder's errors as "path:N: message (hint)", one
+// per line. A value's own parser (an IP address) names no line: the field
+// holding that value gives it.
+func located(path string, err error, hint string, fields Fields) error {
 	var msgs []string
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
@@ -133,9 +188,17 @@ func located(path string, err error, hint string) error {
 	}
 	var errs []error
 	for _, m := range msgs {
-		m = strings.TrimPrefix(m, "yaml: ")
-		if g := lineRE.FindStringSubmatch(m); g != nil {
-			errs = append(errs, fmt.Errorf("%s:%s: %s (%s)", path, g[1], g[2], hint))
+		line, m := ErrorLine(m)
+		if q := quotedRE.FindStringSubmatch(m); line == 0 && q != nil {
+			for _, key := range slices.Sorted(maps.Keys(fields)) {
+				if n := fields[key]; n.Kind == yaml.ScalarNode && n.Value == q[1] {
+					line, m = n.Line, key+": "+m
+					break
+				}
+			}
+		}
+		if line > 0 {
+			errs = append(errs, fmt.Errorf("%s:%d: %s (%s)", path, line, m, hint))
 		} else {
 			errs = append(errs, fmt.Errorf("%s: %s (%s)", path, m, hint))
 		}
