@@ -25,7 +25,7 @@ type renderFlags struct {
 
 func addRenderFlags(fs *flag.FlagSet) renderFlags {
 	return renderFlags{
-		topology:  fs.String("topology", "fixtures/topology.yaml", "topology file"),
+		topology:  fs.String("topology", "fixtures/topology.yaml", "the topology file"),
 		templates: fs.String("templates", "fixtures/templates", "folder holding one folder per flavor"),
 		flavor:    fs.String("flavor", "debian12", "guest flavor: a folder of --templates (centos7, debian12)"),
 		overlay:   fs.String("overlay", "", "optional folder whose templates override the flavor's (<name>, or nodes/<node>/<name> for one node)"),

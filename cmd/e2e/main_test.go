@@ -117,3 +117,27 @@ func listing(t *testing.T, dir string) string {
 	}
 	return b.String()
 }
+
+// --force writes drives lint rejects, and says so.
+func TestDrivesForce(t *testing.T) {
+	bin := e2e(t)
+	pkgs, out := t.TempDir(), filepath.Join(t.TempDir(), "drives")
+	for _, f := range []string{"haproxy.tar.gz", "apache2.tar.gz"} {
+		writeFile(t, filepath.Join(pkgs, f), "placeholder\n")
+	}
+	overlay, _ := filepath.Abs("../../fixtures/bad/drives-lint-fails/overlay")
+	args := []string{"drives", "--packages", pkgs, "--out", out, "--overlay", overlay}
+	if msg, code := runE2E(t, bin, args...); code != 1 || !strings.Contains(msg, "nothing written") {
+		t.Fatalf("without --force: exit %d:\n%s", code, msg)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("without --force %s was written: %v", out, err)
+	}
+	msg, code := runE2E(t, bin, append(args, "--force")...)
+	if code != 0 || !strings.Contains(msg, "WARNING: --force: writing drives that lint rejects") || !strings.Contains(msg, `user_data starts with "echo hi"`) {
+		t.Fatalf("with --force: exit %d:\n%s", code, msg)
+	}
+	if _, err := os.Stat(filepath.Join(out, "test2.iso")); err != nil {
+		t.Error(err)
+	}
+}

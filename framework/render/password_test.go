@@ -8,15 +8,20 @@ import (
 	"github.com/drivelab/drivelab/framework/render"
 )
 
-// PasswordLine runs the line of a user_data script that sets root's
-// password with the setter replaced by cat, and returns what the setter
-// would have read: the shell must hand it the password exactly.
+// passwordLine runs the line of a user_data script that sets root's
+// password, with the setter replaced by a loop printing what it reads, and
+// returns that: the shell must hand the setter the password exactly. A
+// broken template would run part of the password as a command, so the line
+// runs in a restricted bash (no redirection, no cd) with no PATH, in an
+// empty folder.
 func passwordLine(t testing.TB, userData []byte) (string, bool) {
 	t.Helper()
 	for _, line := range strings.Split(string(userData), "\n") {
 		for _, setter := range []string{"| passwd --stdin root", "| chpasswd"} {
 			if cmd, ok := strings.CutSuffix(line, setter); ok && strings.HasPrefix(cmd, "echo ") {
-				out, err := exec.Command("bash", "-c", cmd+"| cat").Output()
+				sh := exec.Command("bash", "-r", "-c", cmd+`| while IFS= read -r l || [ -n "$l" ]; do printf '%s\n' "$l"; done`)
+				sh.Env, sh.Dir = []string{"PATH=/nonexistent"}, t.TempDir()
+				out, err := sh.Output()
 				if err != nil {
 					t.Fatalf("%s: %v", line, err)
 				}

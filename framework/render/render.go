@@ -486,7 +486,11 @@ func cloudConfigYAML(node, file string, data []byte) error {
 		if _, ok := v.(map[string]any); ok || v == nil {
 			return nil
 		}
-		err = fmt.Errorf("the document is %T, not a mapping of modules", v)
+		what := "a single value"
+		if _, ok := v.([]any); ok {
+			what = "a list"
+		}
+		err = fmt.Errorf("the document is %s, not a mapping of modules (runcmd:, users:, ...)", what)
 	}
 	line, msg := yamlstrict.ErrorLine(err.Error())
 	e := &Error{Node: node, File: file, Err: fmt.Errorf("user_data is #cloud-config but not valid cloud-config YAML: %s; fix the YAML (cloud-init would ignore all of it)", msg)}

@@ -210,18 +210,8 @@ func (t *Topology) Validate() error {
 	default:
 		cidrOK = true
 	}
-	switch {
-	case !nw.Gateway.IsValid():
-		fail("network.gateway", "network.gateway is missing; give the router's address inside network.cidr, such as 192.168.100.1")
-	case !nw.Gateway.Is4():
-		fail("network.gateway", "network.gateway %s is not an IPv4 address", nw.Gateway)
-	case !cidrOK:
-	case !nw.CIDR.Contains(nw.Gateway):
-		fail("network.gateway", "network.gateway %s is outside network.cidr %s; give an address inside it", nw.Gateway, nw.CIDR)
-	case nw.Gateway == nw.CIDR.Addr():
-		fail("network.gateway", "network.gateway %s is the network address of %s; give a host address such as %s", nw.Gateway, nw.CIDR, nw.CIDR.Addr().Next())
-	case nw.Gateway == broadcast(nw.CIDR):
-		fail("network.gateway", "network.gateway %s is the broadcast address of %s; give a host address such as %s", nw.Gateway, nw.CIDR, nw.CIDR.Addr().Next())
+	if p := nw.hostProblem(nw.Gateway, cidrOK); p != "" {
+		fail("network.gateway", "network.gateway %s; give the router's host address inside network.cidr, such as %s", p, nw.CIDR.Addr().Next())
 	}
 	if !ValidFQDN("x." + nw.Domain) {
 		fail("network.domain", "network.domain %q is not a valid DNS domain (lower-case labels joined by dots, e.g. cloud.org)", nw.Domain)
@@ -284,18 +274,10 @@ func (t *Topology) Validate() error {
 		case !strings.HasSuffix(n.FQDN, "."+nw.Domain):
 			nodeFail("fqdn", "fqdn %q is not in network.domain %q", n.FQDN, nw.Domain)
 		}
-		switch {
-		case !n.IP.IsValid():
-			nodeFail("ip", "ip is missing; give the node a free IPv4 address inside network.cidr")
-		case !n.IP.Is4():
-			nodeFail("ip", "ip %s is not IPv4", n.IP)
-		case !cidrOK:
-		case !nw.CIDR.Contains(n.IP):
-			nodeFail("ip", "ip %s is outside network.cidr %s", n.IP, nw.CIDR)
-		case n.IP == nw.Gateway:
+		if p := nw.hostProblem(n.IP, cidrOK); p != "" {
+			nodeFail("ip", "ip %s; give the node a free host address inside network.cidr", p)
+		} else if n.IP == nw.Gateway {
 			nodeFail("ip", "ip %s is the gateway's address; pick a free address", n.IP)
-		case n.IP == nw.CIDR.Addr() || n.IP == broadcast(nw.CIDR):
-			nodeFail("ip", "ip %s is the network or broadcast address of %s; pick a host address", n.IP, nw.CIDR)
 		}
 		if n.MAC == "" {
 			nodeFail("mac", "mac is missing; give a unicast Ethernet address such as 52:54:00:64:00:19")
@@ -344,6 +326,26 @@ func (t *Topology) Validate() error {
 		unique("uuid", "uuid", n.UUID, "give each node its own uuid (uuidgen)")
 	}
 	return errors.Join(errs...)
+}
+
+// hostProblem says what keeps a from being a host address of the network
+// ("is missing", "... is outside network.cidr ..."), or "" when it is one.
+// Without a valid cidr only the address itself is checked.
+func (nw Network) hostProblem(a netip.Addr, cidrOK bool) string {
+	switch {
+	case !a.IsValid():
+		return "is missing"
+	case !a.Is4():
+		return fmt.Sprintf("%s is not an IPv4 address", a)
+	case !cidrOK:
+	case !nw.CIDR.Contains(a):
+		return fmt.Sprintf("%s is outside network.cidr %s", a, nw.CIDR)
+	case a == nw.CIDR.Addr():
+		return fmt.Sprintf("%s is the network address of %s", a, nw.CIDR)
+	case a == broadcast(nw.CIDR):
+		return fmt.Sprintf("%s is the broadcast address of %s", a, nw.CIDR)
+	}
+	return ""
 }
 
 // MaxVCPUs is the most vCPUs QEMU's pc machine gives one guest.
