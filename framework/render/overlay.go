@@ -14,7 +14,8 @@ import (
 )
 
 // OverlayNotes are the files an overlay may hold beside its templates: a
-// self-test variant's description (framework/selftest) and a README.
+// self-test variant's description (framework/selftest) and a README. Hidden
+// files and folders (an editor's .name.swp, .git) are passed over too.
 var OverlayNotes = []string{"variant.yaml", "README.md"}
 
 // checkOverlay refuses an overlay that would not apply: a folder that is
@@ -64,6 +65,11 @@ func checkOverlay(t *topology.Topology, fl *Flavor, dir string) error {
 		}
 		rel, _ := filepath.Rel(dir, path)
 		parts := strings.Split(filepath.ToSlash(rel), "/")
+		if hidden := rel != "." && strings.HasPrefix(d.Name(), "."); hidden && d.IsDir() {
+			return fs.SkipDir
+		} else if hidden && !all[d.Name()] {
+			return nil
+		}
 		if d.IsDir() {
 			switch {
 			case rel == ".", rel == "nodes":

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"unicode"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/drivelab/drivelab/framework/yamlstrict"
 )
 
@@ -135,6 +137,12 @@ func Parse(path string, data []byte) (*Topology, error) {
 		return nil, err
 	}
 	t.fields = fields
+	// The decoder truncates 1.5 to 1 for an int field; read the sizes again
+	// as written (through aliases and merge keys too): they must be whole.
+	var sizes struct {
+		Nodes []map[string]any `yaml:"nodes"`
+	}
+	_ = yaml.Unmarshal(data, &sizes) // it decoded once already
 	var errs []error
 	for i := range t.Nodes {
 		n := &t.Nodes[i]
@@ -142,11 +150,15 @@ func Parse(path string, data []byte) (*Topology, error) {
 			n.InstanceName = n.Name
 		}
 		n.MAC = strings.ToLower(n.MAC)
-		// The decoder truncates 1.5 to 1 for an int field; a size must be written whole.
 		for _, f := range []string{"vcpus", "memory_mib"} {
-			key := fmt.Sprintf("nodes.%d.%s", i, f)
-			if v, ok := fields[key]; ok && v.Tag != "!!int" {
-				errs = append(errs, fmt.Errorf("%s: node %q: %s %q is not a whole number; write e.g. %s: 2", fields.At(path, key), n.Name, f, v.Value, f))
+			if i >= len(sizes.Nodes) {
+				break
+			}
+			switch v := sizes.Nodes[i][f].(type) {
+			case nil, int, int64, uint64:
+			default:
+				key := fmt.Sprintf("nodes.%d.%s", i, f)
+				errs = append(errs, fmt.Errorf("%s: node %q: %s %v is not a whole number; write e.g. %s: 2", fields.At(path, key), n.Name, f, v, f))
 			}
 		}
 	}
