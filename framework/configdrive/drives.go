@@ -107,7 +107,7 @@ func outDir(dir string) (string, os.FileMode, error) {
 	case errors.Is(err, os.ErrNotExist):
 		return dir, 0o755, nil
 	case err != nil:
-		return "", 0, err
+		return "", 0, fmt.Errorf("output %s: %w; give a folder whose parent is a folder", dir, err)
 	case !st.IsDir():
 		return "", 0, fmt.Errorf("output %s is a file, not a folder; give a folder for the drives (it is created if missing)", dir)
 	}

@@ -46,6 +46,9 @@ func LoadFlavor(templatesDir, name string) (*Flavor, error) {
 	if name == "" || strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
 		return nil, fmt.Errorf("flavor %q: give the name of a directory in %s (%s)", name, templatesDir, strings.Join(flavorNames(templatesDir), ", "))
 	}
+	if st, err := os.Stat(templatesDir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("templates folder %q is missing or not a folder; give the folder holding one folder per flavor, such as fixtures/templates", templatesDir)
+	}
 	data, err := os.ReadFile(file)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("flavor %q: %s does not exist; known flavors in %s: %s", name, file, templatesDir, strings.Join(flavorNames(templatesDir), ", "))
