@@ -233,6 +233,9 @@ func checkPackages(t *topology.Topology, fl *Flavor, dir string) error {
 	if dir == "" {
 		return nil
 	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("package folder %s is missing or not a folder; give the folder holding %s's package files (%s)", dir, fl.Name, strings.Join(slices.Sorted(maps.Values(fl.Packages)), ", "))
+	}
 	var errs []error
 	seen := map[string]bool{}
 	for _, role := range slices.Sorted(maps.Keys(t.Roles)) {
