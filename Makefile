@@ -18,9 +18,16 @@ BENCH_BASELINE ?= e9dc7bd
 # Host tools the tests talk to: haproxy -c (lint), Debian's cloud-init reader,
 # blkid and genisoimage (bench); gcc for the race detector (cgo).
 TEST_PKGS := haproxy cloud-init util-linux genisoimage gcc
+# Fuzz targets (package:Target): make test runs each FUZZTIME, make fuzz FUZZ_LONG.
+# One worker each (-parallel 1): the machine has two cores. Findings land in
+# the package's testdata/fuzz/ and run as tests from then on. Minimizing a new
+# input takes up to 60 s by default and counts no execs: 5 s is enough here.
+FUZZ_TARGETS := topology:FuzzParse render:FuzzRenderNode render:FuzzTemplate
+FUZZTIME  ?= 10s
+FUZZ_LONG ?= 5m
 LAB_PKGS  := qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients iproute2 mmdebstrap e2fsprogs
 
-.PHONY: all build test e2e bench bench-drives bench-e2e golden image lab-up lab-down down selftest lint drives vet clean
+.PHONY: all build test fuzz e2e bench bench-drives bench-e2e golden image lab-up lab-down down selftest lint drives vet clean
 
 all: build
 
@@ -36,6 +43,14 @@ test: build
 	$(GO) vet ./...
 	$(GO) test -count=1 -race ./framework/... ./scenarios/... ./cmd/...
 	$(GO) test -count=1 ./suites/configdrive/... -ginkgo.label-filter=drive
+	$(MAKE) --no-print-directory fuzz FUZZ_LONG=$(FUZZTIME)
+
+## fuzz: the fuzz targets for loading topologies and rendering drives, FUZZ_LONG each (default 5m).
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz $$t for $(FUZZ_LONG)"; \
+	  $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZ_LONG) -fuzzminimizetime 5s -parallel 1 ./framework/$${t%%:*}/; \
+	done
 
 ## e2e: lab up, image (cached), drives, boot, verify, teardown.
 e2e: build

@@ -34,10 +34,10 @@ func runBoot(ctx context.Context, args []string) error {
 	runID := fs.String("run", vm.NewRunID(), "run id; names every domain, volume and file dl-<run>-<node>")
 	artifacts := fs.String("artifacts", "", "folder for consoles and domain XML (default artifacts/<run>)")
 	keep := fs.Bool("keep", false, "leave the nodes running once ready (remove them later with `e2e down`)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	t, err := topology.Load(*topoPath)
+	t, err := loadTopology(*topoPath)
 	if err != nil {
 		return err
 	}

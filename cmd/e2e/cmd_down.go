@@ -19,7 +19,7 @@ func init() {
 			fs := newFlags("down")
 			socket := fs.String("libvirt-socket", vm.Socket(), "libvirtd's unix socket (env E2E_LIBVIRT_SOCKET)")
 			run := fs.String("run", "", "remove only this run's domains and volumes (default: every run's)")
-			if err := fs.Parse(args); err != nil {
+			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
 			iv, err := config.DefaultIntervals(config.AccelTCG).WithEnv()

@@ -2,20 +2,23 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/drivelab/drivelab/framework/configdrive"
 	"github.com/drivelab/drivelab/framework/image"
+	"github.com/drivelab/drivelab/framework/lint"
 	"github.com/drivelab/drivelab/framework/render"
 )
 
 func init() {
 	register(command{
 		name:    "drives",
-		summary: "write one config-2 ISO per node and a manifest (run e2e lint first)",
+		summary: "lint, then write one config-2 ISO per node and a manifest (all or nothing)",
 		run:     runDrives,
 	})
 }
@@ -23,14 +26,29 @@ func init() {
 func runDrives(ctx context.Context, args []string) error {
 	fs := newFlags("drives")
 	rf := addRenderFlags(fs)
-	out := fs.String("out", "out/drives", "folder receiving <node>.iso and "+configdrive.ManifestFile)
+	out := fs.String("out", "out/drives", "the folder receiving <node>.iso and "+configdrive.ManifestFile)
+	force := fs.Bool("force", false, "write the drives even if lint finds problems (says so loudly)")
 	fs.Lookup("packages").Usage += " (debian12: default the image build's bundles)"
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	in, err := rf.input()
-	if err != nil {
+	in, err := rf.input(fs)
+	if err := errors.Join(err, requireFlags(fs, "out")); err != nil {
 		return err
+	}
+	// Drives lint rejects would fail minutes into a boot, if at all.
+	report := lint.Run(ctx, in)
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w; %s is as it was", err, *out)
+	}
+	for _, s := range report.Skipped {
+		fmt.Fprintln(os.Stderr, "lint skipped:", s)
+	}
+	if err := report.Err(); err != nil {
+		if !*force {
+			return fmt.Errorf("lint: %w\nnothing written; fix the templates or topology, or pass --force to write these drives anyway", err)
+		}
+		fmt.Fprintf(os.Stderr, "WARNING: --force: writing drives that lint rejects; they are not what the topology says.\nlint: %v\n", err)
 	}
 	if in.PackageDir == "" && in.Flavor == "debian12" {
 		// The debian12 bundles come with the guest image's build.
@@ -56,9 +74,13 @@ func runDrives(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	stale := configdrive.Stale(*out, drives)
 	manifest, err := configdrive.WriteAll(ctx, drives, *out)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w; %s is as it was", err, *out)
+	}
+	for _, s := range stale {
+		fmt.Printf("removed %s: its node is not in %s\n", filepath.Join(*out, s), in.Topology.Path)
 	}
 	sizes := map[string]int64{}
 	for _, e := range manifest {

@@ -19,7 +19,7 @@ func init() {
 		run: func(ctx context.Context, args []string) error {
 			fs := newFlags("lab up")
 			cfg := labFlags(fs)
-			if err := fs.Parse(args); err != nil {
+			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
 			c, err := cfg()
@@ -36,7 +36,7 @@ func init() {
 			fs := newFlags("lab down")
 			cfg := labFlags(fs)
 			force := fs.Bool("force", false, "kill processes still running in the netns (guests) instead of refusing")
-			if err := fs.Parse(args); err != nil {
+			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
 			c, err := cfg()

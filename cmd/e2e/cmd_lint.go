@@ -8,7 +8,6 @@ import (
 
 	"github.com/drivelab/drivelab/framework/lint"
 	"github.com/drivelab/drivelab/framework/render"
-	"github.com/drivelab/drivelab/framework/topology"
 )
 
 func init() {
@@ -26,7 +25,7 @@ type renderFlags struct {
 
 func addRenderFlags(fs *flag.FlagSet) renderFlags {
 	return renderFlags{
-		topology:  fs.String("topology", "fixtures/topology.yaml", "topology file"),
+		topology:  fs.String("topology", "fixtures/topology.yaml", "the topology file"),
 		templates: fs.String("templates", "fixtures/templates", "folder holding one folder per flavor"),
 		flavor:    fs.String("flavor", "debian12", "guest flavor: a folder of --templates (centos7, debian12)"),
 		overlay:   fs.String("overlay", "", "optional folder whose templates override the flavor's (<name>, or nodes/<node>/<name> for one node)"),
@@ -34,8 +33,12 @@ func addRenderFlags(fs *flag.FlagSet) renderFlags {
 	}
 }
 
-func (f renderFlags) input() (render.Input, error) {
-	t, err := topology.Load(*f.topology)
+// input checks the flags and loads the topology.
+func (f renderFlags) input(fs *flag.FlagSet) (render.Input, error) {
+	if err := requireFlags(fs, "topology", "templates", "flavor"); err != nil {
+		return render.Input{}, err
+	}
+	t, err := loadTopology(*f.topology)
 	if err != nil {
 		return render.Input{}, err
 	}
@@ -48,7 +51,7 @@ func runLint(ctx context.Context, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	in, err := rf.input()
+	in, err := rf.input(fs)
 	if err != nil {
 		return err
 	}

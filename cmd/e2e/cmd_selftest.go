@@ -13,7 +13,6 @@ import (
 	"github.com/drivelab/drivelab/framework/harness"
 	"github.com/drivelab/drivelab/framework/lab"
 	"github.com/drivelab/drivelab/framework/selftest"
-	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/verify"
 	"github.com/drivelab/drivelab/framework/vm"
 	"github.com/drivelab/drivelab/scenarios"
@@ -41,7 +40,7 @@ func runSelftest(ctx context.Context, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	topo, err := topology.Load(*topoPath)
+	topo, err := loadTopology(*topoPath)
 	if err != nil {
 		return err
 	}

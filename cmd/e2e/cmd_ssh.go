@@ -32,7 +32,7 @@ func runSSH(ctx context.Context, args []string) error {
 	fs.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: e2e ssh NODE [-- CMD...]\n\nA root shell on NODE of the kept lab (a terminal when stdin is one), reached\nthrough the client node with the host key the harness pinned; with CMD, run\nit and exit with its status.")
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	node, cmd, err := sshArgs(fs.Args())

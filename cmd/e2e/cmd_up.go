@@ -12,7 +12,6 @@ import (
 
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/harness"
-	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/vm"
 )
 
@@ -61,7 +60,7 @@ func runUp(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	topo, err := topology.Load(choice.Topology)
+	topo, err := loadTopology(choice.Topology)
 	if err != nil {
 		return err
 	}

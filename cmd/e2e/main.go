@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"slices"
@@ -30,43 +31,98 @@ func register(c command) { commands = append(commands, c) }
 var errUsage = errors.New("usage")
 
 func main() {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
 	// The first SIGINT/SIGTERM cancels ctx so teardown runs; a second one kills.
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		s := <-sigs
+		signal.Reset(os.Interrupt, syscall.SIGTERM)
+		cancel(interrupted{s})
+	}()
 
-	c, args, ok := lookup(os.Args[1:])
-	if !ok {
-		usage()
+	args := os.Args[1:]
+	if len(args) == 1 && slices.Contains([]string{"-h", "-help", "--help", "help"}, args[0]) {
+		usage(os.Stdout)
+		return
+	}
+	c, args, err := lookup(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n\n", err)
+		usage(os.Stderr)
 		os.Exit(2)
 	}
-	err := c.run(ctx, args)
+	os.Exit(exitCode(ctx, c.name, c.run(ctx, args), os.Stderr))
+}
+
+// exitCode reports a command's error on w and gives the exit status: 0 also
+// for -h, 2 for a usage error (already printed), 130 when a signal stopped it.
+func exitCode(ctx context.Context, name string, err error, w io.Writer) int {
+	var sig interrupted
 	switch {
-	case err == nil:
-	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
-		os.Exit(2)
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		return 2
+	case errors.As(context.Cause(ctx), &sig):
+		// Whatever failed after the signal failed because of it, even
+		// where a library dropped context.Canceled from the chain.
+		fmt.Fprintf(w, "e2e %s: stopped by %s before it finished (%v); run it again to complete it\n", name, sig.String(), err)
+		return 130
 	default:
-		fmt.Fprintf(os.Stderr, "e2e %s: %v\n", c.name, err)
-		os.Exit(1)
+		fmt.Fprintf(w, "e2e %s: %v\n", name, err)
+		return 1
 	}
 }
 
-// lookup finds the longest registered name that prefixes args.
-func lookup(args []string) (command, []string, bool) {
+// interrupted is the cause of a context cancelled by a signal.
+type interrupted struct{ sig os.Signal }
+
+func (i interrupted) Error() string { return i.String() + " received" }
+
+func (i interrupted) String() string {
+	if i.sig == os.Interrupt {
+		return "SIGINT (Ctrl-C)"
+	}
+	return strings.ToUpper("SIG" + strings.TrimPrefix(i.sig.String(), "sig"))
+}
+
+// lookup finds the longest registered name that prefixes args, or says
+// what is wrong with args.
+func lookup(args []string) (command, []string, error) {
 	best, n := command{}, 0
+	var subs []string // commands whose first word is args[0]
 	for _, c := range commands {
 		words := strings.Fields(c.name)
 		if len(words) > n && len(args) >= len(words) && slices.Equal(args[:len(words)], words) {
 			best, n = c, len(words)
 		}
+		if len(args) > 0 && len(words) > 1 && words[0] == args[0] {
+			subs = append(subs, c.name)
+		}
 	}
-	return best, args[min(n, len(args)):], n > 0
+	slices.Sort(subs)
+	switch {
+	case n > 0:
+		return best, args[n:], nil
+	case len(args) == 0:
+		return command{}, nil, errors.New("no command given")
+	case len(subs) > 0 && len(args) == 1:
+		return command{}, nil, fmt.Errorf("%q needs a subcommand: %s", args[0], strings.Join(subs, ", "))
+	case len(subs) > 0:
+		return command{}, nil, fmt.Errorf("unknown command %q; %q has: %s", strings.Join(args[:2], " "), args[0], strings.Join(subs, ", "))
+	case strings.HasPrefix(args[0], "-"):
+		return command{}, nil, fmt.Errorf("%s before the command; flags follow it (e2e COMMAND [flags])", args[0])
+	}
+	return command{}, nil, fmt.Errorf("unknown command %q", args[0])
 }
 
-func usage() {
+func usage(w io.Writer) {
 	slices.SortFunc(commands, func(a, b command) int { return strings.Compare(a.name, b.name) })
-	fmt.Fprintln(os.Stderr, "usage: e2e COMMAND [flags]\n\ncommands:")
+	fmt.Fprintln(w, "usage: e2e COMMAND [flags]   (e2e COMMAND -h: its flags)\n\ncommands:")
 	for _, c := range commands {
-		fmt.Fprintf(os.Stderr, "  %-14s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-14s %s\n", c.name, c.summary)
 	}
 }
 
@@ -75,9 +131,20 @@ func newFlags(name string) *flag.FlagSet {
 	return flag.NewFlagSet("e2e "+name, flag.ContinueOnError)
 }
 
+// parseFlags parses a command's flags; the flag package has printed what
+// was wrong and the usage, so a parse error is errUsage (exit 2), -h is
+// flag.ErrHelp (exit 0).
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	return err
+}
+
 // parseNoArgs parses a command's flags; positional arguments are a usage error.
 func parseNoArgs(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -86,4 +153,17 @@ func parseNoArgs(fs *flag.FlagSet, args []string) error {
 		return errUsage
 	}
 	return nil
+}
+
+// requireFlags refuses flags given as empty (--out=), which would otherwise
+// surface as `open : no such file or directory`.
+func requireFlags(fs *flag.FlagSet, names ...string) error {
+	var errs []error
+	for _, name := range names {
+		f := fs.Lookup(name)
+		if strings.TrimSpace(f.Value.String()) == "" {
+			errs = append(errs, fmt.Errorf("--%s is empty; give %s (default %s)", name, f.Usage, f.DefValue))
+		}
+	}
+	return errors.Join(errs...)
 }

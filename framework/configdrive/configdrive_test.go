@@ -366,3 +366,117 @@ func TestReadRefusesTruncatedImage(t *testing.T) {
 		t.Fatalf("error = %v, want truncated", err)
 	}
 }
+
+// snapshot is a folder's file names and contents, to see that it is unchanged.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, e := range entries {
+		files[e.Name()] = string(must(os.ReadFile(filepath.Join(dir, e.Name()))))
+	}
+	return files
+}
+
+// A failed or interrupted WriteAll leaves a folder that held drives exactly
+// as it was, and nothing beside it.
+func TestWriteAllIsAllOrNothing(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "drives")
+	if _, err := configdrive.WriteAll(context.Background(), drives(t, "debian12", 0), dir); err != nil {
+		t.Fatal(err)
+	}
+	before := snapshot(t, dir)
+	broken := drives(t, "debian12", 4<<20)
+	broken[3].MetaData = []byte("{")
+	for name, run := range map[string]func() error{
+		"a drive fails": func() error {
+			_, err := configdrive.WriteAll(context.Background(), broken, dir)
+			return err
+		},
+		"interrupted": func() error {
+			_, err := configdrive.WriteAll(&cancelAfter{Context: context.Background(), n: 3000}, broken[:3], dir)
+			return err
+		},
+	} {
+		if err := run(); err == nil {
+			t.Fatalf("%s: no error", name)
+		}
+		after := snapshot(t, dir)
+		if len(after) != len(before) {
+			t.Errorf("%s: the folder holds %d files, had %d", name, len(after), len(before))
+		}
+		for f, data := range before {
+			if after[f] != data {
+				t.Errorf("%s: %s changed", name, f)
+			}
+		}
+		if left, _ := os.ReadDir(parent); len(left) != 1 {
+			t.Errorf("%s: %v beside the folder, want only drives", name, left)
+		}
+	}
+}
+
+// Drives of nodes no longer rendered are reported by Stale and removed.
+func TestWriteAllRemovesStaleDrives(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "drives")
+	ds := drives(t, "debian12", 0)
+	if _, err := configdrive.WriteAll(context.Background(), ds, dir); err != nil {
+		t.Fatal(err)
+	}
+	if stale := configdrive.Stale(dir, ds[:3]); len(stale) != 1 || stale[0] != "web02.iso" {
+		t.Fatalf("Stale = %v, want [web02.iso]", stale)
+	}
+	if _, err := configdrive.WriteAll(context.Background(), ds[:3], dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "web02.iso")); !os.IsNotExist(err) {
+		t.Errorf("web02.iso survived: %v", err)
+	}
+	if manifest := string(must(os.ReadFile(filepath.Join(dir, configdrive.ManifestFile)))); strings.Contains(manifest, "web02") {
+		t.Errorf("the manifest still names web02")
+	}
+}
+
+// A folder holding anything but drives is refused: replacing it would lose it.
+func TestWriteAllRefusesForeignFiles(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := configdrive.WriteAll(context.Background(), drives(t, "debian12", 0), dir)
+	if err == nil || !strings.Contains(err.Error(), "holds files that are not drives (notes.txt)") {
+		t.Fatalf("error = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "notes.txt")); err != nil {
+		t.Error(err)
+	}
+}
+
+// An output folder given as a symlink stays a symlink to the new drives.
+func TestWriteAllKeepsASymlinkedFolder(t *testing.T) {
+	parent := t.TempDir()
+	real, link := filepath.Join(parent, "real"), filepath.Join(parent, "link")
+	if err := os.Mkdir(real, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := configdrive.WriteAll(context.Background(), drives(t, "debian12", 0), link); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Lstat(link)
+	if err != nil || st.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("link is no longer a symlink: %v %v", st, err)
+	}
+	if st, err := os.Stat(real); err != nil || st.Mode().Perm() != 0o750 {
+		t.Errorf("the folder's mode is not kept: %v %v", st, err)
+	}
+	if _, err := os.Stat(filepath.Join(real, "web01.iso")); err != nil {
+		t.Error(err)
+	}
+}

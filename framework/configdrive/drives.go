@@ -10,6 +10,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/drivelab/drivelab/framework/render"
 )
@@ -30,27 +34,39 @@ type ManifestEntry struct {
 func ImageName(node string) string { return node + ".iso" }
 
 // WriteAll builds <dir>/<node>.iso for every drive, reads each back and
-// writes <dir>/manifest.json listing every file of every drive. On error the
-// images this call wrote are removed, so dir never holds a mixed set.
+// writes <dir>/manifest.json listing every file of every drive. All of it is
+// written into a new folder beside dir that then takes dir's place, so a
+// failed or interrupted call leaves dir as it was, and drives of nodes no
+// longer in drives do not survive (see Stale). dir may hold only drives and
+// a manifest: anything else would be lost, and is refused.
 func WriteAll(ctx context.Context, drives []render.Drive, dir string) (_ []ManifestEntry, err error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	dir, mode, err := outDir(dir)
+	if err != nil {
 		return nil, err
 	}
-	var written []string
-	defer func() {
-		if err != nil {
-			for _, p := range written {
-				os.Remove(p)
-			}
-		}
-	}()
+	parent, base := filepath.Dir(dir), filepath.Base(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return nil, err
+	}
+	// A run killed before its swap leaves its folder behind; nothing else uses it.
+	leftovers, _ := filepath.Glob(filepath.Join(parent, "."+base+".new-*"))
+	for _, l := range leftovers {
+		os.RemoveAll(l)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+base+".new-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp) // after the swap it holds the old folder
+	if err := os.Chmod(tmp, mode); err != nil {
+		return nil, err
+	}
 	var manifest []ManifestEntry
 	for _, d := range drives {
-		out := filepath.Join(dir, ImageName(d.Node.Name))
+		out := filepath.Join(tmp, ImageName(d.Node.Name))
 		if err := Build(ctx, d, out); err != nil {
 			return nil, err
 		}
-		written = append(written, out)
 		entries, err := list(d.Node.Name, out)
 		if err != nil {
 			return nil, err
@@ -62,11 +78,93 @@ func WriteAll(ctx context.Context, drives []render.Drive, dir string) (_ []Manif
 		return nil, err
 	}
 	data = append(data, '\n')
-	err = writeAtomic(filepath.Join(dir, ManifestFile), func(w io.Writer) error {
+	err = writeAtomic(filepath.Join(tmp, ManifestFile), func(w io.Writer) error {
 		_, err := w.Write(data)
 		return err
 	})
-	return manifest, err
+	if err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return manifest, swap(tmp, dir)
+}
+
+// outDir resolves dir (a symlink is followed, so the link stays) and checks
+// that it holds nothing WriteAll would lose; mode is the folder's, kept for
+// the new one.
+func outDir(dir string) (string, os.FileMode, error) {
+	if dir == "" {
+		return "", 0, errors.New("drives: no output folder given")
+	}
+	dir = filepath.Clean(dir)
+	if resolved, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = resolved
+	}
+	st, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return dir, 0o755, nil
+	case err != nil:
+		return "", 0, fmt.Errorf("output %s: %w; give a folder whose parent is a folder", dir, err)
+	case !st.IsDir():
+		return "", 0, fmt.Errorf("output %s is a file, not a folder; give a folder for the drives (it is created if missing)", dir)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", 0, err
+	}
+	var foreign []string
+	for _, e := range entries {
+		if !ours(e) {
+			foreign = append(foreign, e.Name())
+		}
+	}
+	if len(foreign) > 0 {
+		return "", 0, fmt.Errorf("output %s holds files that are not drives (%s): the folder is replaced as a whole, so give an empty folder or one only drives were written to", dir, strings.Join(foreign, ", "))
+	}
+	return dir, st.Mode().Perm(), nil
+}
+
+// ours is a file WriteAll writes: a drive, the manifest, or a temporary of either.
+func ours(e os.DirEntry) bool {
+	n := e.Name()
+	return e.Type().IsRegular() && (strings.HasSuffix(n, ".iso") || n == ManifestFile || strings.HasPrefix(n, ".") && strings.HasSuffix(n, ".tmp"))
+}
+
+// Stale lists the drives in dir of nodes that drives does not hold: the
+// next WriteAll into dir removes them.
+func Stale(dir string, drives []render.Drive) []string {
+	entries, _ := os.ReadDir(dir)
+	var stale []string
+	for _, e := range entries {
+		node, ok := strings.CutSuffix(e.Name(), ".iso")
+		if ok && !slices.ContainsFunc(drives, func(d render.Drive) bool { return d.Node.Name == node }) {
+			stale = append(stale, e.Name())
+		}
+	}
+	return stale
+}
+
+// swap puts the folder newDir in dir's place, leaving the old one at newDir.
+func swap(newDir, dir string) error {
+	if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+		return os.Rename(newDir, dir)
+	}
+	// One step, so there is no moment without dir; not every file system has it.
+	err := unix.Renameat2(unix.AT_FDCWD, newDir, unix.AT_FDCWD, dir, unix.RENAME_EXCHANGE)
+	if err == nil {
+		return nil
+	}
+	old := newDir + ".old"
+	if err := os.Rename(dir, old); err != nil {
+		return err
+	}
+	if err := os.Rename(newDir, dir); err != nil {
+		return errors.Join(err, os.Rename(old, dir))
+	}
+	return os.Rename(old, newDir)
 }
 
 // list reads a built image back and digests every file in it.

@@ -1,7 +1,6 @@
 package render
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"maps"
@@ -10,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/drivelab/drivelab/framework/yamlstrict"
 )
 
 // FlavorFile is the name of a flavor's description inside its directory.
@@ -47,6 +46,9 @@ func LoadFlavor(templatesDir, name string) (*Flavor, error) {
 	if name == "" || strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
 		return nil, fmt.Errorf("flavor %q: give the name of a directory in %s (%s)", name, templatesDir, strings.Join(flavorNames(templatesDir), ", "))
 	}
+	if st, err := os.Stat(templatesDir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("templates folder %q is missing or not a folder; give the folder holding one folder per flavor, such as fixtures/templates", templatesDir)
+	}
 	data, err := os.ReadFile(file)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("flavor %q: %s does not exist; known flavors in %s: %s", name, file, templatesDir, strings.Join(flavorNames(templatesDir), ", "))
@@ -55,25 +57,31 @@ func LoadFlavor(templatesDir, name string) (*Flavor, error) {
 		return nil, fmt.Errorf("flavor %q: %w", name, err)
 	}
 	fl := &Flavor{Name: name, Dir: dir}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(fl); err != nil {
-		return nil, fmt.Errorf("%s: %w (fields: files.<name>.{path,template,package,network_data}, packages)", file, err)
+	fields, err := yamlstrict.Decode(file, data, fl, "fields: files.<name>.{path,template,package,network_data}, packages; see fixtures/templates/debian12/flavor.yaml")
+	if err != nil {
+		return nil, err
 	}
-	if err := fl.validate(file); err != nil {
+	if err := fl.validate(file, fields); err != nil {
 		return nil, err
 	}
 	return fl, nil
 }
 
-func (fl *Flavor) validate(file string) error {
+func (fl *Flavor) validate(file string, fields yamlstrict.Fields) error {
 	var errs []error
+	key := ""
 	fail := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", file, fmt.Sprintf(format, args...)))
+		errs = append(errs, fmt.Errorf("%s: %s", fields.At(file, key), fmt.Sprintf(format, args...)))
 	}
 	networkData := ""
+	byPath := map[string]string{}
 	for _, name := range slices.Sorted(maps.Keys(fl.Files)) {
 		spec := fl.Files[name]
+		key = "files." + name
+		if other, dup := byPath[spec.Path]; dup && spec.Path != "" {
+			fail("files.%s: path %s is already files.%s's; two files cannot land on one guest path: give each its own path", name, spec.Path, other)
+		}
+		byPath[spec.Path] = name
 		kinds := 0
 		for _, s := range []string{spec.Template, spec.Package, spec.NetworkData} {
 			if s != "" {
@@ -111,6 +119,7 @@ func (fl *Flavor) validate(file string) error {
 		}
 	}
 	for _, pkg := range slices.Sorted(maps.Keys(fl.Packages)) {
+		key = "packages." + pkg
 		if f := fl.Packages[pkg]; f == "" || filepath.Base(f) != f || f == "." || f == ".." {
 			fail("packages.%s: %q must be a plain file name inside the package directory", pkg, f)
 		}

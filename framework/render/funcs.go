@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"regexp"
 	"strings"
 	"text/template"
 
@@ -14,8 +15,15 @@ import (
 // funcs are the few helpers templates need to quote values safely.
 var funcs = template.FuncMap{
 	// shq quotes a value for a POSIX shell: echo {{shq .Node.Password}}.
-	"shq": func(v any) string {
-		return "'" + strings.ReplaceAll(fmt.Sprint(v), "'", `'\''`) + "'"
+	"shq": func(v any) string { return shq(fmt.Sprint(v)) },
+	// shword is a value as one shell word: as written when no shell would
+	// read any of its characters specially (so the seed's lines render as
+	// the seed has them), quoted as shq does otherwise.
+	"shword": func(v any) string {
+		if s := fmt.Sprint(v); plainWordRE.MatchString(s) {
+			return s
+		}
+		return shq(fmt.Sprint(v))
 	},
 	// json encodes a value as a JSON literal: "ip_address": {{json .Node.IP}}.
 	"json": func(v any) (string, error) {
@@ -29,6 +37,13 @@ var funcs = template.FuncMap{
 		}
 		return net.IP(net.CIDRMask(p.Bits(), 32)).String(), nil
 	},
+}
+
+// plainWordRE is what needs no quoting in a POSIX shell (as Python's shlex.quote).
+var plainWordRE = regexp.MustCompile(`^[A-Za-z0-9_@%+=:,./-]+$`)
+
+func shq(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 func marshalYAML(v any) ([]byte, error) {

@@ -20,7 +20,10 @@ import (
 	"strings"
 	"text/template"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/drivelab/drivelab/framework/topology"
+	"github.com/drivelab/drivelab/framework/yamlstrict"
 )
 
 // Paths inside a config drive.
@@ -168,7 +171,7 @@ func Render(ctx context.Context, in Input) ([]Drive, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := errors.Join(checkRoles(in.Topology, fl), checkPackages(in.Topology, fl, in.PackageDir), checkAccess(in.Topology, in.Access)); err != nil {
+	if err := errors.Join(checkOverlay(in.Topology, fl, in.Overlay), checkRoles(in.Topology, fl), checkPackages(in.Topology, fl, in.PackageDir), checkAccess(in.Topology, in.Access)); err != nil {
 		return nil, err
 	}
 	r := &renderer{in: in, flavor: fl, parsed: map[string]*template.Template{}, parseErr: map[string]error{}}
@@ -198,27 +201,28 @@ func checkRoles(t *topology.Topology, fl *Flavor) error {
 	flavorFile := filepath.Join(fl.Dir, FlavorFile)
 	for _, role := range slices.Sorted(maps.Keys(t.Roles)) {
 		r := t.Roles[role]
+		at := t.At("roles." + role)
 		carried := map[string]bool{}
 		for _, f := range r.Files {
 			spec, ok := fl.Files[f]
 			if !ok {
-				errs = append(errs, fmt.Errorf("%s: role %q needs file %q, which flavor %s does not map; add files.%s to %s", t.Path, role, f, fl.Name, f, flavorFile))
+				errs = append(errs, fmt.Errorf("%s: role %q needs file %q, which flavor %s does not map; add files.%s to %s", at, role, f, fl.Name, f, flavorFile))
 				continue
 			}
 			if spec.Package != "" {
 				carried[spec.Package] = true
 				if !slices.Contains(r.Packages, spec.Package) {
-					errs = append(errs, fmt.Errorf("%s: role %q carries package %q (file %q) but does not list it under packages", t.Path, role, spec.Package, f))
+					errs = append(errs, fmt.Errorf("%s: role %q carries package %q (file %q) but does not list it under packages", at, role, spec.Package, f))
 				}
 			}
 		}
 		for _, p := range r.Packages {
 			if !carried[p] {
-				errs = append(errs, fmt.Errorf("%s: role %q lists package %q but none of its files carries it (flavor %s maps it to %q)", t.Path, role, p, fl.Name, fl.Packages[p]))
+				errs = append(errs, fmt.Errorf("%s: role %q lists package %q but none of its files carries it (flavor %s maps it to %q)", at, role, p, fl.Name, fl.Packages[p]))
 			}
 		}
 		if err := fl.checkTemplateName(r.UserData); err != nil {
-			errs = append(errs, fmt.Errorf("%s: role %q user_data: %v", t.Path, role, err))
+			errs = append(errs, fmt.Errorf("%s: role %q user_data: %v", at, role, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -228,6 +232,9 @@ func checkRoles(t *topology.Topology, fl *Flavor) error {
 func checkPackages(t *topology.Topology, fl *Flavor, dir string) error {
 	if dir == "" {
 		return nil
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("package folder %s is missing or not a folder; give the folder holding %s's package files (%s)", dir, fl.Name, strings.Join(slices.Sorted(maps.Values(fl.Packages)), ", "))
 	}
 	var errs []error
 	seen := map[string]bool{}
@@ -344,6 +351,9 @@ func (r *renderer) drive(n topology.Node) (d Drive, errs []error, ok bool) {
 		return out
 	}
 	d.UserData = render(UserDataPath, role.UserData)
+	if err := cloudConfigYAML(n.Name, d.Templates[UserDataPath], d.UserData); err != nil {
+		errs = append(errs, err)
+	}
 	for _, f := range role.Files {
 		spec := r.flavor.Files[f]
 		if spec.NetworkData != "" {
@@ -464,6 +474,54 @@ func templateError(node, file string, err error) error {
 		}
 	}
 	return e
+}
+
+// cloudConfigYAML refuses #cloud-config user_data that is not a YAML
+// mapping: cloud-init would drop it with a warning minutes into the boot.
+func cloudConfigYAML(node, file string, data []byte) error {
+	first, _, _ := bytes.Cut(data, []byte("\n"))
+	if string(bytes.TrimSpace(first)) != "#cloud-config" {
+		return nil
+	}
+	var v any
+	err := yaml.Unmarshal(data, &v)
+	if err == nil {
+		if _, ok := v.(map[string]any); ok || v == nil {
+			return nil
+		}
+		what := "a single value"
+		if _, ok := v.([]any); ok {
+			what = "a list"
+		}
+		err = fmt.Errorf("the document is %s, not a mapping of modules (runcmd:, users:, ...)", what)
+	}
+	line, msg := yamlstrict.ErrorLine(err.Error())
+	e := &Error{Node: node, File: file, Err: fmt.Errorf("user_data is #cloud-config but not valid cloud-config YAML: %s; fix the YAML (cloud-init would ignore all of it)", msg)}
+	e.Line = sourceLine(file, data, line)
+	if e.Line == 0 && line > 0 {
+		e.Err = fmt.Errorf("%w (rendered line %d)", e.Err, line)
+	}
+	return e
+}
+
+// sourceLine is the line of template file that reads exactly as line n of
+// its rendering, when exactly one does; 0 otherwise.
+func sourceLine(file string, rendered []byte, n int) int {
+	lines := strings.Split(string(rendered), "\n")
+	src, err := os.ReadFile(file)
+	if n < 1 || n > len(lines) || err != nil {
+		return 0
+	}
+	found := 0
+	for i, l := range strings.Split(string(src), "\n") {
+		if l == lines[n-1] {
+			if found > 0 {
+				return 0
+			}
+			found = i + 1
+		}
+	}
+	return found
 }
 
 // vendorData is vendor_data.json: the harness's access as cloud-config, or {}.

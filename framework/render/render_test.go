@@ -181,6 +181,29 @@ func TestOverlayPrecedence(t *testing.T) {
 	}
 }
 
+// An overlay may hold a self-test's variant.yaml, a README and hidden files
+// (an editor's swap file) beside its templates; anything else that overrides
+// nothing is refused (fixtures/bad/overlay-*).
+func TestOverlayNotes(t *testing.T) {
+	overlay := writeFiles(t, map[string]string{
+		"index.html.tmpl":        "overlay {{.Node.Name}}\n",
+		"variant.yaml":           "check: x\n",
+		"README.md":              "notes\n",
+		".index.html.tmpl.swp":   "vim\n",
+		".git/config":            "[core]\n",
+		"nodes/web01/.hosts.swp": "vim\n",
+	})
+	if _, err := renderRef(t, render.Input{Flavor: "debian12", Overlay: overlay}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(overlay, "index.html.tmpl~"), []byte("backup\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := renderRef(t, render.Input{Flavor: "debian12", Overlay: overlay}); err == nil || !strings.Contains(err.Error(), "index.html.tmpl~: overrides no template") {
+		t.Fatalf("error = %v", err)
+	}
+}
+
 func TestRoleAndFlavorMustAgree(t *testing.T) {
 	edit := func(old, new string) *topology.Topology {
 		data, err := os.ReadFile(topologyFile)

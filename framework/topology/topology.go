@@ -3,7 +3,6 @@
 package topology
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"maps"
@@ -13,8 +12,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/drivelab/drivelab/framework/yamlstrict"
 )
 
 // Topology is a validated lab description.
@@ -24,6 +26,8 @@ type Topology struct {
 	Network Network         `yaml:"network"`
 	Roles   map[string]Role `yaml:"roles"`
 	Nodes   []Node          `yaml:"nodes"`
+
+	fields yamlstrict.Fields // where each field is in Path; nil when not parsed
 }
 
 // Network is the single flat L2 segment all nodes share.
@@ -57,8 +61,6 @@ type Node struct {
 	MemoryMiB    int        `yaml:"memory_mib"`
 	Password     string     `yaml:"password"`
 	UUID         string     `yaml:"uuid"`
-
-	line int // where the node starts in Path, for messages
 }
 
 // Prefix is the node's address with the network's prefix length.
@@ -104,46 +106,74 @@ func (t *Topology) NodeNames() []string {
 // Load reads and validates a topology file. Every problem found is reported,
 // each naming the file, line and node.
 func Load(path string) (*Topology, error) {
+	if path == "" {
+		return nil, errors.New("topology: no file given; pass --topology FILE (fixtures/topology.yaml is the reference)")
+	}
 	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("topology %s does not exist; pass --topology FILE (fixtures/topology.yaml is the reference)", path)
+	}
+	if st, serr := os.Stat(path); serr == nil && st.IsDir() {
+		return nil, fmt.Errorf("topology %s is a folder; pass the topology file, such as fixtures/topology.yaml", path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("topology: %w", err)
 	}
 	return Parse(path, data)
 }
 
+// At is "file:line" of a field of the topology ("roles.web.files",
+// "nodes.2.mac"), or the file alone when the line is unknown.
+func (t *Topology) At(key string) string { return t.fields.At(t.Path, key) }
+
+// fieldsHint ends every YAML error of a topology.
+const fieldsHint = "fields are listed in fixtures/topology.yaml"
+
 // Parse validates topology YAML; path is used only in messages.
 func Parse(path string, data []byte) (*Topology, error) {
 	t := &Topology{Path: path}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(t); err != nil {
-		return nil, fmt.Errorf("%s: %w (fix the YAML; fields are listed in fixtures/topology.yaml)", path, err)
+	fields, err := yamlstrict.Decode(path, data, t, fieldsHint)
+	if err != nil {
+		return nil, err
 	}
-	// A second pass over the raw document gives each node its line.
-	var raw struct {
-		Nodes []yaml.Node `yaml:"nodes"`
+	t.fields = fields
+	// The decoder truncates 1.5 to 1 for an int field; read the sizes again
+	// as written (through aliases and merge keys too): they must be whole.
+	var sizes struct {
+		Nodes []map[string]any `yaml:"nodes"`
 	}
-	if err := yaml.Unmarshal(data, &raw); err == nil && len(raw.Nodes) == len(t.Nodes) {
-		for i := range t.Nodes {
-			t.Nodes[i].line = raw.Nodes[i].Line
-		}
-	}
+	_ = yaml.Unmarshal(data, &sizes) // it decoded once already
+	var errs []error
 	for i := range t.Nodes {
-		if t.Nodes[i].InstanceName == "" {
-			t.Nodes[i].InstanceName = t.Nodes[i].Name
+		n := &t.Nodes[i]
+		if n.InstanceName == "" {
+			n.InstanceName = n.Name
 		}
-		t.Nodes[i].MAC = strings.ToLower(t.Nodes[i].MAC)
+		n.MAC = strings.ToLower(n.MAC)
+		for _, f := range []string{"vcpus", "memory_mib"} {
+			if i >= len(sizes.Nodes) {
+				break
+			}
+			switch v := sizes.Nodes[i][f].(type) {
+			case nil, int, int64, uint64:
+			default:
+				key := fmt.Sprintf("nodes.%d.%s", i, f)
+				errs = append(errs, fmt.Errorf("%s: node %q: %s %v is not a whole number; write e.g. %s: 2", fields.At(path, key), n.Name, f, v, f))
+			}
+		}
 	}
-	if err := t.Validate(); err != nil {
+	if err := errors.Join(append(errs, t.Validate())...); err != nil {
 		return nil, err
 	}
 	return t, nil
 }
 
 var (
-	nameRE  = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
-	labelRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	uuidRE  = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
+	nameRE       = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+	labelRE      = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	echoOptionRE = regexp.MustCompile(`^-[neE]+$`)
+	ifnameRE     = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,15}$`)
+	uuidRE       = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$`)
 )
 
 // ValidFQDN reports whether s is a lower-case DNS name of at least two labels.
@@ -160,102 +190,221 @@ func ValidFQDN(s string) bool {
 	return true
 }
 
+// RequiredFiles are the logical files every role carries: the hosts file
+// and the network configuration, which the hosts and static-ip checks
+// compare against the topology.
+var RequiredFiles = []string{"hosts", "network"}
+
 // Validate checks the whole topology and returns every problem at once.
 func (t *Topology) Validate() error {
 	var errs []error
-	at := func(line int) string {
-		if line > 0 {
-			return fmt.Sprintf("%s:%d", t.Path, line)
-		}
-		return t.Path
-	}
-	fail := func(line int, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", at(line), fmt.Sprintf(format, args...)))
+	fail := func(key string, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", t.At(key), fmt.Sprintf(format, args...)))
 	}
 
 	nw := t.Network
 	switch {
 	case nw.Bridge == "":
-		fail(0, "network.bridge is empty; name the Linux bridge the nodes attach to (e.g. br0)")
-	case !nw.CIDR.IsValid() || !nw.CIDR.Addr().Is4():
-		fail(0, "network.cidr must be an IPv4 prefix such as 192.168.100.0/24")
+		fail("network.bridge", "network.bridge is empty; name the Linux bridge the nodes attach to (e.g. br0)")
+	case !ifnameRE.MatchString(nw.Bridge):
+		fail("network.bridge", "network.bridge %q is not a Linux interface name (1-15 letters, digits, '_', '.', '-'), e.g. br0", nw.Bridge)
+	}
+	cidrOK := false
+	switch {
+	case !nw.CIDR.IsValid():
+		fail("network.cidr", "network.cidr is missing; give the nodes' IPv4 network, such as 192.168.100.0/24")
+	case !nw.CIDR.Addr().Is4():
+		fail("network.cidr", "network.cidr %s is not IPv4; give an IPv4 prefix such as 192.168.100.0/24", nw.CIDR)
 	case nw.CIDR.Masked() != nw.CIDR:
-		fail(0, "network.cidr %s has host bits set; use %s", nw.CIDR, nw.CIDR.Masked())
-	case !nw.CIDR.Contains(nw.Gateway):
-		fail(0, "network.gateway %s is outside network.cidr %s", nw.Gateway, nw.CIDR)
+		fail("network.cidr", "network.cidr %s has host bits set; use %s", nw.CIDR, nw.CIDR.Masked())
+	case nw.CIDR.Bits() > 30:
+		fail("network.cidr", "network.cidr %s leaves no room for a gateway and nodes; use a prefix of /30 or shorter, such as /24", nw.CIDR)
+	default:
+		cidrOK = true
+	}
+	if p := nw.hostProblem(nw.Gateway, cidrOK); p != "" {
+		fail("network.gateway", "network.gateway %s; give the router's host address inside network.cidr, such as %s", p, nw.CIDR.Addr().Next())
 	}
 	if !ValidFQDN("x." + nw.Domain) {
-		fail(0, "network.domain %q is not a valid DNS domain", nw.Domain)
+		fail("network.domain", "network.domain %q is not a valid DNS domain (lower-case labels joined by dots, e.g. cloud.org)", nw.Domain)
 	}
-	for name, r := range t.Roles {
+	for _, name := range slices.Sorted(maps.Keys(t.Roles)) {
+		r := t.Roles[name]
+		key := "roles." + name
 		if len(r.Files) == 0 {
-			fail(0, "role %q lists no files; every node needs at least hosts and network", name)
+			fail(key, "role %q lists no files; every node needs at least %s", name, strings.Join(RequiredFiles, " and "))
+		} else {
+			for _, f := range RequiredFiles {
+				if !slices.Contains(r.Files, f) {
+					fail(key+".files", "role %q does not carry the %q file; every node needs it (the checks compare it with the topology): add %s to roles.%s.files", name, f, f, name)
+				}
+			}
+		}
+		seen := map[string]bool{}
+		for _, f := range r.Files {
+			if seen[f] {
+				fail(key+".files", "role %q lists file %q twice; list each file once", name, f)
+			}
+			seen[f] = true
 		}
 		if r.UserData == "" {
-			fail(0, "role %q has no user_data template", name)
+			fail(key, "role %q has no user_data template; set roles.%s.user_data to a template of the flavor, such as user_data.client.tmpl", name, name)
 		}
 	}
 	if len(t.Nodes) == 0 {
-		fail(0, "no nodes; add at least one under `nodes:`")
+		fail("nodes", "no nodes; add at least one under `nodes:`")
 	}
 
-	seen := map[string]map[string]string{"name": {}, "ip": {}, "mac": {}, "fqdn": {}, "uuid": {}}
-	unique := func(n Node, field, value string) {
-		if value == "" {
-			return
+	seen := map[string]map[string]string{"name": {}, "ip": {}, "mac": {}, "fqdn": {}, "short name": {}, "uuid": {}}
+	for i, n := range t.Nodes {
+		nodeFail := func(field, format string, args ...any) {
+			key := fmt.Sprintf("nodes.%d", i)
+			if field != "" {
+				key += "." + field
+			}
+			fail(key, "node %q: %s", n.Name, fmt.Sprintf(format, args...))
 		}
-		if other, dup := seen[field][value]; dup {
-			fail(n.line, "node %q: %s %s is already used by node %q; give each node its own %s", n.Name, field, value, other, field)
-			return
+		unique := func(field, key, value, fix string) {
+			if value == "" {
+				return
+			}
+			if other, dup := seen[field][value]; dup {
+				nodeFail(key, "%s %s is already used by node %q; %s", field, value, other, fix)
+				return
+			}
+			seen[field][value] = n.Name
 		}
-		seen[field][value] = n.Name
-	}
-	for _, n := range t.Nodes {
 		if !nameRE.MatchString(n.Name) {
-			fail(n.line, "node %q: name must be lower-case letters, digits and '-', starting with a letter", n.Name)
+			nodeFail("name", "name must be lower-case letters, digits and '-', starting with a letter (at most 31)")
 		}
 		if _, ok := t.Roles[n.Role]; !ok {
-			fail(n.line, "node %q: role %q is not defined under roles (have %s)", n.Name, n.Role, strings.Join(slices.Sorted(maps.Keys(t.Roles)), ", "))
+			nodeFail("role", "role %q is not defined under roles (have %s)", n.Role, strings.Join(slices.Sorted(maps.Keys(t.Roles)), ", "))
 		}
 		switch {
 		case !ValidFQDN(n.FQDN):
-			fail(n.line, "node %q: fqdn %q is not a valid host name (lower-case labels joined by dots)", n.Name, n.FQDN)
+			nodeFail("fqdn", "fqdn %q is not a valid host name (lower-case labels joined by dots)", n.FQDN)
 		case !strings.HasSuffix(n.FQDN, "."+nw.Domain):
-			fail(n.line, "node %q: fqdn %q is not in network.domain %q", n.Name, n.FQDN, nw.Domain)
+			nodeFail("fqdn", "fqdn %q is not in network.domain %q", n.FQDN, nw.Domain)
+		}
+		if p := nw.hostProblem(n.IP, cidrOK); p != "" {
+			nodeFail("ip", "ip %s; give the node a free host address inside network.cidr", p)
+		} else if n.IP == nw.Gateway {
+			nodeFail("ip", "ip %s is the gateway's address; pick a free address", n.IP)
+		}
+		if n.MAC == "" {
+			nodeFail("mac", "mac is missing; give a unicast Ethernet address such as 52:54:00:64:00:19")
+		} else if hw, err := net.ParseMAC(n.MAC); err != nil || len(hw) != 6 || hw[0]&1 == 1 {
+			nodeFail("mac", "mac %q is not a unicast Ethernet address such as 52:54:00:64:00:19", n.MAC)
+		} else if hw.String() != n.MAC {
+			// cloud-init and libvirt compare the colon form; another
+			// spelling would also hide a duplicate.
+			nodeFail("mac", "mac %q is not in the colon form the guest reports; write it as %q", n.MAC, hw.String())
 		}
 		switch {
-		case !n.IP.IsValid() || !n.IP.Is4():
-			fail(n.line, "node %q: ip is missing or not IPv4", n.Name)
-		case nw.CIDR.IsValid() && !nw.CIDR.Contains(n.IP):
-			fail(n.line, "node %q: ip %s is outside network.cidr %s", n.Name, n.IP, nw.CIDR)
-		case n.IP == nw.Gateway:
-			fail(n.line, "node %q: ip %s is the gateway's address; pick a free address", n.Name, n.IP)
-		case n.IP == nw.CIDR.Masked().Addr() || nw.CIDR.IsValid() && n.IP == broadcast(nw.CIDR):
-			fail(n.line, "node %q: ip %s is the network or broadcast address", n.Name, n.IP)
-		}
-		if hw, err := net.ParseMAC(n.MAC); err != nil || len(hw) != 6 || hw[0]&1 == 1 {
-			fail(n.line, "node %q: mac %q is not a unicast Ethernet address such as 52:54:00:64:00:19", n.Name, n.MAC)
-		}
-		if n.VCPUs < 1 {
-			fail(n.line, "node %q: vcpus must be at least 1", n.Name)
+		case n.VCPUs < 1:
+			nodeFail("vcpus", "vcpus %d must be at least 1", n.VCPUs)
+		case n.VCPUs > MaxVCPUs:
+			nodeFail("vcpus", "vcpus %d is more than QEMU gives one guest (%d); lower it", n.VCPUs, MaxVCPUs)
 		}
 		if n.MemoryMiB < 256 {
-			fail(n.line, "node %q: memory_mib %d is below 256; the guest cannot boot with less", n.Name, n.MemoryMiB)
+			nodeFail("memory_mib", "memory_mib %d is below 256; the guest cannot boot with less", n.MemoryMiB)
 		}
-		if n.Password == "" {
-			fail(n.line, "node %q: password is empty; the password check needs one", n.Name)
+		switch {
+		case n.Password == "":
+			nodeFail("password", "password is empty; the password check needs one")
+		case strings.IndexFunc(n.Password, unicode.IsControl) >= 0:
+			// passwd --stdin and chpasswd read one line: a newline would cut it.
+			nodeFail("password", "password %q holds a control character (newline, tab, ...); the guest reads the password as one line: use printable characters only", n.Password)
+		case echoOptionRE.MatchString(n.Password):
+			// The seed's user_data pipes `echo PASSWORD`; echo would take this as its option.
+			nodeFail("password", "password %q reads as an option of echo in the user_data scripts, which would set an empty password; choose another", n.Password)
 		}
 		switch {
 		case n.UUID == "":
-			fail(n.line, "node %q: uuid is missing; cloud-init uses it as the instance-id (generate one with uuidgen)", n.Name)
+			nodeFail("uuid", "uuid is missing; cloud-init uses it as the instance-id (generate one with uuidgen)")
 		case !uuidRE.MatchString(n.UUID):
-			fail(n.line, "node %q: uuid %q is not a lower-case RFC 4122 UUID", n.Name, n.UUID)
+			nodeFail("uuid", "uuid %q is not a lower-case RFC 4122 UUID (generate one with uuidgen)", n.UUID)
 		}
-		unique(n, "name", n.Name)
-		unique(n, "ip", n.IP.String())
-		unique(n, "mac", n.MAC)
-		unique(n, "fqdn", n.FQDN)
-		unique(n, "uuid", n.UUID)
+		unique("name", "name", n.Name, "give each node its own name")
+		if n.IP.IsValid() {
+			unique("ip", "ip", n.IP.String(), "give each node its own ip")
+		}
+		unique("mac", "mac", n.MAC, "give each node its own mac")
+		unique("fqdn", "fqdn", n.FQDN, "give each node its own fqdn")
+		if ValidFQDN(n.FQDN) {
+			// Hosts files and the guests' hostnames resolve the short name too.
+			unique("short name", "fqdn", n.ShortName(), "the hosts files would map it to two addresses: give each node its own first label")
+		}
+		unique("uuid", "uuid", n.UUID, "give each node its own uuid (uuidgen)")
+	}
+	return errors.Join(errs...)
+}
+
+// hostProblem says what keeps a from being a host address of the network
+// ("is missing", "... is outside network.cidr ..."), or "" when it is one.
+// Without a valid cidr only the address itself is checked.
+func (nw Network) hostProblem(a netip.Addr, cidrOK bool) string {
+	switch {
+	case !a.IsValid():
+		return "is missing"
+	case !a.Is4():
+		return fmt.Sprintf("%s is not an IPv4 address", a)
+	case !cidrOK:
+	case !nw.CIDR.Contains(a):
+		return fmt.Sprintf("%s is outside network.cidr %s", a, nw.CIDR)
+	case a == nw.CIDR.Addr():
+		return fmt.Sprintf("%s is the network address of %s", a, nw.CIDR)
+	case a == broadcast(nw.CIDR):
+		return fmt.Sprintf("%s is the broadcast address of %s", a, nw.CIDR)
+	}
+	return ""
+}
+
+// MaxVCPUs is the most vCPUs QEMU's pc machine gives one guest.
+const MaxVCPUs = 255
+
+// Host is what the machine running the guests has; the CLI measures it.
+type Host struct {
+	CPUs      int // logical CPUs
+	MemoryMiB int // physical memory (MemTotal)
+	// MaxVCPUs and MaxMemoryMiB cap every node when set (E2E_MAX_VCPUS,
+	// E2E_MAX_MEMORY_MIB), as the boot does.
+	MaxVCPUs, MaxMemoryMiB int
+}
+
+// VCPUOvercommit is how many vCPUs a node may have per host CPU: the seed's
+// 4-vCPU haproxy boots on a 2-core runner, and beyond this a guest's vCPUs
+// only wait for each other's host threads.
+const VCPUOvercommit = 4
+
+// FitsHost checks the nodes' sizes, after the caps, against the host: no node
+// above VCPUOvercommit vCPUs per host CPU or above the host's memory, and
+// the guests' memory together within it.
+func (t *Topology) FitsHost(h Host) error {
+	var errs []error
+	total, nodeMem := 0, false
+	for i, n := range t.Nodes {
+		vcpus, mem := n.VCPUs, n.MemoryMiB
+		if h.MaxVCPUs > 0 {
+			vcpus = min(vcpus, h.MaxVCPUs)
+		}
+		if h.MaxMemoryMiB > 0 {
+			mem = min(mem, h.MaxMemoryMiB)
+		}
+		total += mem
+		if h.CPUs > 0 && vcpus > h.CPUs*VCPUOvercommit {
+			errs = append(errs, fmt.Errorf("%s: node %q: vcpus %d is more than %d per host CPU on this host of %d CPUs; lower it to at most %d or cap every node with E2E_MAX_VCPUS",
+				t.At(fmt.Sprintf("nodes.%d.vcpus", i)), n.Name, vcpus, VCPUOvercommit, h.CPUs, h.CPUs*VCPUOvercommit))
+		}
+		if h.MemoryMiB > 0 && mem > h.MemoryMiB {
+			nodeMem = true
+			errs = append(errs, fmt.Errorf("%s: node %q: memory_mib %d is more than this host has (%d MiB); lower it or cap every node with E2E_MAX_MEMORY_MIB",
+				t.At(fmt.Sprintf("nodes.%d.memory_mib", i)), n.Name, mem, h.MemoryMiB))
+		}
+	}
+	if h.MemoryMiB > 0 && total > h.MemoryMiB && !nodeMem {
+		errs = append(errs, fmt.Errorf("%s: the nodes ask %d MiB of memory together, more than this host has (%d MiB); lower memory_mib or cap every node with E2E_MAX_MEMORY_MIB",
+			t.At("nodes"), total, h.MemoryMiB))
 	}
 	return errors.Join(errs...)
 }

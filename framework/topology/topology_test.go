@@ -29,7 +29,7 @@ func TestValidateNamesTheCulprit(t *testing.T) {
 	base := `
 network: {bridge: br0, cidr: 192.168.100.0/24, gateway: 192.168.100.1, domain: cloud.org}
 roles:
-  client: {files: [hosts], user_data: u.tmpl}
+  client: {files: [hosts, network], user_data: u.tmpl}
 nodes:
   - {name: a, role: client, fqdn: a.cloud.org, ip: 192.168.100.10, mac: "52:54:00:00:00:0a", vcpus: 1, memory_mib: 512, password: a, uuid: 11111111-1111-4111-8111-111111111111}
 `
@@ -53,5 +53,34 @@ nodes:
 				t.Fatalf("error = %v, want it to contain %q", err, c.want)
 			}
 		})
+	}
+}
+
+// Nodes are bounded by the host, after the caps the boot applies.
+func TestFitsHost(t *testing.T) {
+	topo, err := topology.Load("../../fixtures/topology.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	topo.Nodes[1].VCPUs = 9
+	cases := []struct {
+		host topology.Host
+		want string // "" when it fits
+	}{
+		{topology.Host{CPUs: 3, MemoryMiB: 24000}, ""},
+		{topology.Host{CPUs: 1, MemoryMiB: 24000}, `topology.yaml:43: node "haproxy": vcpus 9 is more than 4 per host CPU on this host of 1 CPUs; lower it to at most 4`},
+		{topology.Host{CPUs: 1, MemoryMiB: 24000, MaxVCPUs: 4}, ""},
+		{topology.Host{CPUs: 3, MemoryMiB: 3000}, `topology.yaml:44: node "haproxy": memory_mib 4096 is more than this host has (3000 MiB)`},
+		{topology.Host{CPUs: 3, MemoryMiB: 8000}, `topology.yaml:27: the nodes ask 9216 MiB of memory together, more than this host has (8000 MiB)`},
+		{topology.Host{CPUs: 3, MemoryMiB: 8000, MaxMemoryMiB: 1024}, ""},
+	}
+	for _, c := range cases {
+		err := topo.FitsHost(c.host)
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%+v: %v", c.host, err)
+		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%+v: error = %v, want %q", c.host, err, c.want)
+		}
 	}
 }

@@ -202,7 +202,10 @@ func regularFile(path string) error {
 
 // memAvailableMiB reads MemAvailable: what the host can give guests
 // without swapping.
-func memAvailableMiB() (int, error) {
+func memAvailableMiB() (int, error) { return MemInfoMiB("MemAvailable") }
+
+// MemInfoMiB reads one field of /proc/meminfo (MemTotal, MemAvailable) in MiB.
+func MemInfoMiB(field string) (int, error) {
 	f, err := os.Open("/proc/meminfo")
 	if err != nil {
 		return 0, err
@@ -211,12 +214,12 @@ func memAvailableMiB() (int, error) {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
-		if len(fields) >= 2 && fields[0] == "MemAvailable:" {
+		if len(fields) >= 2 && fields[0] == field+":" {
 			kib, err := strconv.Atoi(fields[1])
 			return kib / 1024, err
 		}
 	}
-	return 0, errors.New("/proc/meminfo has no MemAvailable")
+	return 0, fmt.Errorf("/proc/meminfo has no %s", field)
 }
 
 // absDir makes the artifacts folder and returns its absolute path, which
