@@ -137,7 +137,7 @@ func TestLintReadsFactsAsTheGuestDoes(t *testing.T) {
 			name: "user_data cloud-config is not YAML", flavor: "debian12", cloudInit: true,
 			files: map[string]string{"nodes/test2/user_data.client.tmpl": "#cloud-config\nchpasswd: {users: [{name: root, password: {{.Node.Password}}}]\n"},
 			node:  "test2", file: "nodes/test2/user_data.client.tmpl",
-			msg: "is not valid YAML",
+			msg: "not valid cloud-config YAML",
 		},
 		{
 			name: "user_data cloud-config deprecated key", flavor: "debian12", cloudInit: true, warning: true,
@@ -165,13 +165,13 @@ func TestLintReadsFactsAsTheGuestDoes(t *testing.T) {
 		},
 		{
 			name: "password: centos7 passwd --stdin", flavor: "centos7",
-			files: map[string]string{"nodes/web01/user_data.web.tmpl": flavorTemplate(t, "centos7", "user_data.web.tmpl", "echo {{.Node.Password}} | passwd", "echo web02 | passwd")},
+			files: map[string]string{"nodes/web01/user_data.web.tmpl": flavorTemplate(t, "centos7", "user_data.web.tmpl", "echo {{shword .Node.Password}} | passwd", "echo web02 | passwd")},
 			node:  "web01", file: "nodes/web01/user_data.web.tmpl",
 			msg: "user_data sets root's password to something other than node web01's password",
 		},
 		{
 			name: "password: a shell expression", flavor: "centos7",
-			files: map[string]string{"nodes/haproxy/user_data.loadbalancer.tmpl": flavorTemplate(t, "centos7", "user_data.loadbalancer.tmpl", "echo {{.Node.Password}} | passwd", "echo $(cat /root/pw) | passwd")},
+			files: map[string]string{"nodes/haproxy/user_data.loadbalancer.tmpl": flavorTemplate(t, "centos7", "user_data.loadbalancer.tmpl", "echo {{shword .Node.Password}} | passwd", "echo $(cat /root/pw) | passwd")},
 			node:  "haproxy", file: "nodes/haproxy/user_data.loadbalancer.tmpl", line: 2,
 			msg: "root's password is a shell expression lint cannot read",
 		},
