@@ -393,10 +393,10 @@ type BootError struct {
 	// started), After when the boot failed.
 	Stage          Stage
 	StageAt, After time.Duration
-	CPU        time.Duration // vCPU time used
-	LastLine   string        // the console's last line
-	ConsoleLog string
-	Tail       string
+	CPU            time.Duration // vCPU time used
+	LastLine       string        // the console's last line
+	ConsoleLog     string
+	Tail           string
 }
 
 func (e *BootError) Error() string {

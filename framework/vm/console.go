@@ -18,7 +18,7 @@ var (
 	// 24 Nov 2026 15:40:01 +0000. Datasource DataSourceConfigDrive
 	// [net,ver=2][source=/dev/sr0].  Up 58.12 seconds".
 	finishedRE = regexp.MustCompile(`Cloud-init v\. (\S+) finished at .*\. Datasource (.*?)\.\s+Up ([0-9.]+) seconds`)
-	ansiRE      = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
+	ansiRE     = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
 )
 
 // Finished is what cloud-init's final console line says.
@@ -31,12 +31,12 @@ type Finished struct {
 
 // console follows a serial log as it grows.
 type console struct {
-	path      string
-	off       int64
-	partial   []byte
-	tail      []string
-	output    bool // the guest wrote anything
-	finished  *Finished
+	path     string
+	off      int64
+	partial  []byte
+	tail     []string
+	output   bool // the guest wrote anything
+	finished *Finished
 	// stages are the boot stages reached, in order, with when they were seen.
 	stages []StageTime
 	// fault is the first line that shows the guest failed.
