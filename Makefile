@@ -3,7 +3,11 @@
 
 GO        ?= go
 E2E       := bin/e2e
-RUN       ?= $(shell date +%Y%m%d-%H%M%S)
+# A run's id names its artifacts folder and everything it creates; runs
+# started in the same second differ by the random suffix (expanded once).
+ifeq ($(origin RUN),undefined)
+RUN       := $(shell date +%Y%m%d-%H%M%S)-$(shell od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
+endif
 ARTIFACTS ?= artifacts/$(RUN)
 FLAVOR    ?= debian12
 TOPOLOGY  ?= fixtures/topology.yaml
@@ -32,7 +36,7 @@ LAB_PKGS  := qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qem
 all: build
 
 build:
-	$(GO) build -o $(E2E) ./cmd/e2e
+	$(GO) build -o $(E2E).$$$$ ./cmd/e2e && mv -f $(E2E).$$$$ $(E2E)
 
 vet:
 	$(GO) vet ./...
@@ -57,7 +61,7 @@ e2e: build
 	./hack/ensure-packages $(LAB_PKGS)
 	$(E2E) lab up
 	$(E2E) image build
-	$(GO) test -c -o bin/e2e.test ./suites/e2e
+	$(GO) test -c -o bin/e2e.test.$$$$ ./suites/e2e && mv -f bin/e2e.test.$$$$ bin/e2e.test
 	cd suites/e2e && ../../bin/e2e.test -test.timeout 80m \
 	  -ginkgo.label-filter='$(E2E_LABELS)' -ginkgo.v \
 	  -e2e.junit=$(CURDIR)/$(ARTIFACTS)/junit.xml \
@@ -84,6 +88,12 @@ drills: build
 	$(E2E) lab up
 	$(E2E) image build
 	$(E2E) drill $(if $(DRILLS),--only $(DRILLS))
+
+## drill-runs: run isolation on real boots: a SIGKILLed run's orphans reaped, a kept lab beside
+## `make e2e`, two `make e2e` at once (RUN_DRILLS="orphan beside twice"; about 25 min here).
+.PHONY: drill-runs
+drill-runs: build
+	./hack/drill-runs $(RUN_DRILLS)
 
 ## golden: refresh the checked-in drive listings after a deliberate template change.
 golden:

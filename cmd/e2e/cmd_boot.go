@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -74,6 +75,10 @@ func runBoot(ctx context.Context, args []string) error {
 	for _, n := range t.Nodes {
 		isos[n.Name] = filepath.Join(*drives, n.Name+".iso")
 	}
+	seg := lc.Segment(*runID)
+	if err := seg.Create(ctx); err != nil {
+		return err
+	}
 	run, err := vm.BootAll(ctx, vm.BootInput{
 		Conn:         conn,
 		RunID:        *runID,
@@ -82,11 +87,12 @@ func runBoot(ctx context.Context, args []string) error {
 		Drives:       isos,
 		ArtifactsDir: *artifacts,
 		Intervals:    iv,
-		Dialer:       lc.Dialer(),
+		Dialer:       seg.Dialer(),
+		Bridge:       seg.Bridge,
 		Progress:     os.Stdout,
 	})
 	if err != nil {
-		return err
+		return errors.Join(err, seg.Remove(context.WithoutCancel(ctx)))
 	}
 	fmt.Printf("%-10s %5s %7s %12s %12s %14s\n", "node", "vcpus", "mem", "cloud-init", "ready", "guest uptime")
 	for _, n := range run.Nodes {
@@ -98,5 +104,8 @@ func runBoot(ctx context.Context, args []string) error {
 		fmt.Printf("kept run %s running; remove it with `e2e down`\n", run.ID)
 		return nil
 	}
-	return run.Teardown(ctx)
+	if err := run.Teardown(ctx); err != nil {
+		return err
+	}
+	return seg.Remove(ctx)
 }

@@ -26,16 +26,16 @@ func init() {
 			if err != nil {
 				return err
 			}
-			conn, err := vm.Connect(ctx, *socket)
+			host, err := connectHost(ctx, *socket)
 			if err != nil {
 				return err
 			}
-			defer conn.Disconnect()
+			defer host.Conn.Disconnect()
 			var removed []string
 			if *run != "" {
-				removed, err = vm.DownRun(ctx, conn, *run, iv.Teardown)
+				removed, err = host.RemoveRun(ctx, *run, iv.Teardown)
 			} else {
-				removed, err = vm.DownAll(ctx, conn, iv.Teardown)
+				removed, err = host.RemoveAll(ctx, iv.Teardown)
 			}
 			fmt.Printf("down: %s\n", vm.Summary(removed))
 			if err != nil {

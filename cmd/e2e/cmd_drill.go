@@ -195,14 +195,11 @@ func runDrill(ctx context.Context, d drill, up harness.UpInput) drillResult {
 	if r.faultSeen && r.faultToVerdict > maxFaultToVerdict {
 		r.problems = append(r.problems, fmt.Sprintf("verdict %.0fs after the fault, want at most %s", r.faultToVerdict.Seconds(), maxFaultToVerdict))
 	}
-	left, lerr := vm.Leftovers(up.Conn, up.RunID)
+	left, lerr := up.Host().Leftovers(ctx, up.RunID)
 	if lerr != nil {
 		r.problems = append(r.problems, "listing leftovers: "+lerr.Error())
 	}
 	r.leftovers = left
-	if _, err := os.Stat(filepath.Join(up.Paths.State, "runs", up.RunID)); err == nil {
-		r.leftovers = append(r.leftovers, "state folder of run "+up.RunID)
-	}
 	for _, e := range tempEntries() {
 		if !slices.Contains(tmpBefore, e) {
 			r.leftovers = append(r.leftovers, "temporary file "+e)

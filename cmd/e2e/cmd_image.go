@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/image"
+	"github.com/drivelab/drivelab/framework/lockfile"
 )
 
 func init() {
@@ -28,6 +30,19 @@ func runImageBuild(ctx context.Context, args []string) error {
 	start := time.Now()
 	a, err := image.Lookup(*cache)
 	hit := err == nil
+	if !hit {
+		// Two runs started at once on a fresh cache build it once.
+		unlock, err := lockfile.Lock(ctx, filepath.Join(*cache, ".build.lock"), func() {
+			fmt.Fprintf(os.Stderr, "image: waiting for another build into %s\n", *cache)
+		})
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		if a, err = image.Lookup(*cache); err == nil {
+			hit = true
+		}
+	}
 	if !hit {
 		a, err = image.Build(ctx, image.BuildInput{CacheDir: *cache, Mirror: *mirror, Log: os.Stderr})
 		if err != nil {

@@ -97,7 +97,7 @@ func sshSession(ctx context.Context, name, cmd string) (int, error) {
 		reach.Nodes = append(reach.Nodes, node)
 	}
 	sessions, err := harness.Connect(ctx, harness.ConnectInput{
-		Topology: &reach, Client: client, Dial: k.lab.Dialer().DialContext, Access: access, Intervals: k.iv,
+		Topology: &reach, Client: client, Dial: k.lab.Segment(k.rec.Run).Dialer().DialContext, Access: access, Intervals: k.iv,
 	})
 	if err != nil {
 		return -1, err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/harness"
+	"github.com/drivelab/drivelab/framework/lab"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/vm"
 )
@@ -33,12 +34,12 @@ func runStatus(ctx context.Context, args []string) error {
 	if err != nil && !errors.Is(err, harness.ErrNoLab) {
 		return err
 	}
-	conn, err := vm.Connect(ctx, *socket)
+	host, err := connectHost(ctx, *socket)
 	if err != nil {
 		return err
 	}
-	defer conn.Disconnect()
-	doms, err := vm.List(conn)
+	defer host.Conn.Disconnect()
+	doms, err := vm.List(host.Conn)
 	if err != nil {
 		return err
 	}
@@ -48,42 +49,70 @@ func runStatus(ctx context.Context, args []string) error {
 	} else {
 		printKept(rec, doms, now)
 	}
-	others := map[string][]string{}
-	var runs []string
-	for _, d := range doms {
-		if rec != nil && d.Owner.Run == rec.Run {
-			continue
-		}
-		if _, ok := others[d.Owner.Run]; !ok {
-			runs = append(runs, d.Owner.Run)
-		}
-		others[d.Owner.Run] = append(others[d.Owner.Run], d.Owner.Node+" "+harness.StateName(d.State))
+	runs, err := host.Runs(ctx)
+	if err != nil {
+		return err
 	}
-	if len(runs) > 0 {
-		owners, err := harness.Runs(conn, paths)
-		if err != nil {
-			return err
+	runs = slices.DeleteFunc(runs, func(r harness.RunOwnership) bool { return rec != nil && r.Run == rec.Run })
+	if len(runs) == 0 {
+		return nil
+	}
+	fmt.Println("\nother runs on this host (remove one with `e2e down --run ID`; the next run reaps orphans):")
+	for _, r := range runs {
+		var nodes []string
+		for _, d := range doms {
+			if d.Owner.Run == r.Run {
+				nodes = append(nodes, d.Owner.Node+" "+harness.StateName(d.State))
+			}
 		}
-		fmt.Println("\nother harness runs in libvirt (remove one with `e2e down --run ID`; the next run reaps orphans):")
-		for _, run := range runs {
-			fmt.Printf("  %s (%s, %s): %s\n", run, runAge(run, now), ownership(owners, run), strings.Join(others[run], ", "))
-		}
+		fmt.Printf("  %s (%s, %s): %s\n", r.Run, runAge(r.Run, now), ownership(r), describeRun(r, nodes))
 	}
 	return nil
 }
 
+// connectHost reaches what the runs on this machine share.
+func connectHost(ctx context.Context, socket string) (harness.Host, error) {
+	lc, err := lab.Shared()
+	if err != nil {
+		return harness.Host{}, err
+	}
+	conn, err := vm.Connect(ctx, socket)
+	if err != nil {
+		return harness.Host{}, err
+	}
+	return harness.Host{Conn: conn, Lab: lc, Paths: config.DefaultPaths(), Registry: harness.RegistryDir}, nil
+}
+
 // ownership says whether a run is live, kept or orphaned.
-func ownership(owners []harness.RunOwnership, run string) string {
-	i := slices.IndexFunc(owners, func(o harness.RunOwnership) bool { return o.Run == run })
+func ownership(r harness.RunOwnership) string {
 	switch {
-	case i < 0:
-		return "gone"
-	case owners[i].Live:
-		return "live, " + owners[i].Owner.String()
-	case owners[i].Kept:
+	case r.Live:
+		return "live, " + r.Owner.String()
+	case r.Kept:
 		return "kept"
 	}
-	return "orphaned: " + owners[i].Owner.String() + " is gone"
+	return "orphaned: " + r.Owner.String() + " is gone"
+}
+
+// describeRun lists what a run holds: its guests' share of the host, its nodes, its network.
+func describeRun(r harness.RunOwnership, nodes []string) string {
+	var parts []string
+	if c := r.Claim; c != nil {
+		phase := "checking"
+		if c.Booting {
+			phase = "booting"
+		}
+		parts = append(parts, fmt.Sprintf("%s, %d vCPUs, %d MiB", phase, c.VCPUs, c.MemoryMiB))
+	}
+	if len(nodes) > 0 {
+		parts = append(parts, strings.Join(nodes, ", "))
+	} else {
+		parts = append(parts, "no domains")
+	}
+	if r.Network {
+		parts = append(parts, "own network")
+	}
+	return strings.Join(parts, "; ")
 }
 
 func printKept(rec *harness.Record, doms []vm.DomainInfo, now time.Time) {

@@ -4,12 +4,14 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/digitalocean/go-libvirt"
 
@@ -44,6 +46,15 @@ type UpInput struct {
 	Progress io.Writer
 	// KernelArgs appends to nodes' kernel command lines (vm.BootInput.KernelArgs).
 	KernelArgs map[string]string
+	// Budget is what runs on this host may take together; zero: DefaultBudget.
+	Budget Budget
+	// Registry is the host's run registry; "": RegistryDir.
+	Registry string
+}
+
+// Host is what this run shares with the others on the machine.
+func (in UpInput) Host() Host {
+	return Host{Conn: in.Conn, Lab: in.Lab, Paths: in.Paths, Registry: cmp.Or(in.Registry, RegistryDir)}
 }
 
 // Lab is a booted topology with root sessions to every node.
@@ -54,7 +65,10 @@ type Lab struct {
 	Drives                 []render.Drive
 	Env                    *verify.Env
 	Run                    *vm.Run
-	sessions               map[string]*sshx.Client
+	// Segment is the run's own network.
+	Segment  lab.Segment
+	ticket   *Ticket
+	sessions map[string]*sshx.Client
 }
 
 // Up renders and builds the drives, boots every node in parallel and
@@ -98,8 +112,16 @@ func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
 	for _, w := range report.Warnings {
 		fmt.Fprintf(progressOf(in), "lint: warning: %s\n", w)
 	}
-	// What killed runs left on this lab would answer at the topology's addresses.
-	if err := ReapOrphans(ctx, in.Conn, in.Paths, in.Intervals.Teardown, func(f string, a ...any) { fmt.Fprintf(progressOf(in), f+"\n", a...) }); err != nil {
+	say := func(f string, a ...any) { fmt.Fprintf(progressOf(in), f+"\n", a...) }
+	// What killed runs left burns the host's cores and holds its memory.
+	if err := in.Host().ReapOrphans(ctx, in.Intervals.Teardown, say); err != nil {
+		return l, err
+	}
+	if l.ticket, err = admit(ctx, in, say); err != nil {
+		return l, err
+	}
+	l.Segment = in.Lab.Segment(in.RunID)
+	if err := l.Segment.Create(ctx); err != nil {
 		return l, err
 	}
 	access, err := LoadOrCreateAccess(filepath.Join(l.StateDir, "keys"), in.Topology)
@@ -114,7 +136,6 @@ func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
 	if err != nil {
 		return l, err
 	}
-	dialer := in.Lab.Dialer()
 	l.Run, err = vm.BootAll(ctx, vm.BootInput{
 		Conn:         in.Conn,
 		RunID:        in.RunID,
@@ -123,11 +144,15 @@ func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
 		Drives:       isos,
 		ArtifactsDir: l.ArtifactsDir,
 		Intervals:    in.Intervals,
-		Dialer:       dialer,
+		Dialer:       l.Segment.Dialer(),
+		Bridge:       l.Segment.Bridge,
 		Progress:     in.Progress,
 		KernelArgs:   in.KernelArgs,
 	})
 	if err != nil {
+		return l, err
+	}
+	if err := l.ticket.Booted(); err != nil {
 		return l, err
 	}
 	return l, l.connect(ctx, in.Topology, client, access)
@@ -138,7 +163,7 @@ func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
 func (l *Lab) connect(ctx context.Context, topo *topology.Topology, client topology.Node, access *Access) error {
 	var err error
 	l.sessions, err = Connect(ctx, ConnectInput{
-		Topology: topo, Client: client, Dial: l.in.Lab.Dialer().DialContext,
+		Topology: topo, Client: client, Dial: l.Segment.Dialer().DialContext,
 		Access: access, Intervals: l.in.Intervals,
 	})
 	if err != nil {
@@ -167,8 +192,38 @@ func (l *Lab) Down(ctx context.Context) error {
 	if l.Run != nil {
 		errs = append(errs, l.Run.Teardown(ctx))
 	}
+	// The claim goes last: a run's resources without it are an orphan's.
+	if err := errors.Join(errs...); err == nil && l.ticket != nil {
+		errs = append(errs, l.Segment.Remove(ctx), l.ticket.Release())
+	}
 	errs = append(errs, os.RemoveAll(l.StateDir))
 	return errors.Join(errs...)
+}
+
+// admit waits until the run fits on the host beside the runs already there.
+func admit(ctx context.Context, in UpInput, say func(string, ...any)) (*Ticket, error) {
+	accel, err := vm.Accel(in.Conn)
+	if err != nil {
+		return nil, err
+	}
+	vcpus, mem, err := vm.Footprint(in.Topology, accel)
+	if err != nil {
+		return nil, err
+	}
+	budget := in.Budget
+	if budget == (Budget{}) {
+		if budget, err = HostBudget(accel); err != nil {
+			return nil, err
+		}
+	}
+	claim := Claim{Run: in.RunID, Owner: vm.ProcessOwner(in.RunID, ""), VCPUs: vcpus, MemoryMiB: mem, Booting: true, Since: time.Now()}
+	if seg := in.Lab.Segment(in.RunID); seg.Shared {
+		claim.Exclusive = "bridge " + seg.Bridge
+	}
+	return Admit(ctx, AdmitInput{
+		Claim: claim, Budget: budget, Dir: in.Host().Registry,
+		Poll: in.Intervals.Poll, Report: admissionReport, Progress: say,
+	})
 }
 
 func progressOf(in UpInput) io.Writer {

@@ -69,6 +69,9 @@ func Keep(ctx context.Context, in KeepInput) (*Lab, *Record, error) {
 	if err == nil {
 		err = SetCurrent(in.Paths, rec.Run)
 	}
+	if err == nil {
+		err = l.ticket.Keep()
+	}
 	if err != nil {
 		return nil, nil, errors.Join(fmt.Errorf("recording kept lab %s: %w", in.RunID, err), l.Down(ctx))
 	}
@@ -255,7 +258,7 @@ func changes(rec *Record, drives []render.Drive, states map[string]libvirt.Domai
 func (p *keptPlan) lab(in KeepInput, rec *Record) *Lab {
 	ui := in.UpInput
 	ui.RunID = rec.Run
-	return &Lab{in: ui, StateDir: RunDir(in.Paths, rec.Run), ArtifactsDir: rec.Artifacts, Drives: p.drives}
+	return &Lab{in: ui, StateDir: RunDir(in.Paths, rec.Run), ArtifactsDir: rec.Artifacts, Drives: p.drives, Segment: in.Lab.Segment(rec.Run)}
 }
 
 // reboot gives every changed node a fresh instance uuid, renders and builds
@@ -304,7 +307,8 @@ func (p *keptPlan) reboot(ctx context.Context, in KeepInput, rec *Record, l *Lab
 		Drives:       drives,
 		ArtifactsDir: rec.Artifacts,
 		Intervals:    in.Intervals,
-		Dialer:       in.Lab.Dialer(),
+		Dialer:       l.Segment.Dialer(),
+		Bridge:       l.Segment.Bridge,
 		Progress:     in.Progress,
 	})
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 
 	"github.com/drivelab/drivelab/framework/config"
+	"github.com/drivelab/drivelab/framework/lockfile"
 	"github.com/drivelab/drivelab/framework/topology"
 )
 
@@ -63,24 +64,34 @@ type Config struct {
 	Progress io.Writer
 }
 
-// DefaultConfig is the lab for a topology: its bridge and gateway, the
-// namespace "drivelab", libvirtd's system socket. E2E_LAB_MODE (netns or
-// host) and E2E_LIBVIRT_SOCKET override the mode and the socket.
+// DefaultConfig is the lab for a topology: its bridge (host mode) and
+// gateway (each run's network), the namespace "drivelab", libvirtd's system
+// socket. E2E_LAB_MODE (netns or host) and E2E_LIBVIRT_SOCKET override the
+// mode and the socket.
 func DefaultConfig(t *topology.Topology) (Config, error) {
+	c, err := Shared()
+	if err != nil {
+		return c, err
+	}
+	c.Bridge = t.Network.Bridge
+	c.Gateway = netip.PrefixFrom(t.Network.Gateway, t.Network.CIDR.Bits())
+	return c, c.validate()
+}
+
+// Shared is the lab as every run shares it, without a topology: enough to
+// reach libvirtd and to find and remove runs' networks (`e2e status`, `e2e down`).
+func Shared() (Config, error) {
 	iv, err := config.DefaultIntervals(config.AccelTCG).WithEnv()
 	if err != nil {
 		return Config{}, err
 	}
-	c := Config{
+	return Config{
 		Mode:          Mode(envOr("E2E_LAB_MODE", string(ModeNetns))),
 		Namespace:     "drivelab",
-		Bridge:        t.Network.Bridge,
-		Gateway:       netip.PrefixFrom(t.Network.Gateway, t.Network.CIDR.Bits()),
 		LibvirtSocket: envOr("E2E_LIBVIRT_SOCKET", DefaultSocket),
 		Packages:      DefaultPackages,
 		Intervals:     iv,
-	}
-	return c, c.validate()
+	}, nil
 }
 
 func (c Config) validate() error {
@@ -99,15 +110,6 @@ func (c Config) validate() error {
 		return errors.New("lab: Intervals.Poll, Command and Teardown must be set (config.DefaultIntervals)")
 	}
 	return nil
-}
-
-// Dialer reaches the lab's guests: from inside the namespace in netns mode,
-// from the host (only onto the bridge) in host mode.
-func (c Config) Dialer() Dialer {
-	if c.Mode == ModeHost {
-		return HostDialer(c.Bridge)
-	}
-	return NamespaceDialer(c.Namespace)
 }
 
 // Up makes the lab ready and is idempotent: what exists is checked and kept.
@@ -138,6 +140,14 @@ func Up(ctx context.Context, c Config) error {
 			return fmt.Errorf("lab: %w", err)
 		}
 	}
+	// Runs started at once must not both start the daemons.
+	unlock, err := lockfile.Lock(ctx, filepath.Join(RunDir, "lab.lock"), func() {
+		fmt.Fprintln(c.progress(), "lab: waiting for another `e2e lab up` to finish")
+	})
+	if err != nil {
+		return fmt.Errorf("lab: %w", err)
+	}
+	defer unlock()
 	if _, err := os.Stat("/dev/net/tun"); err != nil {
 		return fmt.Errorf("lab: /dev/net/tun is missing (%w); guests need tap devices: load the tun module (modprobe tun)", err)
 	}
@@ -189,6 +199,17 @@ func Down(ctx context.Context, c Config, force bool) error {
 	}
 	if err := stopDaemons(ctx, c); err != nil {
 		return err
+	}
+	// The runs' networks are of no use without the lab.
+	runs, err := c.SegmentRuns(ctx)
+	if err != nil {
+		return err
+	}
+	for _, r := range runs {
+		if err := c.Segment(r).Remove(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintf(c.progress(), "lab: removed the network of run %s\n", r)
 	}
 	return deleteNamespace(ctx, c)
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -264,19 +265,81 @@ func TestEnsureNamespaceIsIdempotent(t *testing.T) {
 			t.Fatalf("round %d: %v", i, err)
 		}
 	}
-	addrs, err := linkAddrs(ctx, ns, "br0")
+	out, err := exec.Command("ip", "-n", ns, "-4", "addr", "show").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(addrs) != 1 || addrs[0] != "192.168.100.1/24" {
-		t.Errorf("br0 holds %v, want exactly [192.168.100.1/24]", addrs)
+	if strings.Contains(string(out), "192.168.100.1") {
+		t.Errorf("the lab's namespace holds the gateway; only runs' namespaces may:\n%s", out)
 	}
-	out, err := exec.Command("ip", "-n", ns, "-4", "route", "show").Output()
+}
+
+// fakeGuest plugs a namespace with ip into the segment's bridge and greets
+// with msg on port, as a guest's tap device and sshd would.
+func fakeGuest(t *testing.T, s Segment, ip, port, msg string) {
+	t.Helper()
+	guest := fmt.Sprintf("dltest-%d-%s", os.Getpid(), s.Bridge)
+	mustRun(t, "ip", "netns", "add", guest)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", guest).Run() })
+	tap := s.Bridge + "t"
+	mustRun(t, "ip", "-n", s.lab.Namespace, "link", "add", tap, "type", "veth", "peer", "name", "eth0", "netns", guest)
+	mustRun(t, "ip", "-n", s.lab.Namespace, "link", "set", tap, "master", s.Bridge, "up")
+	mustRun(t, "ip", "-n", guest, "addr", "add", ip+"/24", "dev", "eth0")
+	mustRun(t, "ip", "-n", guest, "link", "set", "eth0", "up")
+	greeter(t, listenIn(t, guest, ip+":"+port), msg)
+}
+
+// Two runs of one topology, same addresses: each reaches its own guest only,
+// and removing them leaves nothing behind.
+func TestSegmentsKeepRunsApart(t *testing.T) {
+	needRoot(t)
+	ctx := context.Background()
+	c := testConfig(scratchNamespace(t))
+	a, b := c.Segment(fmt.Sprintf("t%d-a", os.Getpid())), c.Segment(fmt.Sprintf("t%d-b", os.Getpid()))
+	for _, s := range []Segment{a, b} {
+		t.Cleanup(func() { s.Remove(context.Background()) })
+		for i := range 2 { // idempotent
+			if err := s.Create(ctx); err != nil {
+				t.Fatalf("segment %s, round %d: %v", s.Run, i, err)
+			}
+		}
+		if err := s.Dialer().CheckBridge(ctx, s.Bridge); err != nil {
+			t.Fatalf("segment %s: %v", s.Run, err)
+		}
+	}
+	if a.Bridge == b.Bridge || a.Namespace == b.Namespace {
+		t.Fatalf("two runs share a network: %+v %+v", a, b)
+	}
+	fakeGuest(t, a, "192.168.100.25", "2222", "guest of a")
+	fakeGuest(t, b, "192.168.100.25", "2222", "guest of b")
+	for _, s := range []Segment{a, b} {
+		conn, err := s.Dialer().DialContext(ctx, "tcp", "192.168.100.25:2222")
+		if err != nil {
+			t.Fatalf("run %s: %v", s.Run, err)
+		}
+		if got, want := greeting(t, conn), "guest of "+s.Run[len(s.Run)-1:]; got != want {
+			t.Errorf("run %s reached %q, want %q", s.Run, got, want)
+		}
+	}
+	runs, err := c.SegmentRuns(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(string(out), "default") {
-		t.Errorf("the namespace has a default route:\n%s", out)
+	// Another lab on the host (the real one, while tests run) sees none of them.
+	other, err := testConfig(c.Namespace + "x").SegmentRuns(ctx)
+	if err != nil || len(other) != 0 {
+		t.Errorf("another lab lists this lab's runs: %v (%v)", other, err)
+	}
+	for _, s := range []Segment{a, b} {
+		if !slices.Contains(runs, s.Run) {
+			t.Errorf("SegmentRuns = %v, misses %s", runs, s.Run)
+		}
+		if err := s.Remove(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if s.Exists(ctx) {
+			t.Errorf("segment %s still exists after Remove", s.Run)
+		}
 	}
 }
 

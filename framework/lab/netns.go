@@ -8,16 +8,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 )
 
-// ensureNamespace creates the namespace, its bridge with the gateway address,
-// and brings lo and the bridge up. The namespace gets no route out: nothing
-// but the bridge and loopback ever exists in it.
+// ensureNamespace creates the lab's namespace, where libvirtd and virtlogd
+// run and the runs' bridges live (see Segment), and brings lo up. It gets no
+// address and no route out.
 func ensureNamespace(ctx context.Context, c Config) error {
-	ns, br := c.Namespace, c.Bridge
-	out := c.progress()
+	ns := c.Namespace
 	if f, err := openNamespace(ns); err == nil {
 		f.Close()
 	} else {
@@ -27,42 +25,16 @@ func ensureNamespace(ctx context.Context, c Config) error {
 		if err := run(ctx, "ip", "netns", "add", ns); err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "lab: created netns %s\n", ns)
+		fmt.Fprintf(c.progress(), "lab: created netns %s\n", ns)
 	}
-	if err := run(ctx, "ip", "-n", ns, "link", "set", "lo", "up"); err != nil {
-		return err
-	}
-	if _, err := linkKind(ctx, ns, br); err != nil {
-		// STP off and no forwarding delay: a guest's port forwards at once.
-		if err := run(ctx, "ip", "-n", ns, "link", "add", br, "type", "bridge", "stp_state", "0", "forward_delay", "0"); err != nil {
-			return err
-		}
-		fmt.Fprintf(out, "lab: created bridge %s in netns %s\n", br, ns)
-	}
-	if err := checkBridge(ctx, ns, br); err != nil {
-		return err
-	}
-	addrs, err := linkAddrs(ctx, ns, br)
-	if err != nil {
-		return err
-	}
-	if !slices.Contains(addrs, c.Gateway.String()) {
-		if err := run(ctx, "ip", "-n", ns, "addr", "add", c.Gateway.String(), "dev", br); err != nil {
-			return err
-		}
-	}
-	if err := run(ctx, "ip", "-n", ns, "link", "set", br, "up"); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "lab: netns %s: bridge %s up with %s\n", ns, br, c.Gateway)
-	return nil
+	return run(ctx, "ip", "-n", ns, "link", "set", "lo", "up")
 }
 
 func deleteNamespace(ctx context.Context, c Config) error {
 	if err := run(ctx, "ip", "netns", "del", c.Namespace); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.progress(), "lab: deleted netns %s (with bridge %s)\n", c.Namespace, c.Bridge)
+	fmt.Fprintf(c.progress(), "lab: deleted netns %s\n", c.Namespace)
 	return nil
 }
 
@@ -86,6 +58,8 @@ func checkBridge(ctx context.Context, ns, bridge string) error {
 }
 
 type ipLink struct {
+	Name     string `json:"ifname"`
+	Alias    string `json:"ifalias"`
 	LinkInfo struct {
 		Kind string `json:"info_kind"`
 	} `json:"linkinfo"`
@@ -113,6 +87,23 @@ func ipJSON(ctx context.Context, ns string, args ...string) ([]ipLink, error) {
 	}
 	if len(links) != 1 {
 		return nil, fmt.Errorf("ip %s: %d links", strings.Join(args, " "), len(links))
+	}
+	return links, nil
+}
+
+// ipLinks lists every link of namespace ns with its kind and alias.
+func ipLinks(ctx context.Context, ns string) ([]ipLink, error) {
+	args := []string{"-j", "-d", "link", "show"}
+	if ns != "" {
+		args = append([]string{"-n", ns}, args...)
+	}
+	out, err := exec.CommandContext(ctx, "ip", args...).Output()
+	if err != nil {
+		return nil, fmt.Errorf("ip %s: %w", strings.Join(args, " "), err)
+	}
+	var links []ipLink
+	if err := json.Unmarshal(out, &links); err != nil {
+		return nil, fmt.Errorf("ip %s: %w", strings.Join(args, " "), err)
 	}
 	return links, nil
 }

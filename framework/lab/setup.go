@@ -32,7 +32,8 @@ func ensurePackages(ctx context.Context, out io.Writer, pkgs []string) error {
 		{"update", "-qq"},
 		append([]string{"install", "-y", "-qq", "--no-install-recommends"}, missing...),
 	} {
-		cmd := exec.CommandContext(ctx, "apt-get", args...)
+		// Runs started at once on a fresh machine wait for each other's dpkg lock.
+		cmd := exec.CommandContext(ctx, "apt-get", append([]string{"-o", "DPkg::Lock::Timeout=600"}, args...)...)
 		cmd.Env = env
 		if b, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("lab: apt-get %s: %w: %s; install them by hand: apt-get install %s",

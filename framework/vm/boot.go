@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -48,8 +49,11 @@ type BootInput struct {
 	// cleanup, Poll paces every look. Pick them with Accel and
 	// config.DefaultIntervals.
 	Intervals config.Intervals
-	// Dialer reaches the guests' SSH port (the lab's dialer).
+	// Dialer reaches the guests' SSH port (the run's lab.Segment dialer).
 	Dialer lab.Dialer
+	// Bridge is what the guests' NICs attach to (the run's lab.Segment);
+	// "": the topology's network.bridge.
+	Bridge string
 	// Progress receives a line per node state change and a heartbeat; nil discards.
 	Progress io.Writer
 	// Heartbeat is the period of the summary line; 0 means DefaultHeartbeat.
@@ -195,7 +199,7 @@ func BootAll(ctx context.Context, in BootInput) (*Run, error) {
 			}
 		})
 	}
-	stopBeat := out.heartbeat(orDefault(in.Heartbeat, DefaultHeartbeat))
+	stopBeat := out.heartbeat(cmp.Or(in.Heartbeat, DefaultHeartbeat))
 	wg.Wait()
 	stopBeat()
 	if err := context.Cause(bootCtx); err != nil {
@@ -210,6 +214,8 @@ func BootAll(ctx context.Context, in BootInput) (*Run, error) {
 		run.ID, len(run.Nodes), run.AllReady.Seconds(), slow.Name, slow.Finished.Uptime.Seconds())
 	return run, nil
 }
+
+func (in BootInput) bridge() string { return cmp.Or(in.Bridge, in.Topology.Network.Bridge) }
 
 // define creates a node's overlay and drive volumes and defines its domain.
 // The node is returned as soon as something of it may exist, for teardown.
@@ -237,7 +243,7 @@ func (r *Run) define(in BootInput, n topology.Node, limits Limits, artifacts str
 		WithMemoryMiB(mem),
 		WithDisk(disk),
 		WithConfigDrive(drive),
-		WithNIC(n.MAC, in.Topology.Network.Bridge),
+		WithNIC(n.MAC, in.bridge()),
 		WithSerialLog(node.ConsoleLog),
 		WithOwner(ProcessOwner(r.ID, n.Name)),
 	}
@@ -428,14 +434,6 @@ func probeSSH(ctx context.Context, d lab.Dialer, ip string, by time.Time) error 
 		return fmt.Errorf("port 22 answers %q, not an SSH banner", buf)
 	}
 	return nil
-}
-
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // reporter prints progress lines with the seconds since the run started.

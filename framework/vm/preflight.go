@@ -81,6 +81,21 @@ func (l Limits) size(n topology.Node) (vcpus, memMiB int) {
 	return vcpus, memMiB
 }
 
+// Footprint is what the topology's guests take of the host under accel,
+// after the caps BootAll applies; admission counts it before anything boots.
+func Footprint(t *topology.Topology, accel config.Accel) (vcpus, memoryMiB int, err error) {
+	limits, err := LimitsFromEnv()
+	if err != nil {
+		return 0, 0, err
+	}
+	limits = limits.forAccel(accel)
+	for _, n := range t.Nodes {
+		v, m := limits.size(n)
+		vcpus, memoryMiB = vcpus+v, memoryMiB+m
+	}
+	return vcpus, memoryMiB, nil
+}
+
 // checkInput finds every problem of the input that needs no libvirt.
 func checkInput(in BootInput, limits Limits) error {
 	var errs []error
@@ -150,7 +165,7 @@ func checkLibvirt(ctx context.Context, in BootInput) error {
 		return fmt.Errorf("libvirtd does not answer: %w; check it with `virsh version` or restart the lab (`e2e lab up`)", err)
 	}
 	var errs []error
-	if err := in.Dialer.CheckBridge(ctx, in.Topology.Network.Bridge); err != nil {
+	if err := in.Dialer.CheckBridge(ctx, in.bridge()); err != nil {
 		errs = append(errs, fmt.Errorf("%s: network.bridge: %w", in.Topology.Path, err))
 	}
 	pool, poolErr := in.Conn.StoragePoolLookupByName(PoolName)
