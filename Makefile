@@ -11,6 +11,9 @@ TOPOLOGY  ?= fixtures/topology.yaml
 # e.g. E2E_ARGS=-e2e.keep to leave the lab up.
 E2E_LABELS ?= vm && !failover
 E2E_ARGS  ?=
+# SHARD=i/n runs the i-th of n parts of the scenarios the labels select (CI
+# legs, README "CI"); the JUnit file is then junit-shard-i-of-n.xml. Empty: all.
+SHARD     ?=
 # make bench: PAIRS side-by-side runs of this tree and BENCH_BASELINE (the
 # commit the speed work started from), see hack/bench-e2e.
 PAIRS ?= 3
@@ -61,7 +64,8 @@ e2e: build
 	cd suites/e2e && ../../bin/e2e.test -test.timeout 80m \
 	  -ginkgo.label-filter='$(E2E_LABELS)' -ginkgo.v \
 	  -e2e.junit=$(CURDIR)/$(ARTIFACTS)/junit.xml \
-	  -e2e.flavor=$(FLAVOR) -e2e.topology=$(CURDIR)/$(TOPOLOGY) -e2e.artifacts=$(CURDIR)/$(ARTIFACTS) $(E2E_ARGS)
+	  -e2e.flavor=$(FLAVOR) -e2e.topology=$(CURDIR)/$(TOPOLOGY) -e2e.artifacts=$(CURDIR)/$(ARTIFACTS) \
+	  $(if $(SHARD),-e2e.shard=$(SHARD)) $(E2E_ARGS)
 
 ## failover: the failover scenario alone: each web server stopped in turn, from test2 (= make e2e E2E_LABELS=failover).
 .PHONY: failover
