@@ -19,8 +19,9 @@ SHARD     ?=
 PAIRS ?= 3
 BENCH_BASELINE ?= e9dc7bd
 # Host tools the tests talk to: haproxy -c (lint), Debian's cloud-init reader,
-# blkid and genisoimage (bench); gcc for the race detector (cgo).
-TEST_PKGS := haproxy cloud-init util-linux genisoimage gcc
+# blkid and genisoimage (bench); gcc for the race detector (cgo); shellcheck
+# for actionlint on the workflows' scripts (ci/).
+TEST_PKGS := haproxy cloud-init util-linux genisoimage gcc shellcheck
 # Fuzz targets (package:Target): make test runs each FUZZTIME, make fuzz FUZZ_LONG.
 # One worker each (-parallel 1): the machine has two cores. Findings land in
 # the package's testdata/fuzz/ and run as tests from then on. Minimizing a new
@@ -44,7 +45,7 @@ vet:
 test: build
 	./hack/ensure-packages $(TEST_PKGS)
 	$(GO) vet ./...
-	$(GO) test -count=1 -race ./framework/... ./scenarios/... ./cmd/...
+	$(GO) test -count=1 -race ./framework/... ./scenarios/... ./cmd/... ./ci/...
 	$(GO) test -count=1 ./suites/configdrive/... -ginkgo.label-filter=drive
 	$(MAKE) --no-print-directory fuzz FUZZ_LONG=$(FUZZTIME)
 
