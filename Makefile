@@ -15,13 +15,17 @@ TOPOLOGY  ?= fixtures/topology.yaml
 # e.g. E2E_ARGS=-e2e.keep to leave the lab up.
 E2E_LABELS ?= vm && !failover
 E2E_ARGS  ?=
+# SHARD=i/n runs the i-th of n parts of the scenarios the labels select (CI
+# legs, README "CI"); the JUnit file is then junit-shard-i-of-n.xml. Empty: all.
+SHARD     ?=
 # make bench: PAIRS side-by-side runs of this tree and BENCH_BASELINE (the
 # commit the speed work started from), see hack/bench-e2e.
 PAIRS ?= 3
 BENCH_BASELINE ?= e9dc7bd
 # Host tools the tests talk to: haproxy -c (lint), Debian's cloud-init reader,
-# blkid and genisoimage (bench); gcc for the race detector (cgo).
-TEST_PKGS := haproxy cloud-init util-linux genisoimage gcc
+# blkid and genisoimage (bench); gcc for the race detector (cgo); shellcheck
+# for actionlint on the workflows' scripts (ci/).
+TEST_PKGS := haproxy cloud-init util-linux genisoimage gcc shellcheck
 # Fuzz targets (package:Target): make test runs each FUZZTIME, make fuzz FUZZ_LONG.
 # One worker each (-parallel 1): the machine has two cores. Findings land in
 # the package's testdata/fuzz/ and run as tests from then on. Minimizing a new
@@ -45,7 +49,7 @@ vet:
 test: build
 	./hack/ensure-packages $(TEST_PKGS)
 	$(GO) vet ./...
-	$(GO) test -count=1 -race ./framework/... ./scenarios/... ./cmd/...
+	$(GO) test -count=1 -race ./framework/... ./scenarios/... ./cmd/... ./ci/...
 	$(GO) test -count=1 ./suites/configdrive/... -ginkgo.label-filter=drive
 	$(MAKE) --no-print-directory fuzz FUZZ_LONG=$(FUZZTIME)
 
@@ -65,7 +69,8 @@ e2e: build
 	cd suites/e2e && ../../bin/e2e.test -test.timeout 80m \
 	  -ginkgo.label-filter='$(E2E_LABELS)' -ginkgo.v \
 	  -e2e.junit=$(CURDIR)/$(ARTIFACTS)/junit.xml \
-	  -e2e.flavor=$(FLAVOR) -e2e.topology=$(CURDIR)/$(TOPOLOGY) -e2e.artifacts=$(CURDIR)/$(ARTIFACTS) $(E2E_ARGS)
+	  -e2e.flavor=$(FLAVOR) -e2e.topology=$(CURDIR)/$(TOPOLOGY) -e2e.artifacts=$(CURDIR)/$(ARTIFACTS) \
+	  $(if $(SHARD),-e2e.shard=$(SHARD)) $(E2E_ARGS)
 
 ## failover: the failover scenario alone: each web server stopped in turn, from test2 (= make e2e E2E_LABELS=failover).
 .PHONY: failover

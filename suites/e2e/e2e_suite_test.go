@@ -8,12 +8,17 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/drivelab/drivelab/framework/shard"
 )
 
 var opts = struct {
-	flavor, topology, templates, overlay, artifacts, image, packages, junit string
-	keep                                                                    bool
+	flavor, topology, templates, overlay, artifacts, image, packages, junit, shard string
+	keep                                                                           bool
 }{}
+
+// thisShard is -e2e.shard, read before the spec tree is built.
+var thisShard = shard.Whole
 
 func init() {
 	flag.StringVar(&opts.flavor, "e2e.flavor", "debian12", "template flavor under fixtures/templates")
@@ -24,10 +29,17 @@ func init() {
 	flag.StringVar(&opts.packages, "e2e.packages", "", "package directory for the flavor (default: the built bundles)")
 	flag.StringVar(&opts.overlay, "e2e.overlay", "", "template overlay directory (default: the scenario's), e.g. a fixtures/selftest variant")
 	flag.BoolVar(&opts.keep, "e2e.keep", false, "leave the lab running after the suite")
-	flag.StringVar(&opts.junit, "e2e.junit", "", "write a JUnit report here, with the run's accelerator, host cores, guest vCPUs and deadline scale as properties")
+	flag.StringVar(&opts.junit, "e2e.junit", "", "write a JUnit report here, with the run's accelerator, host cores, guest vCPUs and deadline scale as properties; with -e2e.shard i/n (n>1) as PATH-shard-i-of-n")
+	flag.StringVar(&opts.shard, "e2e.shard", "1/1", "run shard i of n (1-based): the scenarios the label filter selects are dealt round robin; every shard must get the same label filter")
 }
 
 func TestE2E(t *testing.T) {
+	// Refused here, before the tree is built and anything boots.
+	s, err := shard.Parse(opts.shard)
+	if err != nil {
+		t.Fatalf("-e2e.shard: %v", err)
+	}
+	thisShard = s
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "end to end")
 }

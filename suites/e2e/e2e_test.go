@@ -35,7 +35,9 @@ var _ = ReportAfterSuite("verdict", func(r Report) {
 	}
 	fmt.Printf("total time: %.1fs\n", r.RunTime.Seconds())
 	if opts.junit != "" {
-		Expect(writeJUnit(r, opts.junit, junitProperties)).To(Succeed())
+		props := append(junitProperties, reporters.JUnitProperty{Name: "flavor", Value: opts.flavor},
+			reporters.JUnitProperty{Name: "shard", Value: thisShard.String()})
+		Expect(writeJUnit(r, thisShard.Path(opts.junit), props)).To(Succeed())
 	}
 })
 
@@ -43,9 +45,15 @@ var _ = ReportAfterSuite("verdict", func(r Report) {
 const repoRoot = "../.."
 
 var _ = Describe("scenario", func() {
-	for _, sc := range scenarios.All() {
+	all := scenarios.All()
+	owners := shardOwners(all)
+	for i, sc := range all {
+		if owners[i] != 0 && owners[i] != thisShard.Index {
+			otherShard(sc, owners[i])
+			continue
+		}
 		// ContinueOnFailure: one failed check must not hide the others' verdicts.
-		Describe(sc.Name, Ordered, ContinueOnFailure, Label(append([]string{"vm", "slow"}, sc.Labels...)...), func() {
+		Describe(sc.Name, Ordered, ContinueOnFailure, scenarioLabels(sc), func() {
 			var (
 				l         *harness.Lab
 				intervals config.Intervals
@@ -134,7 +142,7 @@ var _ = Describe("scenario", func() {
 					Expect(os.WriteFile(filepath.Join(l.ArtifactsDir, "verdict.txt"), []byte(report), 0o644)).To(Succeed())
 					// For `make bench`: when the verdict was known, next to the guests' own boot.
 					verdictAt := float64(time.Now().UnixNano()) / 1e9
-					junitProperties = runProperties(sc.Name, l.Run)
+					junitProperties = append(junitProperties, runProperties(sc.Name, l.Run)...)
 					prof, perr := l.Profile(ctx)
 					if perr != nil {
 						fmt.Fprintf(GinkgoWriter, "boot profile incomplete: %v\n", perr)
