@@ -9,6 +9,7 @@ var Failover = register(Scenario{
 	Topology: "fixtures/topology.yaml",
 	Labels:   []string{"failover"},
 	Checks: []verify.Check{
-		{Name: "failover", Roles: []string{verify.RoleLoadBalancer}, Run: WebFailover},
+		{Name: "failover", Roles: []string{RoleLoadBalancer}, Run: WebFailover},
 	},
+	Diagnostics: loadBalancerDiagnostics,
 })

@@ -14,6 +14,9 @@ import (
 	"github.com/drivelab/drivelab/framework/verify"
 )
 
+// haproxyConfigFile is the topology's logical name for haproxy.cfg.
+const haproxyConfigFile = "haproxy-config"
+
 // haproxyConfig is what the checks need from a haproxy.cfg.
 type haproxyConfig struct {
 	// StatsSocket is the path of the `stats socket` in `global`.
@@ -26,11 +29,12 @@ type haproxyConfig struct {
 // matched to nodes by FQDN, short name or IP.
 func parseHaproxyConfig(cfg []byte, topo *topology.Topology) (haproxyConfig, error) {
 	hc := haproxyConfig{Servers: map[string]string{}}
+	if sockets := statsSockets(cfg); len(sockets) > 0 {
+		hc.StatsSocket = sockets[len(sockets)-1]
+	}
 	for _, line := range strings.Split(string(cfg), "\n") {
 		f := strings.Fields(line)
 		switch {
-		case len(f) >= 3 && f[0] == "stats" && f[1] == "socket":
-			hc.StatsSocket = f[2]
 		case len(f) >= 3 && f[0] == "server":
 			host, _, _ := strings.Cut(f[2], ":")
 			i := slices.IndexFunc(topo.Nodes, func(n topology.Node) bool {
@@ -48,6 +52,18 @@ func parseHaproxyConfig(cfg []byte, topo *topology.Topology) (haproxyConfig, err
 	return hc, nil
 }
 
+// statsSockets are the paths of cfg's `stats socket` lines, each once, in
+// order; the last one is the one haproxy keeps.
+func statsSockets(cfg []byte) []string {
+	var sockets []string
+	for _, line := range strings.Split(string(cfg), "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "stats" && f[1] == "socket" && !slices.Contains(sockets, f[2]) {
+			sockets = append(sockets, f[2])
+		}
+	}
+	return sockets
+}
+
 // serverStats are one backend server's counters from `show stat`.
 type serverStats struct {
 	Current, Total int // scur and stot
@@ -57,7 +73,7 @@ type serverStats struct {
 }
 
 // statsScript reads `show stat` from the socket in argv[1]; it runs under
-// python3 or python2, whichever the guest has.
+// python3 or python2, whichever the guest has (see statsCommand).
 const statsScript = `import socket, sys
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
@@ -71,11 +87,17 @@ while True:
 sys.stdout.write(out.decode())
 `
 
+// statsCommand prints haproxy's `show stat` CSV from socket: the checks
+// parse it, the diagnostics keep it.
+func statsCommand(socket string) string {
+	return "$(command -v python3 || command -v python) -c " + shellQuote(statsScript) + " " + shellQuote(socket)
+}
+
 // readStats returns the counters of every backend server, by node name.
 func readStats(ctx context.Context, env *verify.Env, lb *sshx.Client, hc haproxyConfig) (map[string]serverStats, error) {
 	ctx, cancel := context.WithTimeout(ctx, env.Intervals.Command)
 	defer cancel()
-	res, err := lb.RunInput(ctx, "$(command -v python3 || command -v python) - "+shellQuote(hc.StatsSocket), []byte(statsScript))
+	res, err := lb.Run(ctx, statsCommand(hc.StatsSocket))
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +184,7 @@ func loadBalancer(env *verify.Env, node topology.Node, check string) (haproxyCon
 	if err != nil {
 		return hc, nil, nil, err
 	}
-	webs := env.Topology.NodesWithRole(verify.RoleWeb)
+	webs := env.Topology.NodesWithRole(RoleWeb)
 	if len(webs) < 2 {
 		return hc, nil, nil, fmt.Errorf("%s needs at least two web nodes, the topology has %d", check, len(webs))
 	}
@@ -171,9 +193,9 @@ func loadBalancer(env *verify.Env, node topology.Node, check string) (haproxyCon
 
 // loadBalancerConfig parses the haproxy.cfg the node's drive injected.
 func loadBalancerConfig(env *verify.Env, node topology.Node) (haproxyConfig, []byte, error) {
-	f, ok := env.File(node.Name, "haproxy-config")
+	f, ok := env.File(node.Name, haproxyConfigFile)
 	if !ok {
-		return haproxyConfig{}, nil, fmt.Errorf("the drive of %s carried no haproxy-config", node.Name)
+		return haproxyConfig{}, nil, fmt.Errorf("the drive of %s carried no %s", node.Name, haproxyConfigFile)
 	}
 	hc, err := parseHaproxyConfig(f.Data, env.Topology)
 	return hc, f.Data, err

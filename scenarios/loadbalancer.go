@@ -10,11 +10,12 @@ var LoadBalancer = register(Scenario{
 	Checks: []verify.Check{
 		{Name: "hostname", Run: Hostname},
 		{Name: "hosts", Run: Hosts},
-		{Name: "resolve", Roles: []string{verify.RoleClient}, Run: Resolve},
+		{Name: "resolve", Roles: []string{RoleClient}, Run: Resolve},
 		{Name: "static-ip", Run: StaticIP},
 		{Name: "password", Run: Password},
 		{Name: "first-boot", Run: FirstBoot},
-		{Name: "services", Roles: []string{verify.RoleLoadBalancer, verify.RoleWeb}, Run: Services},
-		{Name: "leastconn", Roles: []string{verify.RoleLoadBalancer}, Run: LeastConn},
+		{Name: "services", Roles: []string{RoleLoadBalancer, RoleWeb}, Run: Services},
+		{Name: "leastconn", Roles: []string{RoleLoadBalancer}, Run: LeastConn},
 	},
+	Diagnostics: loadBalancerDiagnostics,
 })

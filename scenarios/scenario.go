@@ -24,6 +24,9 @@ type Scenario struct {
 	// Labels are added to the suite's labels (from its closed set).
 	Labels []string
 	Checks []verify.Check
+	// Diagnostics are what the scenario reads from each node after a
+	// failure, next to what the harness reads from every node.
+	Diagnostics []verify.Diagnostic
 }
 
 var registry []Scenario

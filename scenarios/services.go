@@ -16,9 +16,9 @@ import (
 // client node.
 func Services(ctx context.Context, env *verify.Env, node topology.Node) error {
 	switch node.Role {
-	case verify.RoleLoadBalancer:
+	case RoleLoadBalancer:
 		return haproxyService(ctx, env, node)
-	case verify.RoleWeb:
+	case RoleWeb:
 		return webService(ctx, env, node)
 	}
 	return fmt.Errorf("no service check for role %q", node.Role)
@@ -110,7 +110,7 @@ func checkWebPage(topo *topology.Topology, node topology.Node, page string, inje
 // pageOwner returns the single web node whose FQDN the page names, or "".
 func pageOwner(topo *topology.Topology, page string) string {
 	owner := ""
-	for _, n := range topo.NodesWithRole(verify.RoleWeb) {
+	for _, n := range topo.NodesWithRole(RoleWeb) {
 		if strings.Contains(page, n.FQDN) {
 			if owner != "" {
 				return ""

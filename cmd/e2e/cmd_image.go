@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/drivelab/drivelab/framework/config"
@@ -58,7 +59,11 @@ func runImageBuild(ctx context.Context, args []string) error {
 	fmt.Printf("kernel:    %s\n", a.Kernel)
 	fmt.Printf("initrd:    %s\n", a.Initrd)
 	fmt.Printf("cmdline:   %s\n", a.Cmdline)
-	fmt.Printf("packages:  %s (haproxy.tar.gz, apache2.tar.gz)\n", a.PackageDir)
+	bundles, err := image.Bundles()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("packages:  %s (%s)\n", a.PackageDir, strings.Join(bundles, ", "))
 	fmt.Printf("manifest:  %s\n", a.Manifest)
 	return nil
 }

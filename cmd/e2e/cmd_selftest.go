@@ -44,11 +44,11 @@ func runSelftest(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	checks := map[string][]verify.Check{}
+	checks, diagnostics := map[string][]verify.Check{}, map[string][]verify.Diagnostic{}
 	for _, sc := range scenarios.All() {
-		checks[sc.Name] = sc.Checks
+		checks[sc.Name], diagnostics[sc.Name] = sc.Checks, sc.Diagnostics
 	}
-	variants, err := selftest.Load(*dir, topo, checks)
+	variants, err := selftest.Load(*dir, topo, checks, scenarios.LoadBalancer.Name)
 	if err != nil {
 		return err
 	}
@@ -56,10 +56,11 @@ func runSelftest(ctx context.Context, args []string) error {
 		return err
 	}
 	in := selftest.Input{
-		Variants: variants,
-		Up:       harness.UpInput{Topology: topo, TemplatesDir: *templates, Flavor: *flavor, PackageDir: *packages},
-		Checks:   checks,
-		Progress: os.Stdout,
+		Variants:    variants,
+		Up:          harness.UpInput{Topology: topo, TemplatesDir: *templates, Flavor: *flavor, PackageDir: *packages},
+		Checks:      checks,
+		Diagnostics: diagnostics,
+		Progress:    os.Stdout,
 	}
 	// Lint variants alone need no lab.
 	run := selftest.Lint

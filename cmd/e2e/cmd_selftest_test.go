@@ -24,7 +24,7 @@ func TestSelftestVariantsWithoutBoot(t *testing.T) {
 	for _, sc := range scenarios.All() {
 		checks[sc.Name] = sc.Checks
 	}
-	variants, err := selftest.Load("../../fixtures/selftest", topo, checks)
+	variants, err := selftest.Load("../../fixtures/selftest", topo, checks, scenarios.LoadBalancer.Name)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/drivelab/drivelab/framework/harness"
 	"github.com/drivelab/drivelab/framework/sshx"
 	"github.com/drivelab/drivelab/framework/topology"
-	"github.com/drivelab/drivelab/framework/verify"
 	"github.com/drivelab/drivelab/framework/vm"
 )
 
@@ -74,11 +73,10 @@ func sshSession(ctx context.Context, name, cmd string) (int, error) {
 	if !ok {
 		return -1, fmt.Errorf("%q is not a node of kept lab %s (have %s)", name, k.rec.Run, strings.Join(topo.NodeNames(), ", "))
 	}
-	clients := topo.NodesWithRole(verify.RoleClient)
-	if len(clients) != 1 {
-		return -1, fmt.Errorf("%s: want exactly one node of role %q to go through, have %d", topo.Path, verify.RoleClient, len(clients))
+	client, err := topo.ClientNode()
+	if err != nil {
+		return -1, err
 	}
-	client := clients[0]
 	if err := k.connect(ctx); err != nil {
 		return -1, err
 	}

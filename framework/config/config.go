@@ -26,7 +26,8 @@ type Intervals struct {
 	SSH time.Duration `env:"SSH"`
 	// Command: one remote command or HTTP request batch.
 	Command time.Duration `env:"COMMAND"`
-	// Failover: a backend change until haproxy's health checks have seen it.
+	// Failover: a service on a node stopped or started until the nodes that
+	// health-check it have seen the change.
 	Failover time.Duration `env:"FAILOVER"`
 	// Teardown: destroying domains and volumes of a run.
 	Teardown time.Duration `env:"TEARDOWN"`

@@ -1,58 +1,55 @@
 package harness
 
 import (
-	"bufio"
-	"net"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
+	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/verify"
 )
 
-// TestHaproxyStatsReadsTheSocketTheDriveConfigured finds the stats socket in
-// the files a drive carried (the config is not the first of them, a package
-// has no data) and runs the diagnostic's script on this host against a
-// socket that answers `show stat`.
-func TestHaproxyStatsReadsTheSocketTheDriveConfigured(t *testing.T) {
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("no python3 on this host")
+// A scenario's diagnostics come after the harness's own, each on the nodes
+// where it has something to read: the hook decides per node, from the
+// files the node's drive carried.
+func TestDiagnosticsAddTheScenariosOwn(t *testing.T) {
+	topo := &topology.Topology{Nodes: []topology.Node{{Name: "a"}, {Name: "b"}}}
+	env := &verify.Env{Topology: topo, Files: map[string][]verify.File{"b": {{Name: "app-config", Data: []byte("port 8080\n")}}}}
+	extra := []verify.Diagnostic{
+		{File: "everywhere.txt", Command: func(*verify.Env, topology.Node) string { return "uptime" }},
+		{File: "app.txt", Command: func(env *verify.Env, n topology.Node) string {
+			if _, ok := env.File(n.Name, "app-config"); ok {
+				return "ss -ltnp"
+			}
+			return ""
+		}},
 	}
-	sock := filepath.Join(t.TempDir(), "sock")
-	files := []verify.File{
-		{Name: "hosts", Data: []byte("127.0.0.1 localhost\n")},
-		{Name: "haproxy-package"},
-		{Name: "haproxy-config", Data: []byte("global\n    stats socket " + sock + " mode 0666 level user\n")},
-	}
-	sockets := statsSockets(files)
-	if !slices.Equal(sockets, []string{sock}) {
-		t.Fatalf("stats sockets %q, want [%s]", sockets, sock)
-	}
-	if got := statsSockets(files[:2]); got != nil {
-		t.Fatalf("stats sockets %q from files without a haproxy config, want none", got)
-	}
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
+	files := func(ds []diagnostic) []string {
+		var out []string
+		for _, d := range ds {
+			out = append(out, d.file)
 		}
-		defer c.Close()
-		if line, _ := bufio.NewReader(c).ReadString('\n'); line == "show stat\n" {
-			c.Write([]byte("# pxname,svname,scur,stot,status\nweb,web01,0,10,UP\n"))
-		}
-	}()
-	out, err := exec.Command("bash", "-c", haproxyStats(sockets)).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
+		return out
 	}
-	if !strings.Contains(string(out), "== "+sock) || !strings.Contains(string(out), "web,web01,0,10,UP") {
-		t.Fatalf("stats dump misses the socket or its answer:\n%s", out)
+	var own []string
+	for _, d := range nodeDiagnostics {
+		own = append(own, d.file)
+	}
+	for _, tc := range []struct {
+		node string
+		want []string
+	}{
+		{"a", append(slices.Clone(own), "everywhere.txt")},
+		{"b", append(slices.Clone(own), "everywhere.txt", "app.txt")},
+	} {
+		got := diagnostics(env, topology.Node{Name: tc.node}, extra)
+		if !slices.Equal(files(got), tc.want) {
+			t.Errorf("node %s: diagnostics %q, want %q", tc.node, files(got), tc.want)
+		}
+		if d := got[len(got)-1]; tc.node == "b" && d.cmd != "ss -ltnp" {
+			t.Errorf("node b: app.txt runs %q, want the hook's command", d.cmd)
+		}
+	}
+	if got := diagnostics(env, topology.Node{Name: "a"}, nil); !slices.Equal(files(got), own) {
+		t.Errorf("without a scenario's diagnostics: %q, want the harness's own %q", files(got), own)
 	}
 }

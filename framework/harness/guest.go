@@ -25,7 +25,7 @@ func Guest(in GuestInput) (vm.Image, string, error) {
 			return vm.Image{}, "", err
 		}
 		if in.PackageDir == "" {
-			return vm.Image{}, "", fmt.Errorf("--image %s needs --packages DIR with the package files its flavor names (for centos7: haproxy.rpm and httpd.tar.gz)", in.UserImage)
+			return vm.Image{}, "", fmt.Errorf("--image %s needs --packages DIR with the package files its flavor names (the packages: of the flavor's flavor.yaml, e.g. fixtures/templates/centos7/flavor.yaml)", in.UserImage)
 		}
 		return vm.Image{Disk: in.UserImage}, in.PackageDir, nil
 	}

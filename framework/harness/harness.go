@@ -46,6 +46,9 @@ type UpInput struct {
 	Progress io.Writer
 	// KernelArgs appends to nodes' kernel command lines (vm.BootInput.KernelArgs).
 	KernelArgs map[string]string
+	// Diagnostics are the scenario's own evidence, read by Lab.Diagnose
+	// from every node after a failure next to the harness's.
+	Diagnostics []verify.Diagnostic
 	// Budget is what runs on this host may take together; zero: DefaultBudget.
 	Budget Budget
 	// Registry is the host's run registry; "": RegistryDir.
@@ -81,7 +84,7 @@ func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
 		StateDir:     filepath.Join(in.Paths.State, "runs", in.RunID),
 		ArtifactsDir: filepath.Join(in.Paths.Artifacts, in.RunID),
 	}
-	client, err := clientNode(in.Topology)
+	client, err := in.Topology.ClientNode()
 	if err != nil {
 		return nil, err
 	}
@@ -231,16 +234,6 @@ func progressOf(in UpInput) io.Writer {
 		return io.Discard
 	}
 	return in.Progress
-}
-
-// clientNode is the node checks run from: the only node of the client role.
-func clientNode(t *topology.Topology) (topology.Node, error) {
-	clients := t.NodesWithRole(verify.RoleClient)
-	if len(clients) != 1 {
-		return topology.Node{}, fmt.Errorf("%s: want exactly one node of role %q to run the checks from, have %d",
-			t.Path, verify.RoleClient, len(clients))
-	}
-	return clients[0], nil
 }
 
 // buildDrives writes <node>.iso and a manifest into dir, returning the

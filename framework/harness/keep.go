@@ -200,7 +200,7 @@ func planKept(ctx context.Context, in KeepInput, rec *Record) (*keptPlan, error)
 	}
 	p := &keptPlan{topo: rec.Effective(in.Topology)}
 	var err error
-	if p.client, err = clientNode(p.topo); err != nil {
+	if p.client, err = p.topo.ClientNode(); err != nil {
 		return nil, err
 	}
 	templates := render.Input{

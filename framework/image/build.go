@@ -298,7 +298,7 @@ func (b *builder) bootstrap(ctx context.Context) error {
 		fmt.Fprintf(b.log, "image: apt sources from %s\n", strings.Join(src.from, ", "))
 	}
 	env := []string{
-		"DRIVELAB_BUNDLES=" + strings.Join(bundles, " "),
+		"DRIVELAB_BUNDLES=" + strings.Join(b.r.bundles, " "),
 		"DRIVELAB_BUNDLE_DIR=" + b.path("bundles"),
 		"DEBIAN_FRONTEND=noninteractive",
 	}
@@ -319,7 +319,7 @@ func (b *builder) bootstrap(ctx context.Context) error {
 		b.m.Packages = append(b.m.Packages, pkg{Name: f[0], Version: f[1], InstalledKiB: kib})
 	}
 	for _, p := range b.m.Packages {
-		if slices.Contains(bundles, p.Name) {
+		if slices.Contains(b.r.bundles, p.Name) {
 			return fmt.Errorf("the image contains %s, which must travel only in its bundle: remove it from the recipe", p.Name)
 		}
 	}
@@ -380,7 +380,7 @@ func (b *builder) packBundles(ctx context.Context) error {
 	if err := os.MkdirAll(b.path(packageDir), 0o755); err != nil {
 		return err
 	}
-	for _, name := range bundles {
+	for _, name := range b.r.bundles {
 		debs, _ := filepath.Glob(b.path("bundles", name, "*.deb"))
 		if len(debs) == 0 {
 			return fmt.Errorf("bundle %s is empty: the customize hook downloaded no .deb for it", name)
@@ -414,8 +414,8 @@ func (b *builder) writeManifest(start time.Time) func(context.Context) error {
 			}
 		}
 		files := []string{diskFile, kernelFile, initrdFile}
-		for _, name := range bundles {
-			files = append(files, filepath.Join(packageDir, name+".tar.gz"))
+		for _, f := range b.r.bundleFiles() {
+			files = append(files, filepath.Join(packageDir, f))
 		}
 		for _, name := range files {
 			info, err := hashFile(b.path(name))

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -142,11 +143,16 @@ func TestBuildMakesACompleteBuildAndThenHitsTheCache(t *testing.T) {
 			t.Errorf("%s: %v", f, err)
 		}
 	}
-	// Each bundle: a gzip tar with only .debs at its top level.
-	for _, b := range bundles {
-		names := tarNames(t, filepath.Join(a.PackageDir, b+".tar.gz"))
+	// Each bundle recipe/bundles names: a gzip tar with only .debs at its top level.
+	bundles, err := Bundles()
+	if err != nil || !slices.Equal(bundles, []string{"haproxy.tar.gz", "apache2.tar.gz"}) {
+		t.Errorf("bundles %q, %v; want the ones recipe/bundles names", bundles, err)
+	}
+	for _, f := range bundles {
+		b := strings.TrimSuffix(f, ".tar.gz")
+		names := tarNames(t, filepath.Join(a.PackageDir, f))
 		if len(names) != 1 || names[0] != b+"_1.0-1_all.deb" {
-			t.Errorf("%s.tar.gz holds %q, want [%s_1.0-1_all.deb]", b, names, b)
+			t.Errorf("%s holds %q, want [%s_1.0-1_all.deb]", f, names, b)
 		}
 	}
 	entries, _ := os.ReadDir(a.PackageDir)

@@ -1,7 +1,7 @@
 // Package image builds the harness's default guest, Debian 12 with cloud-init
 // for direct kernel boot, together with the offline package bundles its
-// config drives carry (the counterparts of the seed's haproxy.rpm and
-// httpd.tar.gz), and caches them under a hash of the embedded recipe.
+// config drives carry (recipe/bundles names them), and caches them under a
+// hash of the embedded recipe.
 //
 // A build lives in CacheDir/image/debian12-<hash>/ and appears there only
 // complete: it is made in a temporary sibling and renamed into place.
@@ -30,8 +30,8 @@ type Artifacts struct {
 	Kernel  string
 	Initrd  string
 	Cmdline string
-	// PackageDir holds haproxy.tar.gz and apache2.tar.gz: gzip tars of .debs
-	// that `dpkg -i *.deb` installs offline on this image.
+	// PackageDir holds the bundles (see Bundles): gzip tars of .debs that
+	// `dpkg -i *.deb` installs offline on this image.
 	PackageDir string
 	// Manifest is the JSON record of the build: package versions, sizes, hashes.
 	Manifest string
@@ -123,6 +123,16 @@ func Lookup(cacheDir string) (Artifacts, error) {
 	return a, nil
 }
 
+// Bundles are the file names of the bundles in a build's PackageDir, one
+// per line of recipe/bundles: "<name>.tar.gz".
+func Bundles() ([]string, error) {
+	r, err := currentRecipe()
+	if err != nil {
+		return nil, err
+	}
+	return r.bundleFiles(), nil
+}
+
 func buildDir(cacheDir string, r recipe) string {
 	return filepath.Join(cacheDir, "image", r.key())
 }
@@ -142,8 +152,8 @@ func lookup(dir string, r recipe) (Artifacts, error) {
 		return Artifacts{}, fmt.Errorf("%s was built from recipe %.12s", dir, m.RecipeHash)
 	}
 	want := []string{diskFile, kernelFile, initrdFile}
-	for _, b := range bundles {
-		want = append(want, filepath.Join(packageDir, b+".tar.gz"))
+	for _, f := range r.bundleFiles() {
+		want = append(want, filepath.Join(packageDir, f))
 	}
 	for _, name := range want {
 		if _, ok := m.Files[name]; !ok {

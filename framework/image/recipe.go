@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -32,15 +33,25 @@ const (
 	diskSize = "2G"
 )
 
-// bundles are the package bundles the image build produces, by name: each
+// bundlesFile lists the package bundles the build produces, by name: each
 // becomes PackageDir/<name>.tar.gz, resolved against the image itself.
-var bundles = []string{"haproxy", "apache2"}
+const bundlesFile = "recipe/bundles"
 
 // recipe is the parsed, hashed recipe.
 type recipe struct {
 	hash     string
 	packages []string
+	bundles  []string
 	cmdline  string
+}
+
+// bundleFiles are the bundles' file names in a build's package directory.
+func (r recipe) bundleFiles() []string {
+	files := make([]string, len(r.bundles))
+	for i, name := range r.bundles {
+		files[i] = name + ".tar.gz"
+	}
+	return files
 }
 
 // key names the cache directory of a build of this recipe.
@@ -50,11 +61,19 @@ func (r recipe) key() string { return flavor + "-" + r.hash[:16] }
 var currentRecipe = sync.OnceValues(func() (recipe, error) { return loadRecipe(recipeFiles) })
 
 func loadRecipe(fsys fs.FS) (recipe, error) {
+	b, err := fs.ReadFile(fsys, bundlesFile)
+	if err != nil {
+		return recipe{}, fmt.Errorf("image recipe: %w", err)
+	}
+	bundles := recipeLines(b)
 	h := sha256.New()
+	// The bundles enter the hash as this list, as they did when they were
+	// written in Go, and their file is left out of the walk below: builds
+	// cached before the list became a file keep their key.
 	fmt.Fprintf(h, "builder=%d\nsuite=%s\nflavor=%s\ndisk=%s\nbundles=%s\n",
 		builderVersion, suite, flavor, diskSize, strings.Join(bundles, ","))
-	err := fs.WalkDir(fsys, "recipe", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+	err = fs.WalkDir(fsys, "recipe", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || p == bundlesFile {
 			return err
 		}
 		b, err := fs.ReadFile(fsys, p)
@@ -68,8 +87,8 @@ func loadRecipe(fsys fs.FS) (recipe, error) {
 	if err != nil {
 		return recipe{}, fmt.Errorf("reading the embedded image recipe: %w", err)
 	}
-	r := recipe{hash: hex.EncodeToString(h.Sum(nil))}
-	b, err := fs.ReadFile(fsys, "recipe/packages")
+	r := recipe{hash: hex.EncodeToString(h.Sum(nil)), bundles: bundles}
+	b, err = fs.ReadFile(fsys, "recipe/packages")
 	if err != nil {
 		return recipe{}, err
 	}
@@ -81,6 +100,11 @@ func loadRecipe(fsys fs.FS) (recipe, error) {
 	r.cmdline = strings.Join(recipeLines(b), " ")
 	if len(r.packages) == 0 || r.cmdline == "" {
 		return recipe{}, fmt.Errorf("image recipe: recipe/packages and recipe/cmdline must not be empty")
+	}
+	for _, name := range r.bundles {
+		if slices.Contains(r.packages, name) {
+			return recipe{}, fmt.Errorf("image recipe: %s is both in recipe/packages and in %s; a bundle travels only on the drives: remove it from recipe/packages", name, bundlesFile)
+		}
 	}
 	return r, nil
 }

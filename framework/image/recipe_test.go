@@ -44,7 +44,11 @@ func TestRecipeHashChangesWithEveryFile(t *testing.T) {
 	}
 	for name := range files {
 		changed := copyRecipe(t)
-		changed[name].Data = append(changed[name].Data, []byte("\n# changed\n")...)
+		change := "\n# changed\n"
+		if name == bundlesFile {
+			change = "\nnginx\n" // its comments are not the key, its list is
+		}
+		changed[name].Data = append(changed[name].Data, []byte(change)...)
 		r, err := loadRecipe(changed)
 		if err != nil {
 			t.Fatal(err)
@@ -71,11 +75,6 @@ func TestRecipeContract(t *testing.T) {
 			t.Errorf("recipe/packages lacks %s, which the brief's contract requires", p)
 		}
 	}
-	for _, b := range bundles {
-		if slices.Contains(r.packages, b) {
-			t.Errorf("recipe/packages holds %s; it must travel only in its bundle", b)
-		}
-	}
 	for _, want := range []string{"root=/dev/vda", "console=ttyS0", "net.ifnames=0"} {
 		if !slices.Contains(strings.Fields(r.cmdline), want) {
 			t.Errorf("cmdline %q lacks %s", r.cmdline, want)
@@ -83,6 +82,43 @@ func TestRecipeContract(t *testing.T) {
 	}
 	if len(r.key()) != len("debian12-")+16 || !strings.HasPrefix(r.key(), "debian12-") {
 		t.Errorf("cache key %q", r.key())
+	}
+}
+
+// The bundles are the recipe's data: recipe/bundles names them, the build,
+// the cache lookup and the artifacts follow it, and a bundle that the image
+// also installs is refused.
+func TestRecipeBundlesAreData(t *testing.T) {
+	base, err := loadRecipe(copyRecipe(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(base.bundles, []string{"haproxy", "apache2"}) {
+		t.Fatalf("bundles %q, want recipe/bundles' haproxy and apache2", base.bundles)
+	}
+	other := copyRecipe(t)
+	other[bundlesFile].Data = []byte("# one bundle\nnginx\n")
+	r, err := loadRecipe(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.bundles, []string{"nginx"}) || !slices.Equal(r.bundleFiles(), []string{"nginx.tar.gz"}) || r.hash == base.hash {
+		t.Errorf("recipe/bundles naming nginx gives bundles %q, files %q, same hash %v", r.bundles, r.bundleFiles(), r.hash == base.hash)
+	}
+	comment := copyRecipe(t)
+	comment[bundlesFile].Data = append([]byte("# reworded\n"), comment[bundlesFile].Data...)
+	if r, err := loadRecipe(comment); err != nil || r.hash != base.hash {
+		t.Errorf("a comment in recipe/bundles changed the cache key (%v)", err)
+	}
+	both := copyRecipe(t)
+	both["recipe/packages"].Data = append(both["recipe/packages"].Data, []byte("\napache2\n")...)
+	if _, err := loadRecipe(both); err == nil || !strings.Contains(err.Error(), "apache2 is both in recipe/packages and in recipe/bundles") {
+		t.Errorf("a bundle the image installs too: %v", err)
+	}
+	missing := copyRecipe(t)
+	delete(missing, bundlesFile)
+	if _, err := loadRecipe(missing); err == nil || !strings.Contains(err.Error(), bundlesFile) {
+		t.Errorf("no recipe/bundles: %v", err)
 	}
 }
 

@@ -106,7 +106,7 @@ func TestLintNamesTheCulprit(t *testing.T) {
 		},
 		{
 			name: "hosts file misses a node", flavor: "centos7", template: "hosts.tmpl", target: "hosts.tmpl",
-			old: "{{range .Nodes}}", new: "{{range .Backends}}",
+			old: "{{range .Nodes}}", new: `{{range .NodesWithRole "web"}}`,
 			want: []want{{"test2", "hosts.tmpl", false, "/etc/hosts does not list node haproxy (192.168.100.26 haproxy.cloud.org)"}},
 		},
 		{
@@ -123,7 +123,7 @@ func TestLintNamesTheCulprit(t *testing.T) {
 		},
 		{
 			name: "backend misses a web node", flavor: "debian12", template: "haproxy.cfg.tmpl", target: "haproxy.cfg.tmpl",
-			old: "{{- range .Backends}}", new: "    server other 192.168.100.99:80\n{{- range slice .Backends 1}}",
+			old: `{{- range .NodesWithRole "web"}}`, new: "    server other 192.168.100.99:80\n{{- range slice (.NodesWithRole \"web\") 1}}",
 			want: []want{
 				{"haproxy", "haproxy.cfg.tmpl", true, "server other points at 192.168.100.99, which is not a node of role web (web01.cloud.org, web02.cloud.org)"},
 				{"haproxy", "haproxy.cfg.tmpl", false, "backend web has no server for node web01 (web01.cloud.org); add one"},

@@ -39,14 +39,6 @@ const (
 // .Files for the files list. Without it meta_data.json follows the topology.
 const MetaDataTemplate = "meta_data.json.tmpl"
 
-// The seed's load balancing: haproxy spreads requests over the nodes of the
-// web role with leastconn. Templates get the nodes as .Backends; lint checks
-// the rendered haproxy.cfg against both.
-const (
-	BackendRole = "web"
-	Balance     = "leastconn"
-)
-
 // Input is what a rendering needs.
 type Input struct {
 	Topology *topology.Topology
@@ -302,16 +294,32 @@ type Data struct {
 	Network topology.Network
 	// Nodes are all nodes, in topology order.
 	Nodes []topology.Node
-	// Backends are the nodes haproxy balances across (role BackendRole).
-	Backends []topology.Node
 	// Files are meta_data's "files": what this node's drive injects, in order.
 	Files []MetaFile
 	node  string
 	paths map[string]string
+	roles map[string]topology.Role
+}
+
+// NodesWithRole are the nodes of one of the topology's roles, in topology
+// order, so that a template names the roles it lists, not the harness:
+// {{range .NodesWithRole "backend"}}. A role the topology does not define is an
+// error, not an empty list.
+func (d Data) NodesWithRole(role string) ([]topology.Node, error) {
+	if _, ok := d.roles[role]; !ok {
+		return nil, fmt.Errorf("node %s: NodesWithRole %q: the topology defines no such role (it has %s)", d.node, role, strings.Join(slices.Sorted(maps.Keys(d.roles)), ", "))
+	}
+	var out []topology.Node
+	for _, n := range d.Nodes {
+		if n.Role == role {
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }
 
 // Path is the guest path of a logical file this node carries:
-// {{.Path "index-page"}}.
+// {{.Path "hosts"}}.
 func (d Data) Path(logical string) (string, error) {
 	p, ok := d.paths[logical]
 	if !ok {
@@ -325,7 +333,7 @@ func (d Data) Path(logical string) (string, error) {
 func (r *renderer) drive(n topology.Node) (d Drive, errs []error, ok bool) {
 	t := r.in.Topology
 	role := t.Roles[n.Role]
-	data := Data{Node: n, Network: t.Network, Nodes: t.Nodes, Backends: t.NodesWithRole(BackendRole), node: n.Name, paths: map[string]string{}}
+	data := Data{Node: n, Network: t.Network, Nodes: t.Nodes, node: n.Name, paths: map[string]string{}, roles: t.Roles}
 	for _, f := range role.Files {
 		spec := r.flavor.Files[f]
 		if spec.Path != "" {

@@ -426,3 +426,27 @@ func TestThirdWebNode(t *testing.T) {
 		}
 	}
 }
+
+// A template lists the nodes of the roles it names: the data, not the
+// harness, says which nodes a load balancer's servers are. A role the
+// topology lacks fails the rendering, naming node, role and the roles there
+// are, rather than rendering an empty list.
+func TestNodesWithRoleInTemplates(t *testing.T) {
+	overlay := writeFiles(t, map[string]string{
+		"user_data.client.tmpl": "#!/bin/sh\n# {{range .NodesWithRole \"web\"}}{{.Name}} {{end}}| {{range .NodesWithRole \"loadbalancer\"}}{{.Name}}{{end}}\n",
+	})
+	ds, err := renderRef(t, render.Input{Flavor: "debian12", Overlay: overlay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(ds[0].UserData), "#!/bin/sh\n# web01 web02 | haproxy\n"; got != want {
+		t.Errorf("user_data = %q, want %q", got, want)
+	}
+	typo := writeFiles(t, map[string]string{
+		"user_data.client.tmpl": "#!/bin/sh\n# {{range .NodesWithRole \"wbe\"}}{{.Name}}{{end}}\n",
+	})
+	_, err = renderRef(t, render.Input{Flavor: "debian12", Overlay: typo})
+	if err == nil || !strings.Contains(err.Error(), `node test2: NodesWithRole "wbe": the topology defines no such role (it has client, loadbalancer, web)`) {
+		t.Fatalf("a role the topology lacks: %v", err)
+	}
+}

@@ -36,9 +36,6 @@ const VariantFile = "variant.yaml"
 // ByLint is the caught_by of faults lint must catch before anything boots.
 const ByLint = "lint"
 
-// DefaultScenario runs after boot when a variant names none.
-const DefaultScenario = "loadbalancer"
-
 // Variant is one deliberately broken overlay and what must catch it.
 type Variant struct {
 	// Name is the directory name; Dir the overlay itself.
@@ -52,7 +49,7 @@ type Variant struct {
 	Node string `yaml:"node"`
 	// Message must appear in the failure: it is what names the fault.
 	Message string `yaml:"message"`
-	// Scenario's checks run after boot (default DefaultScenario).
+	// Scenario's checks run after boot (default: the one Load is given).
 	Scenario string `yaml:"scenario"`
 }
 
@@ -60,8 +57,9 @@ type Variant struct {
 func (v Variant) Booted() bool { return v.CaughtBy != ByLint }
 
 // Load reads every variant under dir, in name order, and checks each against
-// the topology and the scenarios' checks (by scenario name).
-func Load(dir string, topo *topology.Topology, checks map[string][]verify.Check) ([]Variant, error) {
+// the topology and the scenarios' checks (by scenario name); a variant that
+// names no scenario runs scenario's checks.
+func Load(dir string, topo *topology.Topology, checks map[string][]verify.Check, scenario string) ([]Variant, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("self-test variants: %w", err)
@@ -74,7 +72,7 @@ func Load(dir string, topo *topology.Topology, checks map[string][]verify.Check)
 		if !e.IsDir() {
 			continue
 		}
-		v, err := loadVariant(filepath.Join(dir, e.Name()), topo, checks)
+		v, err := loadVariant(filepath.Join(dir, e.Name()), topo, checks, scenario)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -87,7 +85,7 @@ func Load(dir string, topo *topology.Topology, checks map[string][]verify.Check)
 	return variants, errors.Join(errs...)
 }
 
-func loadVariant(dir string, topo *topology.Topology, checks map[string][]verify.Check) (Variant, error) {
+func loadVariant(dir string, topo *topology.Topology, checks map[string][]verify.Check, scenario string) (Variant, error) {
 	file := filepath.Join(dir, VariantFile)
 	v := Variant{Name: filepath.Base(dir), Dir: dir}
 	data, err := os.ReadFile(file)
@@ -100,7 +98,7 @@ func loadVariant(dir string, topo *topology.Topology, checks map[string][]verify
 		return v, fmt.Errorf("%s: %w (fields: fault, caught_by, node, message, scenario)", file, err)
 	}
 	if v.Scenario == "" {
-		v.Scenario = DefaultScenario
+		v.Scenario = scenario
 	}
 	var errs []error
 	fail := func(format string, args ...any) {
@@ -119,12 +117,12 @@ func loadVariant(dir string, topo *topology.Topology, checks map[string][]verify
 	if _, ok := topo.Node(v.Node); v.Node != "" && !ok {
 		fail("node %q is not a node of %s (have %s)", v.Node, topo.Path, strings.Join(topo.NodeNames(), ", "))
 	}
-	scenario, ok := checks[v.Scenario]
+	scenarioChecks, ok := checks[v.Scenario]
 	switch {
 	case !ok:
 		fail("scenario %q does not exist (have %s)", v.Scenario, strings.Join(slices.Sorted(maps.Keys(checks)), ", "))
-	case v.CaughtBy != ByLint && v.CaughtBy != "" && !slices.ContainsFunc(scenario, func(c verify.Check) bool { return c.Name == v.CaughtBy }):
-		fail("caught_by %q is neither %q nor a check of scenario %s (%s)", v.CaughtBy, ByLint, v.Scenario, checkNames(scenario))
+	case v.CaughtBy != ByLint && v.CaughtBy != "" && !slices.ContainsFunc(scenarioChecks, func(c verify.Check) bool { return c.Name == v.CaughtBy }):
+		fail("caught_by %q is neither %q nor a check of scenario %s (%s)", v.CaughtBy, ByLint, v.Scenario, checkNames(scenarioChecks))
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*"))
 	if len(files) < 2 {
@@ -162,15 +160,18 @@ type Input struct {
 	Up harness.UpInput
 	// Checks are the scenarios' checks, by scenario name.
 	Checks map[string][]verify.Check
+	// Diagnostics are the scenarios' own diagnostics, by scenario name: a
+	// booted variant its check missed writes its scenario's.
+	Diagnostics map[string][]verify.Diagnostic
 	// Progress receives what happens, as it happens.
 	Progress io.Writer
 }
 
 // Run lints every variant first, so no VM boots before every fault lint can
 // see has been caught, then boots the others one at a time. A boot is
-// shared by no two variants: a fault's effects can cross nodes (a page
-// claiming another node's name also upsets leastconn's count on haproxy),
-// so only a boot of its own says which failures a fault caused.
+// shared by no two variants: a fault's effects can cross nodes (one node's
+// broken page can upset a check run on another), so only a boot of its own
+// says which failures a fault caused.
 func Run(ctx context.Context, in Input) ([]Outcome, error) {
 	if in.Progress == nil {
 		in.Progress = io.Discard
@@ -223,9 +224,7 @@ func renderInput(up harness.UpInput, overlay string) render.Input {
 // scenario's checks and takes it down again.
 func boot(ctx context.Context, in Input, v Variant) Outcome {
 	start := time.Now()
-	up := in.Up
-	up.Overlay, up.RunID = v.Dir, vm.NewRunID()
-	up.Paths.Artifacts = filepath.Join(up.Paths.Artifacts, v.Name)
+	up := variantUp(in, v)
 	l, err := harness.Up(ctx, up)
 	if err != nil {
 		return Outcome{Variant: v, Details: []string{"boot failed before any check ran: " + err.Error()}, Elapsed: time.Since(start)}
@@ -247,6 +246,15 @@ func boot(ctx context.Context, in Input, v Variant) Outcome {
 		}
 	}
 	return o
+}
+
+// variantUp is the lab of one booted variant: the overlay, a run of its
+// own with its own artifacts folder, and its scenario's diagnostics.
+func variantUp(in Input, v Variant) harness.UpInput {
+	up := in.Up
+	up.Overlay, up.RunID, up.Diagnostics = v.Dir, vm.NewRunID(), in.Diagnostics[v.Scenario]
+	up.Paths.Artifacts = filepath.Join(up.Paths.Artifacts, v.Name)
+	return up
 }
 
 // record adds one failure; the first that is the variant's predicted fault

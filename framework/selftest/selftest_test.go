@@ -49,11 +49,11 @@ func TestLoad(t *testing.T) {
 	root := t.TempDir()
 	writeVariant(t, root, "typo", "fault: f\ncaught_by: hostname\nnode: web01\nmessage: web0l\n", "nodes/web01/meta_data.json.tmpl")
 	writeVariant(t, root, "nocheck", "fault: f\ncaught_by: failover\nnode: haproxy\nmessage: no check\nscenario: failover\n", "haproxy.cfg.tmpl")
-	vs, err := selftest.Load(root, reference(t), checks)
+	vs, err := selftest.Load(root, reference(t), checks, "loadbalancer")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(vs) != 2 || vs[0].Name != "nocheck" || vs[1].Scenario != selftest.DefaultScenario || !vs[1].Booted() {
+	if len(vs) != 2 || vs[0].Name != "nocheck" || vs[1].Scenario != "loadbalancer" || !vs[1].Booted() {
 		t.Fatalf("variants = %+v", vs)
 	}
 }
@@ -83,13 +83,13 @@ func TestLoadRefuses(t *testing.T) {
 			} else {
 				writeVariant(t, root, "v", c.yaml, c.templates...)
 			}
-			_, err := selftest.Load(root, reference(t), checks)
+			_, err := selftest.Load(root, reference(t), checks, "loadbalancer")
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error = %v, want it to say %q", err, c.want)
 			}
 		})
 	}
-	if _, err := selftest.Load(t.TempDir(), reference(t), checks); err == nil || !strings.Contains(err.Error(), "holds no variant") {
+	if _, err := selftest.Load(t.TempDir(), reference(t), checks, "loadbalancer"); err == nil || !strings.Contains(err.Error(), "holds no variant") {
 		t.Fatalf("empty directory: %v", err)
 	}
 }

@@ -70,7 +70,8 @@ type Target struct {
 // SessionLimit caps the sessions open at once on one connection. OpenSSH
 // refuses a session past MaxSessions (10 by default) with "open failed", and
 // frees a closed session's slot only on a later turn of its loop; the checks,
-// running concurrently from test2, met that limit. The margin covers the lag.
+// running concurrently from the client node, met that limit. The margin
+// covers the lag.
 const SessionLimit = 6
 
 // Client is an SSH connection to one node.

@@ -26,6 +26,10 @@ type Topology struct {
 	Network Network         `yaml:"network"`
 	Roles   map[string]Role `yaml:"roles"`
 	Nodes   []Node          `yaml:"nodes"`
+	// Client names the node the harness enters the lab through: it SSHes to
+	// it and jumps from it to every other node, and checks run from it.
+	// Rendering and lint need none; booting a lab does (see ClientNode).
+	Client string `yaml:"client"`
 
 	fields yamlstrict.Fields // where each field is in Path; nil when not parsed
 }
@@ -92,6 +96,18 @@ func (t *Topology) NodesWithRole(role string) []Node {
 		}
 	}
 	return out
+}
+
+// ClientNode is the node named by Client, or an error saying how to name one.
+func (t *Topology) ClientNode() (Node, error) {
+	if t.Client == "" {
+		return Node{}, fmt.Errorf("%s: no `client:` names the node the harness reaches the others through and runs the checks from; add `client: NODE` (fixtures/topology.yaml has client: test2)", t.Path)
+	}
+	n, ok := t.Node(t.Client)
+	if !ok {
+		return Node{}, fmt.Errorf("%s: client %q is not a node of the topology (have %s)", t.At("client"), t.Client, strings.Join(t.NodeNames(), ", "))
+	}
+	return n, nil
 }
 
 // NodeNames lists every node name, in topology order.
@@ -254,6 +270,9 @@ func (t *Topology) Validate() error {
 	if len(t.Nodes) == 0 {
 		fail("nodes", "no nodes; add at least one under `nodes:`")
 	}
+	if _, ok := t.Node(t.Client); t.Client != "" && !ok {
+		fail("client", "client %q is not a node of the topology; name the node the harness reaches the others through (have %s)", t.Client, strings.Join(t.NodeNames(), ", "))
+	}
 
 	seen := map[string]map[string]string{"name": {}, "ip": {}, "mac": {}, "fqdn": {}, "short name": {}, "uuid": {}}
 	for i, n := range t.Nodes {
@@ -373,8 +392,8 @@ type Host struct {
 }
 
 // VCPUOvercommit is how many vCPUs a node may have per host CPU: the seed's
-// 4-vCPU haproxy boots on a 2-core runner, and beyond this a guest's vCPUs
-// only wait for each other's host threads.
+// 4-vCPU node boots on a 2-core runner, and beyond this a guest's vCPUs only
+// wait for each other's host threads.
 const VCPUOvercommit = 4
 
 // FitsHost checks the nodes' sizes, after the caps, against the host: no node

@@ -42,6 +42,7 @@ nodes:
 		"unknown role":   {`  - {name: b, role: db, fqdn: b.cloud.org, ip: 192.168.100.11, mac: "52:54:00:00:00:0b", vcpus: 1, memory_mib: 512, password: b, uuid: 22222222-2222-4222-8222-222222222222}`, `node "b": role "db" is not defined`},
 		"multicast mac":  {`  - {name: b, role: client, fqdn: b.cloud.org, ip: 192.168.100.11, mac: "01:00:5e:00:00:0b", vcpus: 1, memory_mib: 512, password: b, uuid: 22222222-2222-4222-8222-222222222222}`, `node "b": mac "01:00:5e:00:00:0b" is not a unicast`},
 		"unknown field":  {`  - {name: b, rol: client}`, `field rol not found`},
+		"unknown client": {`client: b`, `t.yaml:7: client "b" is not a node of the topology`},
 	}
 	if _, err := topology.Parse("t.yaml", []byte(base)); err != nil {
 		t.Fatalf("base topology must be valid: %v", err)
@@ -51,6 +52,30 @@ nodes:
 			_, err := topology.Parse("t.yaml", []byte(base+c.node+"\n"))
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error = %v, want it to contain %q", err, c.want)
+			}
+		})
+	}
+}
+
+// The client node is data: the topology names it, and a lab cannot be
+// entered without one.
+func TestClientNode(t *testing.T) {
+	topo, err := topology.Load("../../fixtures/topology.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := topo.ClientNode(); err != nil || c.Name != "test2" {
+		t.Fatalf("client = %q, %v; want test2, the node fixtures/topology.yaml names", c.Name, err)
+	}
+	for name, c := range map[string]struct{ client, want string }{
+		"none":    {"", "no `client:` names the node"},
+		"unknown": {"web09", `client "web09" is not a node of the topology (have test2, haproxy, web01, web02)`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			broken := *topo
+			broken.Client = c.client
+			if n, err := broken.ClientNode(); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("client %q gives %q, %v; want an error containing %q", c.client, n.Name, err, c.want)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 // Package verify runs checks against a booted lab and collects a verdict
-// per node and check. Checks themselves live in scenarios/; this package
-// only knows how to run them and report.
+// per node and check. Checks and the diagnostics that explain their
+// failures live in scenarios/; this package only knows how to run them and
+// report.
 package verify
 
 import (
@@ -19,16 +20,9 @@ import (
 	"github.com/drivelab/drivelab/framework/topology"
 )
 
-// Roles the checks know by name.
-const (
-	RoleClient       = "client"
-	RoleLoadBalancer = "loadbalancer"
-	RoleWeb          = "web"
-)
-
 // File is one file the drive injected into a node, as rendered.
 type File struct {
-	// Name is the topology's logical name (hosts, haproxy-config, ...).
+	// Name is the topology's logical name (hosts, network, ...).
 	Name string
 	// Path is where cloud-init writes it in the guest.
 	Path string
@@ -91,6 +85,17 @@ func (c Check) Applies(node topology.Node) bool {
 	return len(c.Roles) == 0 || slices.Contains(c.Roles, node.Role)
 }
 
+// Diagnostic is evidence a scenario reads from a node after a failure, next
+// to what the harness reads from every node (cloud-init's logs, network,
+// failed units, journal).
+type Diagnostic struct {
+	// File is its name under artifacts/<run>/<node>/.
+	File string
+	// Command is the shell command run as root on node, whose stdout and
+	// stderr become File; "" when the node has nothing to give.
+	Command func(env *Env, node topology.Node) string
+}
+
 // Result is one check on one node.
 type Result struct {
 	Check, Node string
@@ -121,10 +126,11 @@ func Run(ctx context.Context, env *Env, check Check) []Result {
 
 // Start runs every check at once, each on all its nodes, and returns a
 // channel per check name that yields its results. Checks that need exclusive
-// use of a service must not share it with another check's traffic: the
-// leastconn check only counts requests through haproxy, which no other check
-// sends, so all of them can run together and the verdict follows the boot
-// by the slowest check instead of the sum of all.
+// use of a service must not share it with another check's traffic (a check
+// that counts the requests a service served must be the only one sending
+// it any); the scenario's checks keep to that, so all of them can run
+// together and the verdict follows the boot by the slowest check instead of
+// the sum of all.
 func Start(ctx context.Context, env *Env, checks []Check) map[string]<-chan []Result {
 	pending := make(map[string]<-chan []Result, len(checks))
 	for _, c := range checks {

@@ -23,7 +23,7 @@ func TestVerdictNamesNodeAndCheck(t *testing.T) {
 			}
 			return nil
 		}},
-		{Name: "leastconn", Roles: []string{verify.RoleLoadBalancer}, Run: func(context.Context, *verify.Env, topology.Node) error { return nil }},
+		{Name: "leastconn", Roles: []string{"loadbalancer"}, Run: func(context.Context, *verify.Env, topology.Node) error { return nil }},
 	}
 	v := verify.NewVerdict(topo.NodeNames())
 	var all []verify.Result
