@@ -11,4 +11,5 @@ var Failover = register(Scenario{
 	Checks: []verify.Check{
 		{Name: "failover", Roles: []string{verify.RoleLoadBalancer}, Run: WebFailover},
 	},
+	Lint: loadBalancerLint,
 })

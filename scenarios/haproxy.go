@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,13 +32,11 @@ func parseHaproxyConfig(cfg []byte, topo *topology.Topology) (haproxyConfig, err
 			hc.StatsSocket = f[2]
 		case len(f) >= 3 && f[0] == "server":
 			host, _, _ := strings.Cut(f[2], ":")
-			i := slices.IndexFunc(topo.Nodes, func(n topology.Node) bool {
-				return host == n.FQDN || host == n.ShortName() || host == n.IP.String()
-			})
-			if i < 0 {
+			n, ok := nodeByAddress(topo.Nodes, host)
+			if !ok {
 				return hc, fmt.Errorf("haproxy.cfg: server %s points at %s, which is no node of the topology", f[1], f[2])
 			}
-			hc.Servers[f[1]] = topo.Nodes[i].Name
+			hc.Servers[f[1]] = n.Name
 		}
 	}
 	if hc.StatsSocket == "" {
@@ -171,9 +168,9 @@ func loadBalancer(env *verify.Env, node topology.Node, check string) (haproxyCon
 
 // loadBalancerConfig parses the haproxy.cfg the node's drive injected.
 func loadBalancerConfig(env *verify.Env, node topology.Node) (haproxyConfig, []byte, error) {
-	f, ok := env.File(node.Name, "haproxy-config")
+	f, ok := env.File(node.Name, haproxyConfigFile)
 	if !ok {
-		return haproxyConfig{}, nil, fmt.Errorf("the drive of %s carried no haproxy-config", node.Name)
+		return haproxyConfig{}, nil, fmt.Errorf("the drive of %s carried no %s", node.Name, haproxyConfigFile)
 	}
 	hc, err := parseHaproxyConfig(f.Data, env.Topology)
 	return hc, f.Data, err

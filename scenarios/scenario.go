@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/drivelab/drivelab/framework/lint"
 	"github.com/drivelab/drivelab/framework/sshx"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/verify"
@@ -24,6 +25,9 @@ type Scenario struct {
 	// Labels are added to the suite's labels (from its closed set).
 	Labels []string
 	Checks []verify.Check
+	// Lint are the scenario's own lint rules: what its services need of
+	// the rendered drives, checked before anything boots.
+	Lint []lint.Rule
 }
 
 var registry []Scenario

@@ -49,7 +49,9 @@ func runCheck(ctx context.Context, args []string) error {
 		return err
 	}
 	defer k.close()
-	l, drift, err := harness.Attach(ctx, k.input(os.Stdout), k.rec)
+	in := k.input(os.Stdout)
+	in.LintRules = sc.Lint
+	l, drift, err := harness.Attach(ctx, in, k.rec)
 	if err != nil {
 		return err
 	}

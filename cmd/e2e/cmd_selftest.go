@@ -12,6 +12,7 @@ import (
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/harness"
 	"github.com/drivelab/drivelab/framework/lab"
+	"github.com/drivelab/drivelab/framework/lint"
 	"github.com/drivelab/drivelab/framework/selftest"
 	"github.com/drivelab/drivelab/framework/verify"
 	"github.com/drivelab/drivelab/framework/vm"
@@ -44,9 +45,9 @@ func runSelftest(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	checks := map[string][]verify.Check{}
+	checks, rules := map[string][]verify.Check{}, map[string][]lint.Rule{}
 	for _, sc := range scenarios.All() {
-		checks[sc.Name] = sc.Checks
+		checks[sc.Name], rules[sc.Name] = sc.Checks, sc.Lint
 	}
 	variants, err := selftest.Load(*dir, topo, checks)
 	if err != nil {
@@ -59,6 +60,7 @@ func runSelftest(ctx context.Context, args []string) error {
 		Variants: variants,
 		Up:       harness.UpInput{Topology: topo, TemplatesDir: *templates, Flavor: *flavor, PackageDir: *packages},
 		Checks:   checks,
+		Rules:    rules,
 		Progress: os.Stdout,
 	}
 	// Lint variants alone need no lab.

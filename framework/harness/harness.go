@@ -44,6 +44,9 @@ type UpInput struct {
 	Progress io.Writer
 	// KernelArgs appends to nodes' kernel command lines (vm.BootInput.KernelArgs).
 	KernelArgs map[string]string
+	// LintRules are the scenario's lint rules (scenarios.Scenario.Lint), run
+	// on the rendered drives with lint's own before anything boots.
+	LintRules []lint.Rule
 }
 
 // Lab is a booted topology with root sessions to every node.
@@ -83,31 +86,18 @@ func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
 		}
 	}()
 
-	templates := render.Input{
-		Topology: in.Topology, TemplatesDir: in.TemplatesDir, Flavor: in.Flavor,
-		Overlay: in.Overlay, PackageDir: in.PackageDir,
-	}
-	// Everything lint can see fails here, before a VM exists.
-	report := lint.Run(ctx, templates)
-	if err := report.Err(); err != nil {
-		return l, fmt.Errorf("lint (nothing was booted): %w", err)
-	}
-	for _, s := range report.Skipped {
-		fmt.Fprintf(progressOf(in), "lint: not checked: %s\n", s)
-	}
-	for _, w := range report.Warnings {
-		fmt.Fprintf(progressOf(in), "lint: warning: %s\n", w)
-	}
-	// What killed runs left on this lab would answer at the topology's addresses.
-	if err := ReapOrphans(ctx, in.Conn, in.Paths, in.Intervals.Teardown, func(f string, a ...any) { fmt.Fprintf(progressOf(in), f+"\n", a...) }); err != nil {
-		return l, err
-	}
 	access, err := LoadOrCreateAccess(filepath.Join(l.StateDir, "keys"), in.Topology)
 	if err != nil {
 		return l, err
 	}
-	templates.Access = access.Render()
-	if l.Drives, err = render.Render(ctx, templates); err != nil {
+	// Everything lint can see fails here, before a VM exists.
+	drives, err := lintedDrives(ctx, in, in.Topology, access, "nothing was booted")
+	if err != nil {
+		return l, err
+	}
+	l.Drives = drives.Drives
+	// What killed runs left on this lab would answer at the topology's addresses.
+	if err := ReapOrphans(ctx, in.Conn, in.Paths, in.Intervals.Teardown, func(f string, a ...any) { fmt.Fprintf(progressOf(in), f+"\n", a...) }); err != nil {
 		return l, err
 	}
 	isos, err := buildDrives(ctx, l.Drives, filepath.Join(l.StateDir, "drives"))

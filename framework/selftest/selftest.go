@@ -24,7 +24,6 @@ import (
 
 	"github.com/drivelab/drivelab/framework/harness"
 	"github.com/drivelab/drivelab/framework/lint"
-	"github.com/drivelab/drivelab/framework/render"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/verify"
 	"github.com/drivelab/drivelab/framework/vm"
@@ -162,15 +161,18 @@ type Input struct {
 	Up harness.UpInput
 	// Checks are the scenarios' checks, by scenario name.
 	Checks map[string][]verify.Check
+	// Rules are the scenarios' lint rules, by scenario name: a variant is
+	// linted, and booted, with its scenario's.
+	Rules map[string][]lint.Rule
 	// Progress receives what happens, as it happens.
 	Progress io.Writer
 }
 
 // Run lints every variant first, so no VM boots before every fault lint can
 // see has been caught, then boots the others one at a time. A boot is
-// shared by no two variants: a fault's effects can cross nodes (a page
-// claiming another node's name also upsets leastconn's count on haproxy),
-// so only a boot of its own says which failures a fault caused.
+// shared by no two variants: a fault's effects can cross nodes (one node's
+// broken service upsets a check run on another), so only a boot of its
+// own says which failures a fault caused.
 func Run(ctx context.Context, in Input) ([]Outcome, error) {
 	if in.Progress == nil {
 		in.Progress = io.Discard
@@ -194,15 +196,27 @@ func Run(ctx context.Context, in Input) ([]Outcome, error) {
 
 // Lint judges the lint variants and makes sure lint passes the clean
 // templates and the booted variants (a booted variant lint refuses would
-// never boot). Nothing boots.
+// never boot). Each variant's drives are rendered once, as Up renders them,
+// and linted with its scenario's rules (harness.Lint). Nothing boots.
 func Lint(ctx context.Context, in Input) ([]Outcome, error) {
-	if err := lint.Run(ctx, renderInput(in.Up, "")).Err(); err != nil {
-		return nil, fmt.Errorf("the clean templates fail lint, so no variant would prove anything; fix them first: %w", err)
+	scenarios := []string{DefaultScenario}
+	if len(in.Variants) > 0 {
+		scenarios = nil
+		for _, v := range in.Variants {
+			scenarios = append(scenarios, v.Scenario)
+		}
+		slices.Sort(scenarios)
+		scenarios = slices.Compact(scenarios)
+	}
+	for _, sc := range scenarios {
+		if err := harness.Lint(ctx, in.up("", sc)).Err(); err != nil {
+			return nil, fmt.Errorf("the clean templates fail lint (with scenario %s's rules), so no variant would prove anything; fix them first: %w", sc, err)
+		}
 	}
 	outcomes := make([]Outcome, len(in.Variants))
 	for i, v := range in.Variants {
 		start := time.Now()
-		report := lint.Run(ctx, renderInput(in.Up, v.Dir))
+		report := harness.Lint(ctx, in.up(v.Dir, v.Scenario))
 		if err := ctx.Err(); err != nil {
 			return outcomes[:i], err
 		}
@@ -215,16 +229,20 @@ func Lint(ctx context.Context, in Input) ([]Outcome, error) {
 	return outcomes, nil
 }
 
-func renderInput(up harness.UpInput, overlay string) render.Input {
-	return render.Input{Topology: up.Topology, TemplatesDir: up.TemplatesDir, Flavor: up.Flavor, Overlay: overlay, PackageDir: up.PackageDir}
+// up is the lab a variant starts from: in.Up with the variant's overlay
+// and its scenario's lint rules.
+func (in Input) up(overlay, scenario string) harness.UpInput {
+	up := in.Up
+	up.Overlay, up.LintRules = overlay, in.Rules[scenario]
+	return up
 }
 
 // boot brings the topology up with the variant's overlay, runs its
 // scenario's checks and takes it down again.
 func boot(ctx context.Context, in Input, v Variant) Outcome {
 	start := time.Now()
-	up := in.Up
-	up.Overlay, up.RunID = v.Dir, vm.NewRunID()
+	up := in.up(v.Dir, v.Scenario)
+	up.RunID = vm.NewRunID()
 	up.Paths.Artifacts = filepath.Join(up.Paths.Artifacts, v.Name)
 	l, err := harness.Up(ctx, up)
 	if err != nil {
@@ -267,11 +285,12 @@ func (o *Outcome) record(by, detail string, predicted bool) {
 // variant.yaml is wrong (lint catches it now: say caught_by: lint).
 func JudgeLint(v Variant, r lint.Report) Outcome {
 	o := Outcome{Variant: v}
-	for _, p := range r.Problems {
+	errs := r.Errors()
+	for _, p := range errs {
 		o.record(ByLint+"@"+orAll(p.Node), p.String(),
-			v.CaughtBy == ByLint && p.Node == v.Node && strings.Contains(p.Msg, v.Message))
+			v.CaughtBy == ByLint && p.Node == v.Node && strings.Contains(p.Message, v.Message))
 	}
-	if v.Booted() && len(r.Problems) > 0 {
+	if v.Booted() && len(errs) > 0 {
 		o.Details = append(o.Details, fmt.Sprintf("lint catches this variant before boot: if that is the fault, set caught_by: %s in %s", ByLint, filepath.Join(v.Dir, VariantFile)))
 	}
 	return o

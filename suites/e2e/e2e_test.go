@@ -78,7 +78,7 @@ var _ = Describe("scenario", func() {
 					RunID: runID, Topology: topo, Conn: conn,
 					TemplatesDir: opts.templates, Flavor: opts.flavor, Overlay: scenarioPath(opts.overlay, sc.Overlay),
 					Image: guest, PackageDir: packages, Lab: labCfg,
-					Paths: paths, Intervals: intervals, Progress: GinkgoWriter,
+					Paths: paths, Intervals: intervals, Progress: GinkgoWriter, LintRules: sc.Lint,
 				})
 				Expect(err).NotTo(HaveOccurred())
 				DeferCleanup(func(ctx SpecContext) {
