@@ -12,4 +12,5 @@ var Failover = register(Scenario{
 		{Name: "failover", Roles: []string{RoleLoadBalancer}, Run: WebFailover},
 	},
 	Diagnostics: loadBalancerDiagnostics,
+	Lint: loadBalancerLint,
 })

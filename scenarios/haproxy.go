@@ -37,13 +37,11 @@ func parseHaproxyConfig(cfg []byte, topo *topology.Topology) (haproxyConfig, err
 		switch {
 		case len(f) >= 3 && f[0] == "server":
 			host, _, _ := strings.Cut(f[2], ":")
-			i := slices.IndexFunc(topo.Nodes, func(n topology.Node) bool {
-				return host == n.FQDN || host == n.ShortName() || host == n.IP.String()
-			})
-			if i < 0 {
+			n, ok := nodeByAddress(topo.Nodes, host)
+			if !ok {
 				return hc, fmt.Errorf("haproxy.cfg: server %s points at %s, which is no node of the topology", f[1], f[2])
 			}
-			hc.Servers[f[1]] = topo.Nodes[i].Name
+			hc.Servers[f[1]] = n.Name
 		}
 	}
 	if hc.StatsSocket == "" {

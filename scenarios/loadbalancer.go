@@ -1,6 +1,13 @@
 package scenarios
 
-import "github.com/drivelab/drivelab/framework/verify"
+import (
+	"github.com/drivelab/drivelab/framework/lint"
+	"github.com/drivelab/drivelab/framework/verify"
+)
+
+// loadBalancerLint is what lint checks of the load balancer and its web
+// nodes' drives, for every scenario on this topology.
+var loadBalancerLint = []lint.Rule{LintHAProxy, LintPage}
 
 // LoadBalancer is the seed's scenario: four nodes configured only by their
 // config drives, verified from the test client.
@@ -18,4 +25,5 @@ var LoadBalancer = register(Scenario{
 		{Name: "leastconn", Roles: []string{RoleLoadBalancer}, Run: LeastConn},
 	},
 	Diagnostics: loadBalancerDiagnostics,
+	Lint: loadBalancerLint,
 })

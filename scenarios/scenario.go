@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/drivelab/drivelab/framework/lint"
 	"github.com/drivelab/drivelab/framework/sshx"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/verify"
@@ -27,6 +28,9 @@ type Scenario struct {
 	// Diagnostics are what the scenario reads from each node after a
 	// failure, next to what the harness reads from every node.
 	Diagnostics []verify.Diagnostic
+	// Lint are the scenario's own lint rules: what its services need of
+	// the rendered drives, checked before anything boots.
+	Lint []lint.Rule
 }
 
 var registry []Scenario

@@ -91,7 +91,7 @@ func webService(ctx context.Context, env *verify.Env, node topology.Node) error 
 	if err != nil {
 		return fmt.Errorf("GET http://%s/ from %s: %w", node.IP, env.Client.Name, err)
 	}
-	injected, _ := env.File(node.Name, "index-page")
+	injected, _ := env.File(node.Name, indexPageFile)
 	return checkWebPage(env.Topology, node, page, injected.Data)
 }
 

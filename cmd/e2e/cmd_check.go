@@ -51,6 +51,7 @@ func runCheck(ctx context.Context, args []string) error {
 	defer k.close()
 	in := k.input(os.Stdout)
 	in.Diagnostics = sc.Diagnostics
+	in.LintRules = sc.Lint
 	l, drift, err := harness.Attach(ctx, in, k.rec)
 	if err != nil {
 		return err

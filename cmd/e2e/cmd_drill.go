@@ -94,9 +94,13 @@ func runDrills(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	rules, err := lintRules(defaultScenario)
+	if err != nil {
+		return err
+	}
 	var rows []drillResult
 	for _, d := range picked {
-		up := harness.UpInput{Topology: topo, TemplatesDir: *templates, Flavor: *flavor, Overlay: d.overlay}
+		up := harness.UpInput{Topology: topo, TemplatesDir: *templates, Flavor: *flavor, Overlay: d.overlay, LintRules: rules}
 		if err := bootInput(ctx, &up, "", filepath.Join(*artifacts, d.name)); err != nil {
 			return err
 		}

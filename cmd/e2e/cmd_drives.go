@@ -29,6 +29,7 @@ func runDrives(ctx context.Context, args []string) error {
 	out := fs.String("out", "out/drives", "the folder receiving <node>.iso and "+configdrive.ManifestFile)
 	force := fs.Bool("force", false, "write the drives even if lint finds problems (says so loudly)")
 	fs.Lookup("packages").Usage += " (debian12: default the image build's bundles)"
+	scenario := addScenarioFlag(fs)
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -36,19 +37,9 @@ func runDrives(ctx context.Context, args []string) error {
 	if err := errors.Join(err, requireFlags(fs, "out")); err != nil {
 		return err
 	}
-	// Drives lint rejects would fail minutes into a boot, if at all.
-	report := lint.Run(ctx, in)
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%w; %s is as it was", err, *out)
-	}
-	for _, s := range report.Skipped {
-		fmt.Fprintln(os.Stderr, "lint skipped:", s)
-	}
-	if err := report.Err(); err != nil {
-		if !*force {
-			return fmt.Errorf("lint: %w\nnothing written; fix the templates or topology, or pass --force to write these drives anyway", err)
-		}
-		fmt.Fprintf(os.Stderr, "WARNING: --force: writing drives that lint rejects; they are not what the topology says.\nlint: %v\n", err)
+	rules, err := lintRules(*scenario)
+	if err != nil {
+		return err
 	}
 	if in.PackageDir == "" && in.Flavor == "debian12" {
 		// The debian12 bundles come with the guest image's build.
@@ -70,10 +61,26 @@ func runDrives(ctx context.Context, args []string) error {
 		slices.Sort(files)
 		return fmt.Errorf("--packages is required: the folder holding %s for flavor %s", strings.Join(files, " and "), in.Flavor)
 	}
-	drives, err := render.Render(ctx, in)
-	if err != nil {
-		return err
+	// Rendered once: lint checks the very drives written below. Drives
+	// lint rejects would fail minutes into a boot, if at all.
+	rendered, renderErr := render.Render(ctx, in)
+	report := lint.Run(ctx, lint.Input{Rendered: rendered, RenderErr: renderErr, Rules: rules})
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w; %s is as it was", err, *out)
 	}
+	for _, s := range report.Skipped {
+		fmt.Fprintln(os.Stderr, "lint skipped:", s)
+	}
+	if err := report.Err(); err != nil {
+		if !*force {
+			return fmt.Errorf("lint: %w\nnothing written; fix the templates or topology, or pass --force to write these drives anyway", err)
+		}
+		fmt.Fprintf(os.Stderr, "WARNING: --force: writing drives that lint rejects; they are not what the topology says.\nlint: %v\n", err)
+	}
+	if renderErr != nil {
+		return renderErr
+	}
+	drives := rendered.Drives
 	stale := configdrive.Stale(*out, drives)
 	manifest, err := configdrive.WriteAll(ctx, drives, *out)
 	if err != nil {

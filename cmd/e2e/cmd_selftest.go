@@ -12,6 +12,7 @@ import (
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/harness"
 	"github.com/drivelab/drivelab/framework/lab"
+	"github.com/drivelab/drivelab/framework/lint"
 	"github.com/drivelab/drivelab/framework/selftest"
 	"github.com/drivelab/drivelab/framework/verify"
 	"github.com/drivelab/drivelab/framework/vm"
@@ -44,9 +45,9 @@ func runSelftest(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	checks, diagnostics := map[string][]verify.Check{}, map[string][]verify.Diagnostic{}
+	checks, diagnostics, rules := map[string][]verify.Check{}, map[string][]verify.Diagnostic{}, map[string][]lint.Rule{}
 	for _, sc := range scenarios.All() {
-		checks[sc.Name], diagnostics[sc.Name] = sc.Checks, sc.Diagnostics
+		checks[sc.Name], diagnostics[sc.Name], rules[sc.Name] = sc.Checks, sc.Diagnostics, sc.Lint
 	}
 	variants, err := selftest.Load(*dir, topo, checks, scenarios.LoadBalancer.Name)
 	if err != nil {
@@ -60,6 +61,7 @@ func runSelftest(ctx context.Context, args []string) error {
 		Up:          harness.UpInput{Topology: topo, TemplatesDir: *templates, Flavor: *flavor, PackageDir: *packages},
 		Checks:      checks,
 		Diagnostics: diagnostics,
+		Rules:       rules,
 		Progress:    os.Stdout,
 	}
 	// Lint variants alone need no lab.

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/drivelab/drivelab/framework/harness"
+	"github.com/drivelab/drivelab/framework/lint"
 	"github.com/drivelab/drivelab/framework/selftest"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/verify"
@@ -20,9 +21,9 @@ func TestSelftestVariantsWithoutBoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checks := map[string][]verify.Check{}
+	checks, rules := map[string][]verify.Check{}, map[string][]lint.Rule{}
 	for _, sc := range scenarios.All() {
-		checks[sc.Name] = sc.Checks
+		checks[sc.Name], rules[sc.Name] = sc.Checks, sc.Lint
 	}
 	variants, err := selftest.Load("../../fixtures/selftest", topo, checks, scenarios.LoadBalancer.Name)
 	if err != nil {
@@ -32,6 +33,7 @@ func TestSelftestVariantsWithoutBoot(t *testing.T) {
 		Variants: variants,
 		Up:       harness.UpInput{Topology: topo, TemplatesDir: "../../fixtures/templates", Flavor: "debian12"},
 		Checks:   checks,
+		Rules:    rules,
 	})
 	if err != nil {
 		t.Fatal(err)

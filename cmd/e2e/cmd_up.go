@@ -36,7 +36,7 @@ func runUp(ctx context.Context, args []string) error {
 	topoFlag.Usage, topoFlag.DefValue = "topology file (default: the scenario's)", "" // DefValue only shows in usage
 	fs.Lookup("overlay").Usage += " (default: the scenario's); on a kept lab --overlay '' drops it"
 	fs.Lookup("packages").Usage += " (debian12: default the image build's bundles)"
-	scenario := fs.String("scenario", "loadbalancer", "scenario whose topology, overlay and checks the lab is for")
+	scenario := fs.String("scenario", defaultScenario, "scenario whose topology, overlay, lint rules and checks the lab is for")
 	image := fs.String("image", "", "boot this qcow2/raw cloud image from its own disk (needs --packages) instead of the built one")
 	run := fs.String("run", "", "run id of a new lab (default: a fresh one)")
 	if err := parseNoArgs(fs, args); err != nil {
@@ -64,6 +64,10 @@ func runUp(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	rules, err := lintRules(choice.Scenario)
+	if err != nil {
+		return err
+	}
 	lc, conn, iv, err := libvirtFor(ctx, topo)
 	if err != nil {
 		return err
@@ -71,7 +75,7 @@ func runUp(ctx context.Context, args []string) error {
 	defer conn.Disconnect()
 	in := harness.KeepInput{Scenario: choice.Scenario, UpInput: harness.UpInput{
 		Topology: topo, TemplatesDir: choice.Templates, Flavor: choice.Flavor, Overlay: choice.Overlay,
-		Conn: conn, Lab: lc, Paths: paths, Intervals: iv, Progress: os.Stdout,
+		Conn: conn, Lab: lc, Paths: paths, Intervals: iv, Progress: os.Stdout, LintRules: rules,
 	}}
 	start := time.Now()
 	if rec == nil {

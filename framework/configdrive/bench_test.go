@@ -37,10 +37,11 @@ func BenchmarkFourDrives(b *testing.B) {
 		b.Fatal(err)
 	}
 	pkgs := benchPackages(b)
-	drives, err := render.Render(ctx, render.Input{Topology: topo, TemplatesDir: templatesDir, Flavor: "debian12", PackageDir: pkgs})
+	rendered, err := render.Render(ctx, render.Input{Topology: topo, TemplatesDir: templatesDir, Flavor: "debian12", PackageDir: pkgs})
 	if err != nil {
 		b.Fatal(err)
 	}
+	drives := rendered.Drives
 	trees := make([]string, len(drives))
 	for i, d := range drives {
 		trees[i] = layOut(b, d)

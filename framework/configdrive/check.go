@@ -12,17 +12,33 @@ import (
 	"github.com/drivelab/drivelab/framework/render"
 )
 
+// Error is one reason a drive would not reach the guest as described,
+// located in the drive: lint maps it to the template that rendered it.
+type Error struct {
+	Node string
+	// Path is the drive file at fault (openstack/latest/network_data.json);
+	// Line the line in it, 0 when the problem is not one line's.
+	Path string
+	Line int
+	// Msg says what is wrong and how to fix it; it names Path itself.
+	Msg string
+}
+
+func (e *Error) Error() string { return "node " + e.Node + ": " + e.Msg }
+
 // Check refuses a drive that would not reach the guest as described: invalid
 // JSON, no uuid, a content_path with no content, a network_data link whose
 // MAC is not the node's NIC, names the ISO9660 writer would change or make
 // collide. It does not look at package files (lint has none); Build runs it
 // and then makes sure every content has bytes, before writing anything.
+// Each problem is an *Error in one errors.Join.
 func Check(d render.Drive) error {
 	node := d.Node.Name
 	var errs []error
-	fail := func(format string, args ...any) {
-		errs = append(errs, fmt.Errorf("node %s: %s", node, fmt.Sprintf(format, args...)))
+	failAt := func(path string, line int, format string, args ...any) {
+		errs = append(errs, &Error{Node: node, Path: path, Line: line, Msg: fmt.Sprintf(format, args...)})
 	}
+	fail := func(format string, args ...any) { failAt(render.MetaDataPath, 0, format, args...) }
 
 	for _, f := range []struct {
 		path string
@@ -32,7 +48,7 @@ func Check(d render.Drive) error {
 			continue
 		}
 		if err := validJSON(f.data); err != nil {
-			fail("%s is not valid JSON: %v; fix its template", f.path, err)
+			failAt(f.path, 0, "%s is not valid JSON: %v; fix its template", f.path, err)
 		}
 	}
 
@@ -75,7 +91,7 @@ func Check(d render.Drive) error {
 		if err := json.Unmarshal(d.NetworkData, &nd); err == nil {
 			for _, l := range nd.Links {
 				if l.MAC != "" && !strings.EqualFold(l.MAC, d.Node.MAC) {
-					fail("%s link %q has MAC %s but the node's NIC is %s: cloud-init would find no such NIC and fail its network stage", render.NetworkDataPath, l.ID, l.MAC, d.Node.MAC)
+					failAt(render.NetworkDataPath, render.LineOf(d.NetworkData, l.MAC), "%s link %q has MAC %s but the node's NIC is %s: cloud-init would find no such NIC and fail its network stage", render.NetworkDataPath, l.ID, l.MAC, d.Node.MAC)
 				}
 			}
 		}
@@ -100,12 +116,12 @@ func checkNames(node string, files []render.File) []error {
 	for _, f := range files {
 		got := isoPath(f.Path)
 		if other, dup := seen[got]; dup {
-			errs = append(errs, fmt.Errorf("node %s: %s and %s both become %s on the ISO9660 drive; rename one", node, other, f.Path, got))
+			errs = append(errs, &Error{Node: node, Path: other, Msg: fmt.Sprintf("%s and %s both become %s on the ISO9660 drive; rename one", other, f.Path, got)})
 			continue
 		}
 		seen[got] = f.Path
 		if got != f.Path {
-			errs = append(errs, fmt.Errorf("node %s: %s would be written as %s (ISO9660 names: lower-case letters, digits and _, one dot, at most 30 characters); rename it", node, f.Path, got))
+			errs = append(errs, &Error{Node: node, Path: f.Path, Msg: fmt.Sprintf("%s would be written as %s (ISO9660 names: lower-case letters, digits and _, one dot, at most 30 characters); rename it", f.Path, got)})
 		}
 	}
 	return errs

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
@@ -46,7 +47,7 @@ func drives(t testing.TB, flavor string, size int64) []render.Drive {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ds
+	return ds.Drives
 }
 
 func fileBytes(t *testing.T, f render.File) []byte {
@@ -141,6 +142,33 @@ func TestIsoPathMatchesTheWriter(t *testing.T) {
 		if want := configdrive.IsoPath(dir + "/" + n); len(got) != 1 || got[0] != want {
 			t.Errorf("%q: writer made %v, IsoPath says %q", n, got, want)
 		}
+	}
+}
+
+// Check's problems are typed: node, drive file and line are fields lint
+// reads, not text it cuts out of a message.
+func TestCheckErrorsAreTyped(t *testing.T) {
+	d := mutate(t, func(d *render.Drive) {
+		d.NetworkData = bytes.Replace(d.NetworkData, []byte("52:54:00:64:00:1b"), []byte("52:54:00:64:00:99"), 1)
+		d.Content[2].ContentPath = "/content/Index.HTML"
+	})
+	var got []configdrive.Error
+	for _, e := range configdrive.Check(d).(interface{ Unwrap() []error }).Unwrap() {
+		var ce *configdrive.Error
+		if !errors.As(e, &ce) {
+			t.Fatalf("%v is no *configdrive.Error", e)
+		}
+		got = append(got, *ce)
+	}
+	macLine := render.LineOf(d.NetworkData, "52:54:00:64:00:99")
+	if len(got) != 3 || macLine == 0 ||
+		got[0] != (configdrive.Error{Node: "web01", Path: render.MetaDataPath, Msg: got[0].Msg}) || !strings.Contains(got[0].Msg, `content_path "/content/0002" has no content`) ||
+		got[1] != (configdrive.Error{Node: "web01", Path: render.NetworkDataPath, Line: macLine, Msg: got[1].Msg}) || !strings.HasPrefix(got[1].Msg, render.NetworkDataPath+` link "eth0" has MAC`) ||
+		got[2].Path != "openstack/content/Index.HTML" || got[2].Line != 0 {
+		t.Fatalf("got %+v\nwant meta_data's missing content, network_data's MAC at line %d, the name", got, macLine)
+	}
+	if e := got[1]; e.Error() != "node web01: "+e.Msg {
+		t.Errorf("Error() = %q", e.Error())
 	}
 }
 

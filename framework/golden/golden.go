@@ -27,10 +27,11 @@ const maxText = 8 << 10
 // placeholder packages, so the result is stable), reads each back and lists
 // node, path, size, sha256 and, for small text files, the text.
 func Listing(ctx context.Context, in render.Input) ([]byte, error) {
-	drives, err := render.Render(ctx, in)
+	rendered, err := render.Render(ctx, in)
 	if err != nil {
 		return nil, err
 	}
+	drives := rendered.Drives
 	dir, err := os.MkdirTemp("", "drivelab-golden-")
 	if err != nil {
 		return nil, err

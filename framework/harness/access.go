@@ -26,13 +26,28 @@ func LoadOrCreateAccess(dir string, topo *topology.Topology) (*Access, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
+	return newAccess(topo, func(name, comment string) (sshx.KeyPair, error) {
+		return loadOrCreateKey(filepath.Join(dir, name), comment)
+	})
+}
+
+// NewAccess is an access of fresh keys kept nowhere: what lint renders with
+// when no run exists (`e2e lint`, the self-test's lint stage), so it checks
+// the vendor_data a boot carries without any run's key.
+func NewAccess(topo *topology.Topology) (*Access, error) {
+	return newAccess(topo, func(_, comment string) (sshx.KeyPair, error) { return sshx.NewKeyPair(comment) })
+}
+
+// newAccess makes the run's client key and a host key per node with key,
+// given each key's file name and comment.
+func newAccess(topo *topology.Topology, key func(name, comment string) (sshx.KeyPair, error)) (*Access, error) {
 	a := &Access{Hosts: map[string]sshx.KeyPair{}}
 	var err error
-	if a.Client, err = loadOrCreateKey(filepath.Join(dir, "id_ed25519"), "drivelab"); err != nil {
+	if a.Client, err = key("id_ed25519", "drivelab"); err != nil {
 		return nil, err
 	}
 	for _, n := range topo.Nodes {
-		if a.Hosts[n.Name], err = loadOrCreateKey(filepath.Join(dir, "host_"+n.Name), "root@"+n.FQDN); err != nil {
+		if a.Hosts[n.Name], err = key("host_"+n.Name, "root@"+n.FQDN); err != nil {
 			return nil, err
 		}
 	}

@@ -67,7 +67,7 @@ func (in *labInput) render(t *testing.T, topo *topology.Topology) []render.Drive
 	if err != nil {
 		t.Fatal(err)
 	}
-	return drives
+	return drives.Drives
 }
 
 // digests maps node to drive digest.
@@ -208,7 +208,7 @@ func TestDigestNeedsPackageContent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Digest(drives[1]); err == nil || !strings.Contains(err.Error(), "node haproxy: openstack/content/0001 has no content") {
+	if _, err := Digest(drives.Drives[1]); err == nil || !strings.Contains(err.Error(), "node haproxy: openstack/content/0001 has no content") {
 		t.Errorf("got %v", err)
 	}
 }

@@ -49,6 +49,9 @@ type UpInput struct {
 	// Diagnostics are the scenario's own evidence, read by Lab.Diagnose
 	// from every node after a failure next to the harness's.
 	Diagnostics []verify.Diagnostic
+	// LintRules are the scenario's lint rules (scenarios.Scenario.Lint), run
+	// on the rendered drives with lint's own before anything boots.
+	LintRules []lint.Rule
 	// Budget is what runs on this host may take together; zero: DefaultBudget.
 	Budget Budget
 	// Registry is the host's run registry; "": RegistryDir.
@@ -100,21 +103,16 @@ func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
 		}
 	}()
 
-	templates := render.Input{
-		Topology: in.Topology, TemplatesDir: in.TemplatesDir, Flavor: in.Flavor,
-		Overlay: in.Overlay, PackageDir: in.PackageDir,
+	access, err := LoadOrCreateAccess(filepath.Join(l.StateDir, "keys"), in.Topology)
+	if err != nil {
+		return l, err
 	}
 	// Everything lint can see fails here, before a VM exists.
-	report := lint.Run(ctx, templates)
-	if err := report.Err(); err != nil {
-		return l, fmt.Errorf("lint (nothing was booted): %w", err)
+	drives, err := lintedDrives(ctx, in, in.Topology, access, "nothing was booted")
+	if err != nil {
+		return l, err
 	}
-	for _, s := range report.Skipped {
-		fmt.Fprintf(progressOf(in), "lint: not checked: %s\n", s)
-	}
-	for _, w := range report.Warnings {
-		fmt.Fprintf(progressOf(in), "lint: warning: %s\n", w)
-	}
+	l.Drives = drives.Drives
 	say := func(f string, a ...any) { fmt.Fprintf(progressOf(in), f+"\n", a...) }
 	// What killed runs left burns the host's cores and holds its memory.
 	if err := in.Host().ReapOrphans(ctx, in.Intervals.Teardown, say); err != nil {
@@ -125,14 +123,6 @@ func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
 	}
 	l.Segment = in.Lab.Segment(in.RunID)
 	if err := l.Segment.Create(ctx); err != nil {
-		return l, err
-	}
-	access, err := LoadOrCreateAccess(filepath.Join(l.StateDir, "keys"), in.Topology)
-	if err != nil {
-		return l, err
-	}
-	templates.Access = access.Render()
-	if l.Drives, err = render.Render(ctx, templates); err != nil {
 		return l, err
 	}
 	isos, err := buildDrives(ctx, l.Drives, filepath.Join(l.StateDir, "drives"))

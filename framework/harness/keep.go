@@ -11,7 +11,6 @@ import (
 
 	libvirt "github.com/digitalocean/go-libvirt"
 
-	"github.com/drivelab/drivelab/framework/lint"
 	"github.com/drivelab/drivelab/framework/render"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/vm"
@@ -187,10 +186,12 @@ func (l *Lab) Close() {
 // keptPlan is a kept lab re-rendered with the uuids in use, and how it
 // differs from what runs.
 type keptPlan struct {
-	topo    *topology.Topology // the effective topology
-	client  topology.Node
-	access  *Access
-	drives  []render.Drive
+	topo   *topology.Topology // the effective topology
+	client topology.Node
+	access *Access
+	// drives is the one rendering of this update: linted, diffed, and
+	// (reinstanced) built for the nodes booted again.
+	drives  *render.Result
 	changes []Change
 }
 
@@ -203,29 +204,17 @@ func planKept(ctx context.Context, in KeepInput, rec *Record) (*keptPlan, error)
 	if p.client, err = p.topo.ClientNode(); err != nil {
 		return nil, err
 	}
-	templates := render.Input{
-		Topology: p.topo, TemplatesDir: in.TemplatesDir, Flavor: in.Flavor,
-		Overlay: in.Overlay, PackageDir: in.PackageDir,
-	}
-	report := lint.Run(ctx, templates)
-	if err := report.Err(); err != nil {
-		return nil, fmt.Errorf("lint (nothing was touched): %w", err)
-	}
-	for _, s := range report.Skipped {
-		fmt.Fprintf(progressOf(in.UpInput), "lint: not checked: %s\n", s)
-	}
 	if p.access, err = LoadOrCreateAccess(filepath.Join(RunDir(in.Paths, rec.Run), "keys"), p.topo); err != nil {
 		return nil, err
 	}
-	templates.Access = p.access.Render()
-	if p.drives, err = render.Render(ctx, templates); err != nil {
+	if p.drives, err = lintedDrives(ctx, in.UpInput, p.topo, p.access, "nothing was touched"); err != nil {
 		return nil, err
 	}
 	states, err := domainStates(in.Conn, rec.Run)
 	if err != nil {
 		return nil, err
 	}
-	p.changes, err = changes(rec, p.drives, states)
+	p.changes, err = changes(rec, p.drives.Drives, states)
 	return p, err
 }
 
@@ -258,38 +247,42 @@ func changes(rec *Record, drives []render.Drive, states map[string]libvirt.Domai
 func (p *keptPlan) lab(in KeepInput, rec *Record) *Lab {
 	ui := in.UpInput
 	ui.RunID = rec.Run
-	return &Lab{in: ui, StateDir: RunDir(in.Paths, rec.Run), ArtifactsDir: rec.Artifacts, Drives: p.drives, Segment: in.Lab.Segment(rec.Run)}
+	return &Lab{in: ui, StateDir: RunDir(in.Paths, rec.Run), ArtifactsDir: rec.Artifacts, Drives: p.drives.Drives, Segment: in.Lab.Segment(rec.Run)}
 }
 
-// reboot gives every changed node a fresh instance uuid, renders and builds
-// the drives again and replaces the changed nodes' domains; on success it
-// records their new uuids and drives in rec (not yet saved).
-func (p *keptPlan) reboot(ctx context.Context, in KeepInput, rec *Record, l *Lab) error {
+// reinstance gives every changed node a fresh instance uuid, in its Change,
+// the plan's topology and its drive, without rendering again (see
+// render.Result.Reinstanced). It returns the changed nodes' names.
+func (p *keptPlan) reinstance() ([]string, error) {
 	var names []string
+	uuids := map[string]string{}
 	for i := range p.changes {
 		c := &p.changes[i]
 		uuid, err := newUUID()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		c.UUID = uuid
+		c.UUID, uuids[c.Node] = uuid, uuid
 		names = append(names, c.Node)
-		for j := range p.topo.Nodes {
-			if p.topo.Nodes[j].Name == c.Node {
-				p.topo.Nodes[j].UUID = uuid
-			}
-		}
 	}
-	var err error
-	p.drives, err = render.Render(ctx, render.Input{
-		Topology: p.topo, TemplatesDir: in.TemplatesDir, Flavor: in.Flavor,
-		Overlay: in.Overlay, PackageDir: in.PackageDir, Access: p.access.Render(),
-	})
+	drives, err := p.drives.Reinstanced(uuids)
+	if err != nil {
+		return nil, err
+	}
+	p.drives, p.topo = drives, drives.Topology
+	return names, nil
+}
+
+// reboot gives every changed node a fresh instance uuid, builds the drives
+// and replaces the changed nodes' domains; on success it records their new
+// uuids and drives in rec (not yet saved).
+func (p *keptPlan) reboot(ctx context.Context, in KeepInput, rec *Record, l *Lab) error {
+	names, err := p.reinstance()
 	if err != nil {
 		return err
 	}
-	l.Drives = p.drives
-	isos, err := buildDrives(ctx, p.drives, filepath.Join(l.StateDir, "drives"))
+	l.Drives = p.drives.Drives
+	isos, err := buildDrives(ctx, l.Drives, filepath.Join(l.StateDir, "drives"))
 	if err != nil {
 		return err
 	}
@@ -316,7 +309,7 @@ func (p *keptPlan) reboot(ctx context.Context, in KeepInput, rec *Record, l *Lab
 			strings.Join(names, ", "), err)
 	}
 	now := time.Now().UTC()
-	for _, d := range p.drives {
+	for _, d := range p.drives.Drives {
 		if !slices.Contains(names, d.Node.Name) {
 			continue
 		}

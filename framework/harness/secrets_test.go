@@ -57,10 +57,11 @@ func TestSecretsStaySecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	drives, err := render.Render(ctx, render.Input{Topology: topo, TemplatesDir: "../../fixtures/templates", Flavor: "debian12", PackageDir: packages, Access: access.Render()})
+	rendered, err := render.Render(ctx, render.Input{Topology: topo, TemplatesDir: "../../fixtures/templates", Flavor: "debian12", PackageDir: packages, Access: access.Render()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	drives := rendered.Drives
 	stateDrives := filepath.Join(runDir, "drives")
 	if _, err := buildDrives(ctx, drives, stateDrives); err != nil {
 		t.Fatal(err)

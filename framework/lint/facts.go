@@ -14,12 +14,11 @@ import (
 
 // Facts the topology determines and the checks later compare, read from the
 // files that carry them: meta_data's hostname and uuid (hostname and
-// first-boot checks), root's password in user_data (password check), the
-// web page's name (services check).
+// first-boot checks), root's password in user_data (password check).
 
 // metaFacts wants meta_data's hostname to be the node's FQDN and its uuid
 // the node's: cloud-init takes them as the hostname and the instance-id.
-func (l *linter) metaFacts(d render.Drive) {
+func (p *Pass) metaFacts(d render.Drive) {
 	var md struct {
 		Hostname *string `json:"hostname"`
 		UUID     *string `json:"uuid"`
@@ -29,12 +28,12 @@ func (l *linter) metaFacts(d render.Drive) {
 	}
 	switch {
 	case md.Hostname == nil:
-		l.atRendered(d, render.MetaDataPath, 0, "%s has no hostname; cloud-init would keep the image's: say \"hostname\": %q", render.MetaDataPath, d.Node.FQDN)
+		p.Reportf(d, render.MetaDataPath, 0, "%s has no hostname; cloud-init would keep the image's: say \"hostname\": %q", render.MetaDataPath, d.Node.FQDN)
 	case *md.Hostname != d.Node.FQDN:
-		l.atRendered(d, render.MetaDataPath, lineOf(d.MetaData, `"hostname"`), "hostname %q; the topology names node %s %s (the guest takes meta_data's hostname)", *md.Hostname, d.Node.Name, d.Node.FQDN)
+		p.Reportf(d, render.MetaDataPath, render.LineOf(d.MetaData, `"hostname"`), "hostname %q; the topology names node %s %s (the guest takes meta_data's hostname)", *md.Hostname, d.Node.Name, d.Node.FQDN)
 	}
 	if md.UUID != nil && *md.UUID != "" && *md.UUID != d.Node.UUID {
-		l.atRendered(d, render.MetaDataPath, lineOf(d.MetaData, `"uuid"`), "uuid %s; the topology gives node %s uuid %s (the guest's instance-id)", *md.UUID, d.Node.Name, d.Node.UUID)
+		p.Reportf(d, render.MetaDataPath, render.LineOf(d.MetaData, `"uuid"`), "uuid %s; the topology gives node %s uuid %s (the guest's instance-id)", *md.UUID, d.Node.Name, d.Node.UUID)
 	}
 }
 
@@ -44,7 +43,7 @@ var passwordLineRE = regexp.MustCompile(`\becho\s+(.+?)\s*\|\s*(chpasswd|passwd\
 // passwordFacts wants user_data to set root's password to the topology's,
 // as the guest will: a script's chpasswd or passwd --stdin line, or a
 // cloud-config's chpasswd list or users. Passwords are never printed.
-func (l *linter) passwordFacts(d render.Drive) {
+func (p *Pass) passwordFacts(d render.Drive) {
 	type setting struct {
 		line  int
 		value string
@@ -53,7 +52,7 @@ func (l *linter) passwordFacts(d render.Drive) {
 	var found []setting
 	if bytes.HasPrefix(d.UserData, []byte(cloudConfigHeader)) {
 		for _, v := range cloudConfigPasswords(d.UserData) {
-			found = append(found, setting{line: lineOf(d.UserData, "root"), value: v, ok: true})
+			found = append(found, setting{line: render.LineOf(d.UserData, "root"), value: v, ok: true})
 		}
 	} else {
 		for i, line := range strings.Split(string(d.UserData), "\n") {
@@ -76,15 +75,15 @@ func (l *linter) passwordFacts(d render.Drive) {
 		}
 	}
 	if len(found) == 0 {
-		l.atRendered(d, render.UserDataPath, 0, "user_data sets no root password lint can read; the topology gives node %s a password, which the password check logs in with: set it (echo {{shq (print \"root:\" .Node.Password)}} | chpasswd)", d.Node.Name)
+		p.Reportf(d, render.UserDataPath, 0, "user_data sets no root password lint can read; the topology gives node %s a password, which the password check logs in with: set it (echo {{shq (print \"root:\" .Node.Password)}} | chpasswd)", d.Node.Name)
 		return
 	}
 	for _, s := range found {
 		switch {
 		case !s.ok:
-			l.atRendered(d, render.UserDataPath, s.line, "root's password is a shell expression lint cannot read; quote the topology's password as one word ({{shq .Node.Password}})")
+			p.Reportf(d, render.UserDataPath, s.line, "root's password is a shell expression lint cannot read; quote the topology's password as one word ({{shq .Node.Password}})")
 		case s.value != d.Node.Password:
-			l.atRendered(d, render.UserDataPath, s.line, "user_data sets root's password to something other than node %s's password in the topology", d.Node.Name)
+			p.Reportf(d, render.UserDataPath, s.line, "user_data sets root's password to something other than node %s's password in the topology", d.Node.Name)
 		}
 	}
 }
@@ -160,43 +159,4 @@ func cloudConfigPasswords(data []byte) []string {
 		}
 	}
 	return out
-}
-
-// indexPage is the topology's logical name for the web nodes' page.
-const indexPage = "index-page"
-
-// pageFacts wants a web node's page to name that node's FQDN and no other
-// web node's: the services check tells the web nodes apart by it.
-func (l *linter) pageFacts(d render.Drive) {
-	for _, c := range d.Content {
-		if c.Name != indexPage || c.Data == nil {
-			continue
-		}
-		var named []string
-		for _, n := range l.topo.NodesWithRole(render.BackendRole) {
-			if bytes.Contains(c.Data, []byte(n.FQDN)) {
-				named = append(named, n.FQDN)
-			}
-		}
-		if len(named) != 1 || named[0] != d.Node.FQDN {
-			drivePath := render.ContentFile(c.ContentPath)
-			l.atRendered(d, drivePath, firstLineNaming(c.Data, named), "the page names %s; it must name %s only (the services check tells the web nodes apart by it)", orNothing(named), d.Node.FQDN)
-		}
-	}
-}
-
-func firstLineNaming(data []byte, names []string) int {
-	for _, n := range names {
-		if line := lineOf(data, n); line > 0 {
-			return line
-		}
-	}
-	return 0
-}
-
-func orNothing(names []string) string {
-	if len(names) == 0 {
-		return "no web node"
-	}
-	return strings.Join(names, ", ")
 }

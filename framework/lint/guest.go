@@ -96,7 +96,7 @@ type ifcfgJob struct {
 // cloud-init's schema, network_data.json through the ConfigDrive converter
 // and Debian's ifupdown renderer, ifcfg files through cloud-init's sysconfig
 // parser; and wants the node's address, prefix, gateway and MAC out of them.
-func (l *linter) guest(ctx context.Context, drives []render.Drive) {
+func (p *Pass) guest(ctx context.Context, drives []render.Drive) {
 	var (
 		req       guestRequest
 		ccJobs    []cloudConfigJob
@@ -126,17 +126,17 @@ func (l *linter) guest(ctx context.Context, drives []render.Drive) {
 	if len(req.CloudConfig)+len(req.NetworkJSON)+len(req.Ifcfg) == 0 {
 		return
 	}
-	ans, ok := l.askCloudInit(ctx, req)
+	ans, ok := p.askCloudInit(ctx, req)
 	if !ok {
 		return
 	}
 	for i, j := range ccJobs {
-		l.schema(j, ans.Version, ans.CloudConfig[i].Errors, ans.CloudConfig[i].Deprecations)
+		p.schema(j, ans.Version, ans.CloudConfig[i].Errors, ans.CloudConfig[i].Deprecations)
 	}
 	for i, d := range netJobs {
 		r := ans.NetworkJSON[i]
 		if r.Error != "" {
-			l.atRendered(d, render.NetworkDataPath, 0, "cloud-init %s cannot apply %s on a guest whose NIC is %s: %s", ans.Version, render.NetworkDataPath, d.Node.MAC, r.Error)
+			p.Reportf(d, render.NetworkDataPath, 0, "cloud-init %s cannot apply %s on a guest whose NIC is %s: %s", ans.Version, render.NetworkDataPath, d.Node.MAC, r.Error)
 			continue
 		}
 		var got netFacts
@@ -161,24 +161,24 @@ func (l *linter) guest(ctx context.Context, drives []render.Drive) {
 			}
 		}
 		got.eniGateway = eniGateway(r.ENI)
-		l.networkFacts(d, got)
+		p.networkFacts(d, got)
 	}
 	for i, j := range ifcfgJobs {
 		r := ans.Ifcfg[i]
 		if r.Error != "" {
-			l.atRendered(j.d, j.drivePath, 0, "cloud-init's sysconfig parser cannot read it: %s", r.Error)
+			p.Reportf(j.d, j.drivePath, 0, "cloud-init's sysconfig parser cannot read it: %s", r.Error)
 			continue
 		}
-		l.ifcfgFacts(j, r.Values)
+		p.ifcfgFacts(j, r.Values)
 	}
 }
 
 // askCloudInit runs guestview.py; false when it could not run (reported).
-func (l *linter) askCloudInit(ctx context.Context, req guestRequest) (guestAnswer, bool) {
+func (p *Pass) askCloudInit(ctx context.Context, req guestRequest) (guestAnswer, bool) {
 	var ans guestAnswer
 	in, err := json.Marshal(req)
 	if err != nil {
-		l.add("", "", 0, "cloud-init's view: %v", err)
+		p.add("", "", 0, "cloud-init's view: %v", err)
 		return ans, false
 	}
 	cmd := exec.CommandContext(ctx, SystemPython, "-c", guestViewScript)
@@ -190,14 +190,14 @@ func (l *linter) askCloudInit(ctx context.Context, req guestRequest) (guestAnswe
 	case ctx.Err() != nil:
 		return ans, false
 	case err != nil && (strings.Contains(stderr.String(), "No module named 'cloudinit'") || isNotFound(err)):
-		l.skip("cloud-init's view of the drives (schema, network config): " + SystemPython + " with Debian's cloud-init package is missing (install cloud-init; make test does)")
+		p.Skip("cloud-init's view of the drives (schema, network config): " + SystemPython + " with Debian's cloud-init package is missing (install cloud-init; make test does)")
 		return ans, false
 	case err != nil:
-		l.add("", "", 0, "cloud-init's view of the drives could not be read (%s): %v\n%s", SystemPython, err, stderr.String())
+		p.add("", "", 0, "cloud-init's view of the drives could not be read (%s): %v\n%s", SystemPython, err, stderr.String())
 		return ans, false
 	}
 	if err := json.Unmarshal(out, &ans); err != nil || len(ans.CloudConfig) != len(req.CloudConfig) || len(ans.NetworkJSON) != len(req.NetworkJSON) || len(ans.Ifcfg) != len(req.Ifcfg) {
-		l.add("", "", 0, "cloud-init's view of the drives: unexpected answer (%v): %.200s", err, out)
+		p.add("", "", 0, "cloud-init's view of the drives: unexpected answer (%v): %.200s", err, out)
 		return ans, false
 	}
 	return ans, true
@@ -239,32 +239,31 @@ func vendorCloudConfigs(data []byte) []string {
 // schema reports a cloud-config's schema errors as problems and its
 // deprecations as warnings: `cloud-init schema` accepts deprecated keys, but
 // cloud-init logs a WARNING for them at boot, which first-boot refuses.
-func (l *linter) schema(j cloudConfigJob, version string, errs, deprecations []schemaProblem) {
-	say := func(p schemaProblem) (int, string) {
-		what := p.Message
+func (p *Pass) schema(j cloudConfigJob, version string, errs, deprecations []schemaProblem) {
+	say := func(sp schemaProblem) (int, string) {
+		what := sp.Message
 		if first, _, cut := strings.Cut(what, "\n"); cut {
 			what = first + " …"
 		}
-		if p.Path != "" {
-			what = p.Path + ": " + what
+		if sp.Path != "" {
+			what = sp.Path + ": " + what
 		}
-		line := p.Line
+		line := sp.Line
 		if j.inJSON && line > 0 {
 			what += fmt.Sprintf(" (line %d of its cloud-config)", line)
 			line = 0
 		}
 		return line, what
 	}
-	for _, p := range errs {
-		line, what := say(p)
-		l.atRendered(j.d, j.drivePath, line, "cloud-init %s schema rejects this cloud-config: %s; the guest would log `Invalid cloud-config provided` and ignore it", version, what)
+	for _, sp := range errs {
+		line, what := say(sp)
+		p.Reportf(j.d, j.drivePath, line, "cloud-init %s schema rejects this cloud-config: %s; the guest would log `Invalid cloud-config provided` and ignore it", version, what)
 	}
-	for _, p := range deprecations {
-		line, what := say(p)
-		before := len(l.Problems)
-		l.atRendered(j.d, j.drivePath, line, "cloud-init %s: deprecated in this cloud-config: %s; the guest logs a WARNING for it, which fails first-boot", version, what)
-		l.Warnings = append(l.Warnings, l.Problems[before:]...)
-		l.Problems = l.Problems[:before]
+	for _, sp := range deprecations {
+		line, what := say(sp)
+		w := p.at(j.d, j.drivePath, line, fmt.Sprintf("cloud-init %s: deprecated in this cloud-config: %s; the guest logs a WARNING for it, which fails first-boot", version, what))
+		w.Severity = SeverityWarning
+		p.Report(w)
 	}
 }
 
@@ -296,10 +295,10 @@ func eniGateway(eni string) string {
 	return ""
 }
 
-func (l *linter) networkFacts(d render.Drive, got netFacts) {
-	n, net := d.Node, l.topo.Network
+func (p *Pass) networkFacts(d render.Drive, got netFacts) {
+	n, net := d.Node, p.Topology.Network
 	at := func(key, format string, args ...any) {
-		l.atRendered(d, render.NetworkDataPath, lineOf(d.NetworkData, `"`+key+`"`), format, args...)
+		p.Reportf(d, render.NetworkDataPath, render.LineOf(d.NetworkData, `"`+key+`"`), format, args...)
 	}
 	if !got.found {
 		at("links", "cloud-init configures no eth0 from it (interfaces: %s); give one link with the node's MAC %s", strings.Join(got.others, ", "), n.MAC)
@@ -339,8 +338,8 @@ func isIfcfg(guestPath string) bool {
 
 // ifcfgFacts wants the node's address, prefix, gateway (and MAC, when the
 // file names one) from an ifcfg file, by the keys initscripts reads.
-func (l *linter) ifcfgFacts(j ifcfgJob, v map[string]string) {
-	n, net := j.d.Node, l.topo.Network
+func (p *Pass) ifcfgFacts(j ifcfgJob, v map[string]string) {
+	n, net := j.d.Node, p.Topology.Network
 	first := func(keys ...string) (string, string) {
 		for _, k := range keys {
 			if val, ok := v[k]; ok {
@@ -350,7 +349,7 @@ func (l *linter) ifcfgFacts(j ifcfgJob, v map[string]string) {
 		return keys[0], ""
 	}
 	at := func(key, format string, args ...any) {
-		l.atRendered(j.d, j.drivePath, lineOfKey(j.data, key), format, args...)
+		p.Reportf(j.d, j.drivePath, lineOfKey(j.data, key), format, args...)
 	}
 	if k, boot := first("BOOTPROTO"); boot != "static" && boot != "none" {
 		at(k, "%s=%q: the interface would not take the topology's static address %s; say BOOTPROTO=static", k, boot, n.IP)
@@ -398,16 +397,6 @@ func maskBits(mask string) int {
 		}
 	}
 	return bits
-}
-
-// lineOf is the first line (1-based) holding s, 0 when none.
-func lineOf(data []byte, s string) int {
-	for i, line := range strings.Split(string(data), "\n") {
-		if strings.Contains(line, s) {
-			return i + 1
-		}
-	}
-	return 0
 }
 
 var ifcfgKeyRE = regexp.MustCompile(`^\s*(?:export\s+)?([A-Za-z0-9_]+)=`)

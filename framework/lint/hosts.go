@@ -14,7 +14,7 @@ const hostsPath = "/etc/hosts"
 
 // hosts checks that every node carries the same /etc/hosts and that it maps
 // every node's FQDN to its address.
-func (l *linter) hosts(drives []render.Drive) {
+func (p *Pass) hosts(drives []render.Drive) {
 	type group struct {
 		data  []byte
 		nodes []string
@@ -26,7 +26,7 @@ func (l *linter) hosts(drives []render.Drive) {
 		byNode[d.Node.Name] = d
 		i := slices.IndexFunc(d.Content, func(c render.Content) bool { return c.GuestPath == hostsPath })
 		if i < 0 {
-			l.add(d.Node.Name, "", 0, "carries no %s; add the hosts file to its role's files", hostsPath)
+			p.add(d.Node.Name, "", 0, "carries no %s; add the hosts file to its role's files", hostsPath)
 			continue
 		}
 		c := d.Content[i]
@@ -55,24 +55,24 @@ func (l *linter) hosts(drives []render.Drive) {
 		for _, node := range g.nodes {
 			d, c := byNode[node], carried[node]
 			n, got, want := FirstDifference(c.Data, ref.data)
-			l.atRendered(d, render.ContentFile(c.ContentPath), n,
+			p.Reportf(d, render.ContentFile(c.ContentPath), n,
 				"%s differs from the one nodes %s carry, at line %d: %q instead of %q; every node needs the same hosts file",
 				hostsPath, strings.Join(ref.nodes, ", "), n, got, want)
 		}
 	}
 	for _, g := range groups {
-		missing := l.unlisted(g.data)
+		missing := p.unlisted(g.data)
 		for _, node := range g.nodes {
 			d, c := byNode[node], carried[node]
 			for _, m := range missing {
-				l.add(node, d.Templates[render.ContentFile(c.ContentPath)], 0, "%s", m)
+				p.add(node, d.Templates[render.ContentFile(c.ContentPath)], 0, "%s", m)
 			}
 		}
 	}
 }
 
 // unlisted reports the nodes a hosts file does not map to their address.
-func (l *linter) unlisted(data []byte) []string {
+func (p *Pass) unlisted(data []byte) []string {
 	names := map[string][]netip.Addr{}
 	for _, line := range strings.Split(string(data), "\n") {
 		line, _, _ = strings.Cut(line, "#")
@@ -89,7 +89,7 @@ func (l *linter) unlisted(data []byte) []string {
 		}
 	}
 	var out []string
-	for _, n := range l.topo.Nodes {
+	for _, n := range p.Topology.Nodes {
 		switch ips := names[n.FQDN]; {
 		case len(ips) == 0:
 			out = append(out, fmt.Sprintf("%s does not list node %s (%s %s); it must list every node", hostsPath, n.Name, n.IP, n.FQDN))

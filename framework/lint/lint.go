@@ -1,13 +1,16 @@
 // Package lint checks a topology's rendered drives before anything boots:
 // every template renders, JSON is valid, /etc/hosts is the same everywhere
 // and lists every node, user_data is a script (that bash -n accepts) or
-// cloud-config, haproxy.cfg passes `haproxy -c`, balances over the
-// topology's web nodes and serves where the checks ask. Every fact the
-// topology determines is read back the way the guest reads it: the network
-// configuration through the host's cloud-init (address, prefix, gateway,
-// MAC), every cloud-config through cloud-init's schema, meta_data's hostname
-// and uuid, root's password, the web page's name. Every problem names the
-// node, the template file and, where it can, the line.
+// cloud-config. Every fact the topology determines is read back the way the
+// guest reads it: the network configuration through the host's cloud-init
+// (address, prefix, gateway, MAC), every cloud-config through cloud-init's
+// schema, meta_data's hostname and uuid, root's password. A scenario adds
+// checks of its own services as Rules (the load balancer's are in
+// scenarios/). Every problem names the node, the template file and, where
+// it can, the line.
+//
+// Lint reads the result of the run's one rendering (render.Render), the
+// drives exactly as they boot; it renders nothing itself.
 package lint
 
 import (
@@ -24,16 +27,36 @@ import (
 
 	"github.com/drivelab/drivelab/framework/configdrive"
 	"github.com/drivelab/drivelab/framework/render"
-	"github.com/drivelab/drivelab/framework/sshx"
 	"github.com/drivelab/drivelab/framework/topology"
 )
 
-// Problem is one finding.
+// Severity says whether a problem fails lint.
+type Severity int
+
+const (
+	// SeverityError fails lint: the drive would not do what the topology says.
+	SeverityError Severity = iota
+	// SeverityWarning does not fail lint but will fail a later stage (a
+	// deprecated cloud-config key passes `cloud-init schema`, yet the guest
+	// logs a WARNING for it, which first-boot refuses).
+	SeverityWarning
+)
+
+func (s Severity) String() string {
+	if s == SeverityWarning {
+		return "warning"
+	}
+	return "error"
+}
+
+// Problem is one finding, located where a user fixes it.
 type Problem struct {
 	Node string // "" when not a node's
 	File string // template (or other) file; "" when unknown
 	Line int    // line in File; 0 when unknown
-	Msg  string
+	// Message says what is wrong and, where it can, the fix.
+	Message  string
+	Severity Severity
 }
 
 func (p Problem) String() string {
@@ -48,101 +71,139 @@ func (p Problem) String() string {
 		}
 		b.WriteString(": ")
 	}
-	b.WriteString(p.Msg)
+	b.WriteString(p.Message)
 	return b.String()
 }
 
 // Report is the outcome of a lint run.
 type Report struct {
+	// Problems are every finding, errors and warnings, in the order found.
 	Problems []Problem
-	// Warnings do not fail lint but will fail a later stage (a deprecated
-	// cloud-config key passes `cloud-init schema`, yet the guest logs a
-	// WARNING for it, which first-boot refuses).
-	Warnings []Problem
 	// Skipped names checks that could not run, and why; they did not pass.
 	Skipped []string
 }
 
-// Err is nil when there are no problems, else one error listing them all.
+// Errors are the problems that fail lint.
+func (r Report) Errors() []Problem { return r.bySeverity(SeverityError) }
+
+// Warnings are the problems that do not fail lint.
+func (r Report) Warnings() []Problem { return r.bySeverity(SeverityWarning) }
+
+func (r Report) bySeverity(s Severity) []Problem {
+	var out []Problem
+	for _, p := range r.Problems {
+		if p.Severity == s {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Err is nil when no problem fails lint, else one error listing them all.
 func (r Report) Err() error {
-	if len(r.Problems) == 0 {
+	errs := r.Errors()
+	if len(errs) == 0 {
 		return nil
 	}
-	lines := make([]string, len(r.Problems))
-	for i, p := range r.Problems {
+	lines := make([]string, len(errs))
+	for i, p := range errs {
 		lines[i] = p.String()
 	}
 	return fmt.Errorf("%d problem(s):\n%s", len(lines), strings.Join(lines, "\n"))
 }
 
-type linter struct {
-	Report
-	topo    *topology.Topology
-	sources map[string][]string // template file -> lines, for line mapping
+// Input is what a lint run checks.
+type Input struct {
+	// Rendered is render.Render's result and RenderErr its error: lint
+	// reports the rendering's problems and checks every drive that rendered.
+	Rendered  *render.Result
+	RenderErr error
+	// Rules are checks a scenario adds for its own services; they run after
+	// lint's own, on the same drives.
+	Rules []Rule
 }
 
-func (l *linter) add(node, file string, line int, format string, args ...any) {
-	l.Problems = append(l.Problems, Problem{Node: node, File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
+// Rule is one check over the rendered drives; it reports through p.
+type Rule func(ctx context.Context, p *Pass)
+
+// Pass is one lint run as a Rule sees it: the drives, and the way to
+// report what is wrong with them.
+type Pass struct {
+	Topology *topology.Topology
+	// Drives are the drives of the nodes that rendered completely.
+	Drives []render.Drive
+	// Complete is true when every node's drive rendered (checks that
+	// compare nodes need them all).
+	Complete bool
+	report   Report
+	sources  map[string][]string // template file -> lines, for line mapping
 }
 
-// Run renders in (Access is ignored: lint checks what the templates say) and
-// checks the drives.
-//
-// vendor_data is the harness's, rendered with a throwaway key pair: its shape
-// is what matters, and no real key ever passes through lint.
-func Run(ctx context.Context, in render.Input) Report {
-	in.Access = nil
-	l := &linter{topo: in.Topology, sources: map[string][]string{}}
-	if in.Topology != nil {
-		access, err := throwawayAccess(in.Topology)
-		if err != nil {
-			l.add("", "", 0, "lint: %v", err)
-			return l.Report
+// Report adds a problem as it is.
+func (p *Pass) Report(pr Problem) { p.report.Problems = append(p.report.Problems, pr) }
+
+// Reportf adds an error about line n (1-based; 0 unknown) of drivePath in
+// drive d, located in the template line that rendered it when exactly one
+// does (else the rendered line is quoted).
+func (p *Pass) Reportf(d render.Drive, drivePath string, n int, format string, args ...any) {
+	p.Report(p.at(d, drivePath, n, fmt.Sprintf(format, args...)))
+}
+
+// Skip records a check that could not run (a missing tool), once.
+func (p *Pass) Skip(why string) {
+	for _, s := range p.report.Skipped {
+		if s == why {
+			return
 		}
-		in.Access = access
 	}
-	drives, err := render.Render(ctx, in)
-	l.renderErrors(err)
-	if ctx.Err() != nil {
-		return l.Report
+	p.report.Skipped = append(p.report.Skipped, why)
+}
+
+func (p *Pass) add(node, file string, line int, format string, args ...any) {
+	p.Report(Problem{Node: node, File: file, Line: line, Message: fmt.Sprintf(format, args...)})
+}
+
+// Run checks in's drives: lint's own rules, then in.Rules. Messages never
+// carry a private key the drives hold (the run's host keys are in
+// vendor_data): any line of one is replaced by render.RedactedKey.
+func Run(ctx context.Context, in Input) Report {
+	res := in.Rendered
+	if res == nil {
+		res = &render.Result{}
 	}
-	for _, d := range drives {
-		if l.json(d) {
-			if err := configdrive.Check(d); err != nil {
-				for _, e := range flatten(err) {
-					msg := strings.TrimPrefix(e.Error(), "node "+d.Node.Name+": ")
-					drivePath, _, _ := strings.Cut(msg, " ")
-					l.add(d.Node.Name, d.Templates[drivePath], 0, "%s", msg)
-				}
-			}
+	p := &Pass{Topology: res.Topology, Drives: res.Drives, Complete: res.Complete(), sources: map[string][]string{}}
+	p.renderErrors(in.RenderErr)
+	if ctx.Err() == nil && p.Topology != nil {
+		p.check(ctx, in.Rules)
+	}
+	redact := res.Redactor()
+	for i := range p.report.Problems {
+		p.report.Problems[i].Message = redact.Replace(p.report.Problems[i].Message)
+	}
+	return p.report
+}
+
+// check runs lint's own rules, then rules.
+func (p *Pass) check(ctx context.Context, rules []Rule) {
+	for _, d := range p.Drives {
+		if p.json(d) {
+			p.driveErrors(d, configdrive.Check(d))
 		}
-		l.userData(ctx, d)
-		l.metaFacts(d)
-		l.passwordFacts(d)
-		l.pageFacts(d)
+		p.userData(ctx, d)
+		p.metaFacts(d)
+		p.passwordFacts(d)
 	}
-	l.guest(ctx, drives)
-	if in.Topology != nil && len(drives) == len(in.Topology.Nodes) {
+	p.guest(ctx, p.Drives)
+	if p.Complete {
 		// Comparing hosts files needs every node's.
-		l.hosts(drives)
+		p.hosts(p.Drives)
 	}
-	for _, d := range drives {
-		l.haproxy(ctx, d)
+	for _, rule := range rules {
+		if ctx.Err() != nil {
+			return
+		}
+		rule(ctx, p)
 	}
-	return l.Report
-}
-
-// throwawayAccess is an access of one fresh key pair for every node.
-func throwawayAccess(t *topology.Topology) (*render.Access, error) {
-	k, err := sshx.NewKeyPair("drivelab-lint")
-	if err != nil {
-		return nil, err
-	}
-	a := &render.Access{AuthorizedKeys: []string{k.AuthorizedKey}, HostKeys: map[string]render.HostKey{}}
-	for _, n := range t.Nodes {
-		a.HostKeys[n.Name] = render.HostKey{Private: k.PrivateOpenSSH, Public: k.AuthorizedKey}
-	}
-	return a, nil
 }
 
 func flatten(err error) []error {
@@ -159,19 +220,35 @@ func flatten(err error) []error {
 	return []error{err}
 }
 
-func (l *linter) renderErrors(err error) {
+func (p *Pass) renderErrors(err error) {
 	for _, e := range flatten(err) {
 		var re *render.Error
 		if errors.As(e, &re) {
-			l.add(re.Node, re.File, re.Line, "%v", re.Err)
+			p.add(re.Node, re.File, re.Line, "%v", re.Err)
 		} else {
-			l.add("", "", 0, "%v", e)
+			p.add("", "", 0, "%v", e)
+		}
+	}
+}
+
+// driveErrors reports configdrive.Check's problems in the template that
+// rendered the file at fault.
+func (p *Pass) driveErrors(d render.Drive, err error) {
+	for _, e := range flatten(err) {
+		var ce *configdrive.Error
+		switch {
+		case !errors.As(e, &ce):
+			p.add(d.Node.Name, "", 0, "%v", e)
+		case ce.Line > 0:
+			p.Reportf(d, ce.Path, ce.Line, "%s", ce.Msg)
+		default:
+			p.add(d.Node.Name, d.Templates[ce.Path], 0, "%s", ce.Msg)
 		}
 	}
 }
 
 // json reports files that are not JSON, at the template line where they break.
-func (l *linter) json(d render.Drive) bool {
+func (p *Pass) json(d render.Drive) bool {
 	ok := true
 	for _, f := range d.Files() {
 		if !strings.HasSuffix(f.Path, ".json") {
@@ -188,19 +265,19 @@ func (l *linter) json(d render.Drive) bool {
 		if errors.As(err, &se) {
 			line = bytes.Count(f.Data[:min(int(se.Offset), len(f.Data))], []byte("\n")) + 1
 		}
-		l.atRendered(d, f.Path, line, "%s is not valid JSON: %v", f.Path, err)
+		p.Reportf(d, f.Path, line, "%s is not valid JSON: %v", f.Path, err)
 	}
 	return ok
 }
 
-func (l *linter) userData(ctx context.Context, d render.Drive) {
+func (p *Pass) userData(ctx context.Context, d render.Drive) {
 	first, _, _ := bytes.Cut(d.UserData, []byte("\n"))
 	if !bytes.HasPrefix(first, []byte("#!")) && !bytes.Equal(bytes.TrimSpace(first), []byte("#cloud-config")) {
-		l.atRendered(d, render.UserDataPath, 1, "user_data starts with %q; cloud-init runs it only if it starts with #! (a script) or #cloud-config", first)
+		p.Reportf(d, render.UserDataPath, 1, "user_data starts with %q; cloud-init runs it only if it starts with #! (a script) or #cloud-config", first)
 		return
 	}
 	if shell := string(first); strings.HasSuffix(shell, "/bash") || strings.HasSuffix(shell, "/sh") {
-		l.shellSyntax(ctx, d)
+		p.shellSyntax(ctx, d)
 	}
 }
 
@@ -209,21 +286,21 @@ var bashErrorRE = regexp.MustCompile(`^.*?: line (\d+): (.*)$`)
 
 // shellSyntax runs `bash -n` on a user_data script: a syntax error would
 // otherwise show only in the guest's cloud-init log, minutes into a boot.
-func (l *linter) shellSyntax(ctx context.Context, d render.Drive) {
+func (p *Pass) shellSyntax(ctx context.Context, d render.Drive) {
 	bash, err := exec.LookPath("bash")
 	if err != nil {
-		l.skip("bash -n: bash is not on PATH")
+		p.Skip("bash -n: bash is not on PATH")
 		return
 	}
 	f, err := os.CreateTemp("", "drivelab-user-data-")
 	if err != nil {
-		l.add(d.Node.Name, "", 0, "bash -n: %v", err)
+		p.add(d.Node.Name, "", 0, "bash -n: %v", err)
 		return
 	}
 	defer os.Remove(f.Name())
 	_, err = f.Write(d.UserData)
 	if err = errors.Join(err, f.Close()); err != nil {
-		l.add(d.Node.Name, "", 0, "bash -n: %v", err)
+		p.add(d.Node.Name, "", 0, "bash -n: %v", err)
 		return
 	}
 	out, err := exec.CommandContext(ctx, bash, "-n", f.Name()).CombinedOutput()
@@ -234,39 +311,34 @@ func (l *linter) shellSyntax(ctx context.Context, d render.Drive) {
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		if m := bashErrorRE.FindStringSubmatch(line); m != nil && !strings.HasPrefix(m[2], "`") {
 			n, _ := strconv.Atoi(m[1])
-			l.atRendered(d, render.UserDataPath, n, "bash -n: %s", m[2])
+			p.Reportf(d, render.UserDataPath, n, "bash -n: %s", m[2])
 			reported = true
 		}
 	}
 	if !reported {
-		l.add(d.Node.Name, d.Templates[render.UserDataPath], 0, "bash -n rejects user_data: %v\n%s", err, out)
+		p.add(d.Node.Name, d.Templates[render.UserDataPath], 0, "bash -n rejects user_data: %v\n%s", err, out)
 	}
 }
 
-// atRendered adds a problem about line n (1-based; 0 unknown) of a rendered
-// drive file, located in the template it came from when that line can be found.
-func (l *linter) atRendered(d render.Drive, drivePath string, n int, format string, args ...any) {
-	file := d.Templates[drivePath]
-	msg := fmt.Sprintf(format, args...)
-	data := fileData(d, drivePath)
-	lines := strings.Split(string(data), "\n")
-	if n < 1 || n > len(lines) {
-		if file == "" {
-			file = drivePath // rendered by the harness, not from a template
+// at locates a message about line n (1-based; 0 unknown) of a rendered
+// drive file in the template it came from, when that line can be found.
+func (p *Pass) at(d render.Drive, drivePath string, n int, msg string) Problem {
+	pr := Problem{Node: d.Node.Name, File: d.Templates[drivePath], Message: msg}
+	lines := strings.Split(string(fileData(d, drivePath)), "\n")
+	switch {
+	case n < 1 || n > len(lines):
+		if pr.File == "" {
+			pr.File = drivePath // rendered by the harness, not from a template
 		}
-		l.add(d.Node.Name, file, 0, "%s", msg)
-		return
+	case pr.File == "":
+		pr.File, pr.Line = drivePath, n
+	default:
+		text := lines[n-1]
+		if pr.Line = p.templateLine(pr.File, text); pr.Line == 0 {
+			pr.Message += fmt.Sprintf(" (rendered line %d: %q)", n, text)
+		}
 	}
-	text := lines[n-1]
-	if file == "" {
-		l.add(d.Node.Name, drivePath, n, "%s", msg)
-		return
-	}
-	tl := l.templateLine(file, text)
-	if tl == 0 {
-		msg += fmt.Sprintf(" (rendered line %d: %q)", n, text)
-	}
-	l.add(d.Node.Name, file, tl, "%s", msg)
+	return pr
 }
 
 func fileData(d render.Drive, drivePath string) []byte {
@@ -281,12 +353,12 @@ func fileData(d render.Drive, drivePath string) []byte {
 // templateLine finds the one template line that produced a rendered line:
 // an identical line, else a line whose actions, taken as wildcards, match.
 // 0 when no single line does.
-func (l *linter) templateLine(file, rendered string) int {
-	src, ok := l.sources[file]
+func (p *Pass) templateLine(file, rendered string) int {
+	src, ok := p.sources[file]
 	if !ok {
 		data, _ := os.ReadFile(file)
 		src = strings.Split(string(data), "\n")
-		l.sources[file] = src
+		p.sources[file] = src
 	}
 	if n := uniqueLine(src, func(s string) bool { return s == rendered }); n > 0 {
 		return n

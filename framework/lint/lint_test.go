@@ -2,83 +2,43 @@ package lint_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/drivelab/drivelab/framework/lint"
+	"github.com/drivelab/drivelab/framework/lint/linttest"
 	"github.com/drivelab/drivelab/framework/render"
 	"github.com/drivelab/drivelab/framework/topology"
 )
 
-const templatesDir = "../../fixtures/templates"
+const root = "../.."
 
-func run(t *testing.T, flavor, overlay string) lint.Report {
+func run(t *testing.T, flavor string, files map[string]string, rules ...lint.Rule) (lint.Report, string) {
 	t.Helper()
-	topo, err := topology.Load("../../fixtures/topology.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return lint.Run(context.Background(), render.Input{Topology: topo, TemplatesDir: templatesDir, Flavor: flavor, Overlay: overlay})
-}
-
-func haveHAProxy() bool { // as lint looks for it
-	_, err := exec.LookPath("haproxy")
-	_, errSbin := exec.LookPath("/usr/sbin/haproxy")
-	return err == nil || errSbin == nil
+	return linttest.Run(t, linttest.Case{Root: root, Flavor: flavor, Files: files, Rules: rules})
 }
 
 func TestReferenceFlavorsAreClean(t *testing.T) {
 	for _, flavor := range []string{"centos7", "debian12"} {
 		t.Run(flavor, func(t *testing.T) {
-			r := run(t, flavor, "")
+			r, _ := run(t, flavor, nil)
 			if err := r.Err(); err != nil {
 				t.Fatal(err)
 			}
-			if haveHAProxy() && len(r.Skipped) != 0 {
-				t.Errorf("skipped with haproxy on PATH: %v", r.Skipped)
+			// The harness's own vendor_data, keys and all, passes the schema too.
+			if haveCloudInit() && (len(r.Skipped) != 0 || len(r.Warnings()) != 0) {
+				t.Errorf("with cloud-init: skipped %v, warnings %v", r.Skipped, r.Warnings())
 			}
-			if !haveHAProxy() && len(r.Skipped) == 0 {
-				t.Error("haproxy -c cannot have run, yet nothing is reported skipped")
+			if !haveCloudInit() && len(r.Skipped) == 0 {
+				t.Error("cloud-init cannot have run, yet nothing is reported skipped")
 			}
 		})
 	}
-}
-
-// overlay writes one template into a fresh overlay directory: the flavor's own
-// template with the line `old` replaced by `new` (or appended when old is ""),
-// and returns the directory and the line number holding `new`.
-func overlay(t *testing.T, flavor, name, target, old, new string) (string, int) {
-	t.Helper()
-	src, err := os.ReadFile(filepath.Join(templatesDir, flavor, filepath.Base(name)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(src)
-	if !strings.Contains(text, old) {
-		t.Fatalf("%s has no %q", name, old)
-	}
-	text = strings.Replace(text, old, new, 1)
-	dir := t.TempDir()
-	p := filepath.Join(dir, target)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	first := strings.Split(new, "\n")[0]
-	line := 0
-	for i, l := range strings.Split(text, "\n") {
-		if strings.Contains(l, first) {
-			line = i + 1
-			break
-		}
-	}
-	return dir, line
 }
 
 // Each broken input is caught with a message naming node, file and line.
@@ -92,7 +52,6 @@ func TestLintNamesTheCulprit(t *testing.T) {
 	cases := []struct {
 		name, flavor, template, target, old, new string
 		want                                     []want
-		needsHAProxy                             bool
 	}{
 		{
 			name: "unknown template key", flavor: "debian12", template: "index.html.tmpl", target: "index.html.tmpl",
@@ -110,44 +69,15 @@ func TestLintNamesTheCulprit(t *testing.T) {
 			want: []want{{"test2", "hosts.tmpl", false, "/etc/hosts does not list node haproxy (192.168.100.26 haproxy.cloud.org)"}},
 		},
 		{
-			name: "haproxy.cfg syntax error", flavor: "debian12", template: "haproxy.cfg.tmpl", target: "haproxy.cfg.tmpl",
-			old: "    user haproxy", new: "    mode 0666 level user",
-			want:         []want{{"haproxy", "haproxy.cfg.tmpl", true, "haproxy -c alert: unknown keyword 'mode' in 'global' section"}},
-			needsHAProxy: true,
-		},
-		{
-			name: "seed's bind without port", flavor: "centos7", template: "haproxy.cfg.tmpl", target: "haproxy.cfg.tmpl",
-			old: "   bind haproxy.cloud.org:80", new: "   bind haproxy.cloud.org",
-			want:         []want{{"haproxy", "haproxy.cfg.tmpl", true, "missing port specification in '192.168.100.26'"}},
-			needsHAProxy: true,
-		},
-		{
-			name: "backend misses a web node", flavor: "debian12", template: "haproxy.cfg.tmpl", target: "haproxy.cfg.tmpl",
-			old: `{{- range .NodesWithRole "web"}}`, new: "    server other 192.168.100.99:80\n{{- range slice (.NodesWithRole \"web\") 1}}",
-			want: []want{
-				{"haproxy", "haproxy.cfg.tmpl", true, "server other points at 192.168.100.99, which is not a node of role web (web01.cloud.org, web02.cloud.org)"},
-				{"haproxy", "haproxy.cfg.tmpl", false, "backend web has no server for node web01 (web01.cloud.org); add one"},
-			},
-		},
-		{
-			name: "server line from a range", flavor: "debian12", template: "haproxy.cfg.tmpl", target: "haproxy.cfg.tmpl",
-			old: "{{.FQDN}}:80 check", new: "{{.FQDN}}:8080 check",
-			want: []want{{"haproxy", "haproxy.cfg.tmpl", true, "server web02 uses port 8080; the web nodes serve on 80"}},
-		},
-		{
-			name: "backend balance", flavor: "centos7", template: "haproxy.cfg.tmpl", target: "haproxy.cfg.tmpl",
-			old: "   balance leastconn", new: "   balance roundrobin",
-			want: []want{{"haproxy", "haproxy.cfg.tmpl", true, "backend 8f09dbaf-0c78-48f1-8b80-662e75036485 balances with roundrobin; the topology balances with leastconn"}},
-		},
-		{
 			name: "invalid JSON", flavor: "debian12", template: "network_data.json.tmpl", target: "network_data.json.tmpl",
 			old: `"gateway": {{json .Network.Gateway}}`, new: `"gateway": {{json .Network.Gateway}},`,
 			want: []want{{"test2", "network_data.json.tmpl", false, "openstack/latest/network_data.json is not valid JSON: invalid character '}'"}},
 		},
 		{
+			// configdrive.Check's typed error, located at the template line.
 			name: "network_data for another NIC", flavor: "debian12", template: "network_data.json.tmpl", target: "nodes/web01/network_data.json.tmpl",
 			old: `"ethernet_mac_address": {{json .Node.MAC}}`, new: `"ethernet_mac_address": "52:54:00:64:00:1c"`,
-			want: []want{{"web01", "nodes/web01/network_data.json.tmpl", false, `link "eth0" has MAC 52:54:00:64:00:1c but the node's NIC is 52:54:00:64:00:1b`}},
+			want: []want{{"web01", "nodes/web01/network_data.json.tmpl", true, `link "eth0" has MAC 52:54:00:64:00:1c but the node's NIC is 52:54:00:64:00:1b`}},
 		},
 		{
 			name: "user_data shell syntax", flavor: "debian12", template: "user_data.web.tmpl", target: "user_data.web.tmpl",
@@ -162,11 +92,9 @@ func TestLintNamesTheCulprit(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if c.needsHAProxy && !haveHAProxy() {
-				t.Skip("haproxy is not on PATH; make test installs it")
-			}
-			dir, line := overlay(t, c.flavor, c.template, c.target, c.old, c.new)
-			r := run(t, c.flavor, dir)
+			text := linttest.Template(t, root, c.flavor, c.template, c.old, c.new)
+			line := render.LineOf([]byte(text), strings.Split(c.new, "\n")[0])
+			r, dir := run(t, c.flavor, map[string]string{c.target: text})
 			if r.Err() == nil {
 				t.Fatal("lint found no problem")
 			}
@@ -178,14 +106,8 @@ func TestLintNamesTheCulprit(t *testing.T) {
 				if w.line {
 					prefix += fmt.Sprintf(":%d: ", line)
 				}
-				found := false
-				for _, p := range r.Problems {
-					if strings.HasPrefix(p.String(), prefix) && strings.Contains(p.String(), w.msg) {
-						found = true
-					}
-				}
-				if !found {
-					t.Errorf("no problem starting %q and containing %q in:\n%v", prefix, w.msg, r.Err())
+				if ok, all := linttest.Find(r.Errors(), prefix, w.msg); !ok {
+					t.Errorf("no problem starting %q and containing %q in:\n%s", prefix, w.msg, all)
 				}
 			}
 			for _, p := range r.Problems {
@@ -196,3 +118,80 @@ func TestLintNamesTheCulprit(t *testing.T) {
 		})
 	}
 }
+
+// A scenario's rules see every drive and report like lint's own; a message
+// quoting vendor_data never carries a line of the host key it holds.
+func TestRulesReportAndKeysNeverLeak(t *testing.T) {
+	var seen []string
+	var keyLines []string
+	quote := func(_ context.Context, p *lint.Pass) {
+		for _, d := range p.Drives {
+			seen = append(seen, d.Node.Name)
+			keyLines = append(keyLines, privateKeyLines(t, d.VendorData)...)
+			p.Reportf(d, render.VendorDataPath, 0, "vendor_data reads %s", d.VendorData)
+		}
+	}
+	r, _ := run(t, "debian12", nil, quote)
+	if strings.Join(seen, ",") != "test2,haproxy,web01,web02" || len(keyLines) < 4 {
+		t.Fatalf("the rule saw %v, %d key lines", seen, len(keyLines))
+	}
+	errs := r.Errors()
+	if len(errs) != 4 || errs[0].Node != "test2" || errs[0].File != render.VendorDataPath {
+		t.Fatalf("want one problem per node, in vendor_data: %v", r.Err())
+	}
+	for _, p := range errs {
+		if !strings.Contains(p.Message, render.RedactedKey) {
+			t.Errorf("node %s: no redaction in %s", p.Node, p.Message)
+		}
+		for _, l := range keyLines {
+			if strings.Contains(p.Message, l) {
+				t.Errorf("node %s: key line %q left in the message", p.Node, l)
+			}
+		}
+	}
+}
+
+// privateKeyLines are the lines of the host private key in vendor_data.json.
+func privateKeyLines(t *testing.T, vendorData []byte) []string {
+	var v map[string]string
+	if err := json.Unmarshal(vendorData, &v); err != nil {
+		t.Fatal(err)
+	}
+	_, key, _ := strings.Cut(v["cloud-init"], "BEGIN OPENSSH PRIVATE KEY-----")
+	key, _, _ = strings.Cut(key, "-----END")
+	return strings.Fields(key)
+}
+
+// Problems of a broken template are typed: node, file and line are fields,
+// not text to cut out of a message.
+func TestProblemsAreTyped(t *testing.T) {
+	text := linttest.Template(t, root, "debian12", "index.html.tmpl", "Greetings from {{.Node.FQDN}} !", "Greetings from\n{{.Node.Fqdn}} !")
+	r, dir := run(t, "debian12", map[string]string{"nodes/web02/index.html.tmpl": text})
+	want := lint.Problem{Node: "web02", File: filepath.Join(dir, "nodes/web02/index.html.tmpl"), Line: render.LineOf([]byte(text), "{{.Node.Fqdn}}")}
+	errs := r.Errors()
+	if len(errs) != 1 || errs[0].Node != want.Node || errs[0].File != want.File || errs[0].Line != want.Line || want.Line < 2 ||
+		!strings.Contains(errs[0].Message, "can't evaluate field Fqdn") || errs[0].Severity != lint.SeverityError {
+		t.Fatalf("got %+v\nwant one problem at %s:%d on node %s", errs, want.File, want.Line, want.Node)
+	}
+	if err := r.Err(); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("1 problem(s):\nnode web02: %s:%d: ", want.File, want.Line)) {
+		t.Errorf("Err() = %v", err)
+	}
+}
+
+// A render error alone, with nothing rendered, is a problem too.
+func TestRenderErrorWithoutDrives(t *testing.T) {
+	topo, err := topology.Load(root + "/fixtures/topology.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, rerr := render.Render(context.Background(), render.Input{Topology: topo, TemplatesDir: root + "/fixtures/templates", Flavor: "nosuch"})
+	r := lint.Run(context.Background(), lint.Input{Rendered: res, RenderErr: rerr})
+	if err := r.Err(); err == nil || !strings.Contains(err.Error(), `flavor "nosuch"`) || len(res.Drives) != 0 {
+		t.Fatalf("Err() = %v", err)
+	}
+}
+
+// haveCloudInit is true when Debian's cloud-init is importable, as lint runs it.
+var haveCloudInit = sync.OnceValue(func() bool {
+	return exec.Command(lint.SystemPython, "-c", "import cloudinit.config.schema").Run() == nil
+})

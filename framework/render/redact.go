@@ -44,3 +44,32 @@ func Redacted(d Drive) (out Drive, redacted []string) {
 	}
 	return out, redacted
 }
+
+// Redactor replaces, in text that may quote the drives (a lint message, a
+// tool's output), every line of every private key they carry with
+// RedactedKey: a message naming a line must not hand out the key it is on.
+// Lines are matched alone, so a key quoted in part, or with JSON's escaped
+// newlines (vendor_data.json), is caught too.
+func (r *Result) Redactor() *strings.Replacer {
+	var pairs []string
+	seen := map[string]bool{}
+	for _, d := range r.Drives {
+		for _, f := range d.Files() {
+			for _, block := range privateKeyRE.FindAll(f.Data, -1) {
+				for _, line := range strings.FieldsFunc(strings.ReplaceAll(string(block), `\n`, "\n"), func(c rune) bool { return c == '\n' || c == '\r' }) {
+					line = strings.TrimSpace(line)
+					if len(line) >= minKeyLine && !strings.HasPrefix(line, "-----") && !seen[line] {
+						seen[line] = true
+						pairs = append(pairs, line, RedactedKey)
+					}
+				}
+			}
+		}
+	}
+	return strings.NewReplacer(pairs...)
+}
+
+// minKeyLine is the shortest key line Redactor replaces: a key's base64
+// lines are 70 characters but its last, which can be a few; shorter ones
+// would match ordinary words.
+const minKeyLine = 8

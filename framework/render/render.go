@@ -127,6 +127,17 @@ func ContentFile(contentPath string) string {
 	return path.Join("openstack", path.Clean("/"+contentPath))
 }
 
+// LineOf is the first line (1-based) of a rendered file holding s, 0 when
+// none: where a check that read a value out of the file says it found it.
+func LineOf(data []byte, s string) int {
+	for i, line := range strings.Split(string(data), "\n") {
+		if strings.Contains(line, s) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
 // Error locates one rendering problem.
 type Error struct {
 	Node string // "" when the problem is not a node's
@@ -151,39 +162,55 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Result is one rendering of a topology's drives. A run renders once and
+// passes this value on: lint checks it, the drives are built from it, a kept
+// lab diffs it against what its nodes booted.
+type Result struct {
+	// Topology is the topology rendered (nil only when Input had none).
+	Topology *topology.Topology
+	// Drives are the drives of the nodes that rendered completely, in
+	// topology order: all of them when Render returned no error.
+	Drives []Drive
+}
+
+// Complete reports whether every node of the topology has its drive.
+func (r *Result) Complete() bool {
+	return r != nil && r.Topology != nil && len(r.Drives) == len(r.Topology.Nodes)
+}
+
 // Render renders one drive per node, in topology order. Every problem found
 // is returned in one errors.Join; template problems are *Error values
-// naming node, file and line. On error, the drives of the nodes that
-// rendered completely are still returned, so lint can check them.
-func Render(ctx context.Context, in Input) ([]Drive, error) {
+// naming node, file and line. The Result is never nil: on error it holds
+// the drives of the nodes that rendered completely, so lint can check them.
+func Render(ctx context.Context, in Input) (*Result, error) {
+	res := &Result{Topology: in.Topology}
 	if in.Topology == nil {
-		return nil, errors.New("render: Input.Topology is nil; load one with topology.Load")
+		return res, errors.New("render: Input.Topology is nil; load one with topology.Load")
 	}
 	fl, err := LoadFlavor(in.TemplatesDir, in.Flavor)
 	if err != nil {
-		return nil, err
+		return res, err
 	}
 	if err := errors.Join(checkOverlay(in.Topology, fl, in.Overlay), checkRoles(in.Topology, fl), checkPackages(in.Topology, fl, in.PackageDir), checkAccess(in.Topology, in.Access)); err != nil {
-		return nil, err
+		return res, err
 	}
 	r := &renderer{in: in, flavor: fl, parsed: map[string]*template.Template{}, parseErr: map[string]error{}}
-	var drives []Drive
 	var errs []error
 	for _, n := range in.Topology.Nodes {
 		if err := ctx.Err(); err != nil {
-			return nil, err
+			return &Result{Topology: in.Topology}, err
 		}
 		d, derrs, ok := r.drive(n)
 		errs = append(errs, derrs...)
 		if ok {
-			drives = append(drives, d)
+			res.Drives = append(res.Drives, d)
 		}
 	}
 	// A template that does not parse is reported once, not once per node.
 	for _, p := range slices.Sorted(maps.Keys(r.parseErr)) {
 		errs = append(errs, r.parseErr[p])
 	}
-	return drives, errors.Join(errs...)
+	return res, errors.Join(errs...)
 }
 
 // checkRoles makes sure the flavor carries every file the roles name and

@@ -41,7 +41,8 @@ func renderRef(t *testing.T, in render.Input) ([]render.Drive, error) {
 	if in.TemplatesDir == "" {
 		in.TemplatesDir = templatesDir
 	}
-	return render.Render(context.Background(), in)
+	res, err := render.Render(context.Background(), in)
+	return res.Drives, err
 }
 
 func TestReferenceDrives(t *testing.T) {

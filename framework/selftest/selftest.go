@@ -24,7 +24,6 @@ import (
 
 	"github.com/drivelab/drivelab/framework/harness"
 	"github.com/drivelab/drivelab/framework/lint"
-	"github.com/drivelab/drivelab/framework/render"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/verify"
 	"github.com/drivelab/drivelab/framework/vm"
@@ -163,6 +162,9 @@ type Input struct {
 	// Diagnostics are the scenarios' own diagnostics, by scenario name: a
 	// booted variant its check missed writes its scenario's.
 	Diagnostics map[string][]verify.Diagnostic
+	// Rules are the scenarios' lint rules, by scenario name: a variant is
+	// linted, and booted, with its scenario's.
+	Rules map[string][]lint.Rule
 	// Progress receives what happens, as it happens.
 	Progress io.Writer
 }
@@ -170,8 +172,8 @@ type Input struct {
 // Run lints every variant first, so no VM boots before every fault lint can
 // see has been caught, then boots the others one at a time. A boot is
 // shared by no two variants: a fault's effects can cross nodes (one node's
-// broken page can upset a check run on another), so only a boot of its own
-// says which failures a fault caused.
+// broken service upsets a check run on another), so only a boot of its
+// own says which failures a fault caused.
 func Run(ctx context.Context, in Input) ([]Outcome, error) {
 	if in.Progress == nil {
 		in.Progress = io.Discard
@@ -195,15 +197,27 @@ func Run(ctx context.Context, in Input) ([]Outcome, error) {
 
 // Lint judges the lint variants and makes sure lint passes the clean
 // templates and the booted variants (a booted variant lint refuses would
-// never boot). Nothing boots.
+// never boot). Each variant's drives are rendered once, as Up renders them,
+// and linted with its scenario's rules (harness.Lint). Nothing boots.
 func Lint(ctx context.Context, in Input) ([]Outcome, error) {
-	if err := lint.Run(ctx, renderInput(in.Up, "")).Err(); err != nil {
-		return nil, fmt.Errorf("the clean templates fail lint, so no variant would prove anything; fix them first: %w", err)
+	scenarios := []string{""} // no variant: the clean templates with lint's own rules
+	if len(in.Variants) > 0 {
+		scenarios = nil
+		for _, v := range in.Variants {
+			scenarios = append(scenarios, v.Scenario)
+		}
+		slices.Sort(scenarios)
+		scenarios = slices.Compact(scenarios)
+	}
+	for _, sc := range scenarios {
+		if err := harness.Lint(ctx, in.up("", sc)).Err(); err != nil {
+			return nil, fmt.Errorf("the clean templates fail lint (with scenario %s's rules), so no variant would prove anything; fix them first: %w", sc, err)
+		}
 	}
 	outcomes := make([]Outcome, len(in.Variants))
 	for i, v := range in.Variants {
 		start := time.Now()
-		report := lint.Run(ctx, renderInput(in.Up, v.Dir))
+		report := harness.Lint(ctx, in.up(v.Dir, v.Scenario))
 		if err := ctx.Err(); err != nil {
 			return outcomes[:i], err
 		}
@@ -216,8 +230,12 @@ func Lint(ctx context.Context, in Input) ([]Outcome, error) {
 	return outcomes, nil
 }
 
-func renderInput(up harness.UpInput, overlay string) render.Input {
-	return render.Input{Topology: up.Topology, TemplatesDir: up.TemplatesDir, Flavor: up.Flavor, Overlay: overlay, PackageDir: up.PackageDir}
+// up is the lab a variant starts from: in.Up with the variant's overlay
+// and its scenario's lint rules.
+func (in Input) up(overlay, scenario string) harness.UpInput {
+	up := in.Up
+	up.Overlay, up.LintRules, up.Diagnostics = overlay, in.Rules[scenario], in.Diagnostics[scenario]
+	return up
 }
 
 // boot brings the topology up with the variant's overlay, runs its
@@ -251,8 +269,8 @@ func boot(ctx context.Context, in Input, v Variant) Outcome {
 // variantUp is the lab of one booted variant: the overlay, a run of its
 // own with its own artifacts folder, and its scenario's diagnostics.
 func variantUp(in Input, v Variant) harness.UpInput {
-	up := in.Up
-	up.Overlay, up.RunID, up.Diagnostics = v.Dir, vm.NewRunID(), in.Diagnostics[v.Scenario]
+	up := in.up(v.Dir, v.Scenario)
+	up.RunID = vm.NewRunID()
 	up.Paths.Artifacts = filepath.Join(up.Paths.Artifacts, v.Name)
 	return up
 }
@@ -275,11 +293,12 @@ func (o *Outcome) record(by, detail string, predicted bool) {
 // variant.yaml is wrong (lint catches it now: say caught_by: lint).
 func JudgeLint(v Variant, r lint.Report) Outcome {
 	o := Outcome{Variant: v}
-	for _, p := range r.Problems {
+	errs := r.Errors()
+	for _, p := range errs {
 		o.record(ByLint+"@"+orAll(p.Node), p.String(),
-			v.CaughtBy == ByLint && p.Node == v.Node && strings.Contains(p.Msg, v.Message))
+			v.CaughtBy == ByLint && p.Node == v.Node && strings.Contains(p.Message, v.Message))
 	}
-	if v.Booted() && len(r.Problems) > 0 {
+	if v.Booted() && len(errs) > 0 {
 		o.Details = append(o.Details, fmt.Sprintf("lint catches this variant before boot: if that is the fault, set caught_by: %s in %s", ByLint, filepath.Join(v.Dir, VariantFile)))
 	}
 	return o

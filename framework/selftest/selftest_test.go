@@ -97,16 +97,17 @@ func TestLoadRefuses(t *testing.T) {
 func TestJudgeLint(t *testing.T) {
 	v := selftest.Variant{Name: "rr", CaughtBy: selftest.ByLint, Node: "haproxy", Message: "balances with roundrobin"}
 	caught := lint.Report{Problems: []lint.Problem{
-		{Node: "web01", Msg: "something else"},
-		{Node: "haproxy", File: "haproxy.cfg.tmpl", Line: 28, Msg: "backend web balances with roundrobin; the topology balances with leastconn"},
+		{Node: "web01", Message: "something else"},
+		{Node: "haproxy", File: "haproxy.cfg.tmpl", Line: 28, Message: "backend web balances with roundrobin; the topology balances with leastconn"},
 	}}
 	o := selftest.JudgeLint(v, caught)
 	if !o.Caught || o.By[0] != "lint@haproxy" || strings.Join(o.Also(), ",") != "lint@web01" || !strings.Contains(o.Details[0], "haproxy.cfg.tmpl:28") {
 		t.Fatalf("outcome = %+v", o)
 	}
-	// The right words on the wrong node, or nothing at all, is not caught.
+	// The right words on the wrong node, in a warning, or nothing at all, is not caught.
 	for _, r := range []lint.Report{
-		{Problems: []lint.Problem{{Node: "web02", Msg: "backend web balances with roundrobin"}}},
+		{Problems: []lint.Problem{{Node: "web02", Message: "backend web balances with roundrobin"}}},
+		{Problems: []lint.Problem{{Node: "haproxy", Message: "backend web balances with roundrobin", Severity: lint.SeverityWarning}}},
 		{},
 	} {
 		if o := selftest.JudgeLint(v, r); o.Caught {
@@ -115,7 +116,7 @@ func TestJudgeLint(t *testing.T) {
 	}
 	// A variant meant to boot that lint refuses is missed, with the fix named.
 	booted := selftest.Variant{Name: "typo", Dir: "fixtures/selftest/typo", CaughtBy: "hostname", Node: "web01", Message: "web0l"}
-	o = selftest.JudgeLint(booted, lint.Report{Problems: []lint.Problem{{Node: "web01", Msg: "hostname web0l"}}})
+	o = selftest.JudgeLint(booted, lint.Report{Problems: []lint.Problem{{Node: "web01", Message: "hostname web0l"}}})
 	if o.Caught || len(o.Also()) != 1 || !strings.Contains(strings.Join(o.Details, "\n"), "set caught_by: lint in fixtures/selftest/typo/variant.yaml") {
 		t.Fatalf("outcome = %+v", o)
 	}

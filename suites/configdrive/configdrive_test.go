@@ -37,8 +37,9 @@ var _ = Describe("Config drives", Label("drive"), func() {
 				Expect(golden.PlaceholderPackages(pkgs, fl, 64<<10)).To(Succeed())
 				access, err = testAccess(topo)
 				Expect(err).NotTo(HaveOccurred())
-				drives, err = render.Render(ctx, render.Input{Topology: topo, TemplatesDir: templatesDir, Flavor: flavor, PackageDir: pkgs, Access: access})
+				rendered, err := render.Render(ctx, render.Input{Topology: topo, TemplatesDir: templatesDir, Flavor: flavor, PackageDir: pkgs, Access: access})
 				Expect(err).NotTo(HaveOccurred())
+				drives = rendered.Drives
 				dir = GinkgoT().TempDir()
 				_, err = configdrive.WriteAll(ctx, drives, dir)
 				Expect(err).NotTo(HaveOccurred())
@@ -152,8 +153,9 @@ var _ = Describe("Config drives", Label("drive"), func() {
 	It("refuses to write a drive whose network_data names another NIC", func(ctx context.Context) {
 		topo, err := topology.Load(topologyFile)
 		Expect(err).NotTo(HaveOccurred())
-		drives, err := render.Render(ctx, render.Input{Topology: topo, TemplatesDir: templatesDir, Flavor: "debian12"})
+		rendered, err := render.Render(ctx, render.Input{Topology: topo, TemplatesDir: templatesDir, Flavor: "debian12"})
 		Expect(err).NotTo(HaveOccurred())
+		drives := rendered.Drives
 		d := drives[0]
 		d.NetworkData = []byte(strings.Replace(string(d.NetworkData), d.Node.MAC, drives[1].Node.MAC, 1))
 		out := filepath.Join(GinkgoT().TempDir(), "test2.iso")

@@ -86,7 +86,7 @@ var _ = Describe("scenario", func() {
 					RunID: runID, Topology: topo, Conn: conn,
 					TemplatesDir: opts.templates, Flavor: opts.flavor, Overlay: scenarioPath(opts.overlay, sc.Overlay),
 					Image: guest, PackageDir: packages, Lab: labCfg,
-					Paths: paths, Intervals: intervals, Progress: GinkgoWriter, Diagnostics: sc.Diagnostics,
+					Paths: paths, Intervals: intervals, Progress: GinkgoWriter, Diagnostics: sc.Diagnostics, LintRules: sc.Lint,
 				})
 				Expect(err).NotTo(HaveOccurred())
 				DeferCleanup(func(ctx SpecContext) {

@@ -1,8 +1,9 @@
-package lint
+package scenarios
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,23 +12,31 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/drivelab/drivelab/framework/lint"
 	"github.com/drivelab/drivelab/framework/render"
 	"github.com/drivelab/drivelab/framework/topology"
 )
 
-// haproxyConfig is the topology's logical name for haproxy.cfg.
-const haproxyConfig = "haproxy-config"
+// haproxyBalance is how the load balancer spreads requests over the web
+// nodes: the leastconn check counts on it.
+const haproxyBalance = "leastconn"
 
-func (l *linter) haproxy(ctx context.Context, d render.Drive) {
-	i := slices.IndexFunc(d.Content, func(c render.Content) bool { return c.Name == haproxyConfig })
-	if i < 0 {
-		return
+// LintHAProxy is the load balancer's lint rule: the haproxy.cfg a drive
+// carries passes `haproxy -c`, balances with leastconn over exactly the
+// topology's web nodes on port 80, and has what the checks read (a `stats
+// socket`, a frontend on port 80 of the node).
+func LintHAProxy(ctx context.Context, p *lint.Pass) {
+	for _, d := range p.Drives {
+		i := slices.IndexFunc(d.Content, func(c render.Content) bool { return c.Name == haproxyConfigFile })
+		if i < 0 {
+			continue
+		}
+		c := d.Content[i]
+		drivePath := render.ContentFile(c.ContentPath)
+		haproxyBackends(p, d, drivePath, c.Data)
+		haproxyFront(p, d, drivePath, c.Data)
+		haproxyCheck(ctx, p, d, drivePath, c.Data)
 	}
-	c := d.Content[i]
-	drivePath := render.ContentFile(c.ContentPath)
-	l.haproxyBackends(d, drivePath, c.Data)
-	l.haproxyFront(d, drivePath, c.Data)
-	l.haproxyCheck(ctx, d, drivePath, c.Data)
 }
 
 // haproxyFront checks what the checks rely on besides the backend: a
@@ -35,7 +44,7 @@ func (l *linter) haproxy(ctx context.Context, d render.Drive) {
 // from it) and a frontend or listen section bound to port 80 of the
 // node's address that sends its requests to a backend with servers (the
 // checks request http://<load balancer FQDN>/ from the client).
-func (l *linter) haproxyFront(d render.Drive, drivePath string, cfg []byte) {
+func haproxyFront(p *lint.Pass, d render.Drive, drivePath string, cfg []byte) {
 	type front struct {
 		kind, name string
 		line       int
@@ -97,7 +106,7 @@ func (l *linter) haproxyFront(d render.Drive, drivePath string, cfg []byte) {
 	}
 	n := d.Node
 	if !socket {
-		l.atRendered(d, drivePath, socketWhere, "no `stats socket` in global; the leastconn and failover checks read per-server counters from it: add `stats socket /tmp/sock mode 0666 level user` to global")
+		p.Reportf(d, drivePath, socketWhere, "no `stats socket` in global; the leastconn and failover checks read per-server counters from it: add `stats socket /tmp/sock mode 0666 level user` to global")
 	}
 	for _, fr := range fronts {
 		if !slices.ContainsFunc(fr.binds, func(b string) bool { return bindsPort80(b, n) }) {
@@ -107,10 +116,10 @@ func (l *linter) haproxyFront(d render.Drive, drivePath string, cfg []byte) {
 		case fr.servers:
 			return
 		case fr.backend == "":
-			l.atRendered(d, drivePath, fr.line, "%s %s listens on %s:80 but names no default_backend; the checks' requests would get 503", fr.kind, fr.name, n.FQDN)
+			p.Reportf(d, drivePath, fr.line, "%s %s listens on %s:80 but names no default_backend; the checks' requests would get 503", fr.kind, fr.name, n.FQDN)
 			return
 		case !backends[fr.backend]:
-			l.atRendered(d, drivePath, fr.backLine, "%s %s sends requests to backend %s, which has no servers; send them to the backend of the web nodes", fr.kind, fr.name, fr.backend)
+			p.Reportf(d, drivePath, fr.backLine, "%s %s sends requests to backend %s, which has no servers; send them to the backend of the web nodes", fr.kind, fr.name, fr.backend)
 			return
 		}
 		return
@@ -122,7 +131,7 @@ func (l *linter) haproxyFront(d render.Drive, drivePath string, cfg []byte) {
 			break
 		}
 	}
-	l.atRendered(d, drivePath, line, "no frontend listens on port 80 of %s (%s); the checks request http://%s/ from the client: bind %s:80", n.FQDN, n.IP, n.FQDN, n.FQDN)
+	p.Reportf(d, drivePath, line, "no frontend listens on port 80 of %s (%s); the checks request http://%s/ from the client: bind %s:80", n.FQDN, n.IP, n.FQDN, n.FQDN)
 }
 
 // bindsPort80 is true when a bind address accepts connections to the
@@ -162,9 +171,9 @@ func configLines(cfg []byte) []configLine {
 	return out
 }
 
-// haproxyBackends checks that every backend balances with render.Balance
+// haproxyBackends checks that every backend balances with haproxyBalance
 // over exactly the topology's web nodes, on port 80.
-func (l *linter) haproxyBackends(d render.Drive, drivePath string, cfg []byte) {
+func haproxyBackends(p *lint.Pass, d render.Drive, drivePath string, cfg []byte) {
 	type server struct {
 		name, addr string
 		line       int
@@ -204,7 +213,7 @@ func (l *linter) haproxyBackends(d render.Drive, drivePath string, cfg []byte) {
 		}
 	}
 
-	web := l.topo.NodesWithRole(render.BackendRole)
+	web := p.Topology.NodesWithRole(RoleWeb)
 	found := false
 	for _, s := range sections {
 		if s.kind != "backend" && s.kind != "listen" || len(s.servers) == 0 {
@@ -217,9 +226,9 @@ func (l *linter) haproxyBackends(d render.Drive, drivePath string, cfg []byte) {
 		}
 		switch {
 		case balance == "":
-			l.atRendered(d, drivePath, s.line, "%s %s sets no balance (haproxy would use roundrobin); the topology balances with %s", s.kind, s.name, render.Balance)
-		case balance != render.Balance:
-			l.atRendered(d, drivePath, s.balanceLine, "%s %s balances with %s; the topology balances with %s", s.kind, s.name, balance, render.Balance)
+			p.Reportf(d, drivePath, s.line, "%s %s sets no balance (haproxy would use roundrobin); the topology balances with %s", s.kind, s.name, haproxyBalance)
+		case balance != haproxyBalance:
+			p.Reportf(d, drivePath, s.balanceLine, "%s %s balances with %s; the topology balances with %s", s.kind, s.name, balance, haproxyBalance)
 		}
 		served := map[string]bool{}
 		for _, srv := range s.servers {
@@ -230,11 +239,11 @@ func (l *linter) haproxyBackends(d render.Drive, drivePath string, cfg []byte) {
 			n, ok := nodeByAddress(web, host)
 			switch {
 			case !ok:
-				l.atRendered(d, drivePath, srv.line, "server %s points at %s, which is not a node of role %s (%s)", srv.name, host, render.BackendRole, fqdns(web))
+				p.Reportf(d, drivePath, srv.line, "server %s points at %s, which is not a node of role %s (%s)", srv.name, host, RoleWeb, fqdns(web))
 			case served[n.Name]:
-				l.atRendered(d, drivePath, srv.line, "server %s is node %s again; list each web node once", srv.name, n.Name)
+				p.Reportf(d, drivePath, srv.line, "server %s is node %s again; list each web node once", srv.name, n.Name)
 			case port != "" && port != "80":
-				l.atRendered(d, drivePath, srv.line, "server %s uses port %s; the web nodes serve on 80", srv.name, port)
+				p.Reportf(d, drivePath, srv.line, "server %s uses port %s; the web nodes serve on 80", srv.name, port)
 			}
 			if ok {
 				served[n.Name] = true
@@ -242,12 +251,12 @@ func (l *linter) haproxyBackends(d render.Drive, drivePath string, cfg []byte) {
 		}
 		for _, n := range web {
 			if !served[n.Name] {
-				l.atRendered(d, drivePath, s.line, "%s %s has no server for node %s (%s); add one", s.kind, s.name, n.Name, n.FQDN)
+				p.Reportf(d, drivePath, s.line, "%s %s has no server for node %s (%s); add one", s.kind, s.name, n.Name, n.FQDN)
 			}
 		}
 	}
 	if !found {
-		l.add(d.Node.Name, d.Templates[drivePath], 0, "haproxy.cfg has no backend with servers; the topology's web nodes are %s", fqdns(web))
+		p.Reportf(d, drivePath, 0, "haproxy.cfg has no backend with servers; the topology's web nodes are %s", fqdns(web))
 	}
 }
 
@@ -273,27 +282,27 @@ var haproxyMessageRE = regexp.MustCompile(`^\[(ALERT|WARNING)\]\s*\(\d+\) : (?:c
 
 // haproxyCheck runs `haproxy -c` on the rendered config and maps its
 // messages back to template lines.
-func (l *linter) haproxyCheck(ctx context.Context, d render.Drive, drivePath string, cfg []byte) {
+func haproxyCheck(ctx context.Context, p *lint.Pass, d render.Drive, drivePath string, cfg []byte) {
 	bin, err := haproxyBinary()
 	if err != nil {
-		l.skip("haproxy -c: haproxy is not on PATH (install the haproxy package; make test does)")
+		p.Skip("haproxy -c: haproxy is not on PATH (install the haproxy package; make test does)")
 		return
 	}
 	dir, err := os.MkdirTemp("", "drivelab-lint-")
 	if err != nil {
-		l.add(d.Node.Name, "", 0, "haproxy -c: %v", err)
+		p.Report(lint.Problem{Node: d.Node.Name, Message: fmt.Sprintf("haproxy -c: %v", err)})
 		return
 	}
 	defer os.RemoveAll(dir)
 	file := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(file, l.resolved(cfg), 0o644); err != nil {
-		l.add(d.Node.Name, "", 0, "haproxy -c: %v", err)
+	if err := os.WriteFile(file, resolved(p.Topology, cfg), 0o644); err != nil {
+		p.Report(lint.Problem{Node: d.Node.Name, Message: fmt.Sprintf("haproxy -c: %v", err)})
 		return
 	}
 	out, err := exec.CommandContext(ctx, bin, "-c", "-f", file).CombinedOutput()
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {
-		l.add(d.Node.Name, "", 0, "haproxy -c could not run: %v", err)
+		p.Report(lint.Problem{Node: d.Node.Name, Message: fmt.Sprintf("haproxy -c could not run: %v", err)})
 		return
 	}
 	reported := false
@@ -303,11 +312,11 @@ func (l *linter) haproxyCheck(ctx context.Context, d render.Drive, drivePath str
 			continue
 		}
 		n, _ := strconv.Atoi(m[2])
-		l.atRendered(d, drivePath, n, "haproxy -c %s: %s", strings.ToLower(m[1]), m[3])
+		p.Reportf(d, drivePath, n, "haproxy -c %s: %s", strings.ToLower(m[1]), m[3])
 		reported = true
 	}
 	if err != nil && !reported {
-		l.add(d.Node.Name, d.Templates[drivePath], 0, "haproxy -c rejects it:\n%s", out)
+		p.Reportf(d, drivePath, 0, "haproxy -c rejects it:\n%s", out)
 	}
 }
 
@@ -323,10 +332,10 @@ func haproxyBinary() (string, error) {
 // resolved replaces the topology's host names with their addresses: the
 // guest resolves them through the /etc/hosts its drive carries, the host
 // running lint cannot. Lines stay where they are, so messages map back.
-func (l *linter) resolved(cfg []byte) []byte {
+func resolved(topo *topology.Topology, cfg []byte) []byte {
 	// Only FQDNs: a short name such as "haproxy" is also a user and group.
 	addr := map[string]string{}
-	for _, n := range l.topo.Nodes {
+	for _, n := range topo.Nodes {
 		addr[n.FQDN] = n.IP.String()
 	}
 	return tokenRE.ReplaceAllFunc(cfg, func(tok []byte) []byte {
@@ -342,9 +351,3 @@ func (l *linter) resolved(cfg []byte) []byte {
 }
 
 var tokenRE = regexp.MustCompile(`[^\s#]+`)
-
-func (l *linter) skip(why string) {
-	if !slices.Contains(l.Skipped, why) {
-		l.Skipped = append(l.Skipped, why)
-	}
-}
