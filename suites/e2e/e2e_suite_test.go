@@ -8,6 +8,8 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+
+	"github.com/drivelab/drivelab/scenarios"
 )
 
 var opts = struct {
@@ -28,6 +30,10 @@ func init() {
 }
 
 func TestE2E(t *testing.T) {
+	// A filter naming no label selects nothing, and Ginkgo passes an empty run.
+	if err := scenarios.CheckLabelFilter(GinkgoLabelFilter()); err != nil {
+		t.Fatalf("-ginkgo.label-filter: %v", err)
+	}
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "end to end")
 }

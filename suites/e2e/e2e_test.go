@@ -45,7 +45,9 @@ const repoRoot = "../.."
 var _ = Describe("scenario", func() {
 	for _, sc := range scenarios.All() {
 		// ContinueOnFailure: one failed check must not hide the others' verdicts.
-		Describe(sc.Name, Ordered, ContinueOnFailure, Label(append([]string{"vm", "slow"}, sc.Labels...)...), func() {
+		// The labels come from the registry: a disruptive check's scenario is
+		// labelled so, and `make e2e` leaves it out.
+		Describe(sc.Name, Ordered, ContinueOnFailure, Label(sc.SuiteLabels()...), func() {
 			var (
 				l         *harness.Lab
 				intervals config.Intervals
@@ -55,6 +57,11 @@ var _ = Describe("scenario", func() {
 			)
 
 			BeforeAll(func(ctx SpecContext) {
+				// Skipped, never passed: its checks are reported as skipped.
+				if err := sc.Supports(opts.flavor); err != nil {
+					verdicts = append(verdicts, "scenario "+sc.Name+": skipped: "+err.Error())
+					Skip(err.Error())
+				}
 				topo, err := topology.Load(scenarioPath(opts.topology, sc.Topology))
 				Expect(err).NotTo(HaveOccurred())
 				verdict = verify.NewVerdict(topo.NodeNames())
