@@ -22,12 +22,14 @@ const (
 	LabelDisruptive = "disruptive"
 	// LabelFailover is the failover scenario (`make failover`).
 	LabelFailover = "failover"
+	// LabelCloudConfig is the cloudconfig scenario (`make cloudconfig`).
+	LabelCloudConfig = "cloudconfig"
 )
 
 // Labels is the closed set of labels: a scenario may carry no other, and
 // suites/e2e refuses a label filter naming another (Ginkgo would run
 // nothing and pass). A new label is one entry here and one in README.md.
-var Labels = []string{LabelDrive, LabelVM, LabelSlow, LabelDisruptive, LabelFailover}
+var Labels = []string{LabelDrive, LabelVM, LabelSlow, LabelDisruptive, LabelFailover, LabelCloudConfig}
 
 // automatic are the labels the suites give; a scenario does not list them.
 var automatic = []string{LabelDrive, LabelVM, LabelSlow, LabelDisruptive}

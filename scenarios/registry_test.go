@@ -86,7 +86,7 @@ func TestMustAddPanicsNamingTheCaller(t *testing.T) {
 }
 
 // The package's own scenarios: failover is the disruptive one, the others
-// are not; a scenario with Flavors supports those only.
+// are not; a scenario with Flavors supports those only, as cloudconfig does.
 func TestRegisteredScenarios(t *testing.T) {
 	var names []string
 	for _, s := range All() {
@@ -95,17 +95,19 @@ func TestRegisteredScenarios(t *testing.T) {
 			t.Errorf("%s: Disruptive() = %v", s.Name, got)
 		}
 	}
-	if strings.Join(names, ",") != "failover,loadbalancer" {
+	if strings.Join(names, ",") != "cloudconfig,failover,loadbalancer" {
 		t.Errorf("scenarios = %v", names)
 	}
 	limited := Scenario{Name: "limited", Flavors: []string{"debian12"}}
 	wantErr(t, limited.Supports("debian12"), "")
 	wantErr(t, limited.Supports("centos7"), "has templates for flavor debian12 only, not centos7")
 	wantErr(t, LoadBalancer.Supports("centos7"), "")
+	wantErr(t, CloudConfig.Supports("debian12"), "")
+	wantErr(t, CloudConfig.Supports("centos7"), "has templates for flavor debian12 only, not centos7")
 }
 
 func TestCheckLabelFilter(t *testing.T) {
-	for _, ok := range []string{"", "vm && !disruptive", "failover", "(VM || drive), slow", "/^fail/ && !slow"} {
+	for _, ok := range []string{"", "vm && !disruptive", "vm && !disruptive && !cloudconfig", "failover", "(VM || drive), slow", "/^fail/ && !slow"} {
 		wantErr(t, CheckLabelFilter(ok), "")
 	}
 	wantErr(t, CheckLabelFilter("vm && !fail-over"), `names fail-over, not among the labels`)
@@ -126,7 +128,7 @@ func TestLabelsUsedAreKnown(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?:E2E_LABELS=|label-filter=)([a-z0-9-]+)`).FindAllStringSubmatch(string(mk), -1) {
 		filters = append(filters, m[1])
 	}
-	if len(filters) < 3 {
+	if len(filters) < 4 {
 		t.Fatalf("found %d label filters in the Makefile (%q); the patterns no longer match it", len(filters), filters)
 	}
 	for _, f := range filters {
