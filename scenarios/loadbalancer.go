@@ -25,5 +25,5 @@ var LoadBalancer = register(Scenario{
 		{Name: "leastconn", Roles: []string{RoleLoadBalancer}, Run: LeastConn},
 	},
 	Diagnostics: loadBalancerDiagnostics,
-	Lint: loadBalancerLint,
+	Lint:        loadBalancerLint,
 })

@@ -8,41 +8,10 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/drivelab/drivelab/framework/lint"
 	"github.com/drivelab/drivelab/framework/sshx"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/verify"
 )
-
-// Scenario is a topology, optional template overrides, and the checks that
-// must pass once it has booted.
-type Scenario struct {
-	Name string
-	// Topology is the topology file, relative to the repository root.
-	Topology string
-	// Overlay is a directory whose templates override the flavor's, or "".
-	Overlay string
-	// Labels are added to the suite's labels (from its closed set).
-	Labels []string
-	Checks []verify.Check
-	// Diagnostics are what the scenario reads from each node after a
-	// failure, next to what the harness reads from every node.
-	Diagnostics []verify.Diagnostic
-	// Lint are the scenario's own lint rules: what its services need of
-	// the rendered drives, checked before anything boots.
-	Lint []lint.Rule
-}
-
-var registry []Scenario
-
-// register adds a scenario to All; each scenario file calls it once.
-func register(s Scenario) Scenario {
-	registry = append(registry, s)
-	return s
-}
-
-// All lists the scenarios in the order their files registered them.
-func All() []Scenario { return registry }
 
 // run executes cmd on c within the Command interval and returns stdout.
 func run(ctx context.Context, env *verify.Env, c *sshx.Client, cmd string) (string, error) {

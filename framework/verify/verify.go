@@ -78,6 +78,10 @@ type Check struct {
 	// Roles limits the check to nodes of these roles; empty means all nodes.
 	Roles []string
 	Run   Func
+	// Disruptive marks a check that stops or changes services every other
+	// check would notice (failover stops web servers): it needs a lab of its
+	// own and runs alone, the only check of its scenario.
+	Disruptive bool
 }
 
 // Applies reports whether the check runs on node.

@@ -14,9 +14,10 @@ import (
 	"github.com/drivelab/drivelab/framework/golden"
 	"github.com/drivelab/drivelab/framework/render"
 	"github.com/drivelab/drivelab/framework/topology"
+	"github.com/drivelab/drivelab/scenarios"
 )
 
-var _ = Describe("Config drives", Label("drive"), func() {
+var _ = Describe("Config drives", Label(scenarios.LabelDrive), func() {
 	for _, flavor := range []string{"centos7", "debian12"} {
 		Describe("of flavor "+flavor, Ordered, func() {
 			var (

@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/drivelab/drivelab/framework/shard"
+	"github.com/drivelab/drivelab/scenarios"
 )
 
 var opts = struct {
@@ -40,6 +41,10 @@ func TestE2E(t *testing.T) {
 		t.Fatalf("-e2e.shard: %v", err)
 	}
 	thisShard = s
+	// A filter naming no label selects nothing, and Ginkgo passes an empty run.
+	if err := scenarios.CheckLabelFilter(GinkgoLabelFilter()); err != nil {
+		t.Fatalf("-ginkgo.label-filter: %v", err)
+	}
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "end to end")
 }

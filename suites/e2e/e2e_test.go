@@ -63,6 +63,11 @@ var _ = Describe("scenario", func() {
 			)
 
 			BeforeAll(func(ctx SpecContext) {
+				// Skipped, never passed: its checks are reported as skipped.
+				if err := sc.Supports(opts.flavor); err != nil {
+					verdicts = append(verdicts, "scenario "+sc.Name+": skipped: "+err.Error())
+					Skip(err.Error())
+				}
 				topo, err := topology.Load(scenarioPath(opts.topology, sc.Topology))
 				Expect(err).NotTo(HaveOccurred())
 				verdict = verify.NewVerdict(topo.NodeNames())

@@ -13,7 +13,7 @@ import (
 // scenarioLabels are a scenario container's labels, which the label filter
 // sees.
 func scenarioLabels(sc scenarios.Scenario) Labels {
-	return Label(append([]string{"vm", "slow"}, sc.Labels...)...)
+	return Label(sc.SuiteLabels()...)
 }
 
 // shardOwners deals the scenarios the label filter selects over the shards

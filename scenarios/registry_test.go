@@ -1,0 +1,154 @@
+package scenarios
+
+import (
+	"context"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/drivelab/drivelab/framework/topology"
+	"github.com/drivelab/drivelab/framework/verify"
+)
+
+func pass(context.Context, *verify.Env, topology.Node) error { return nil }
+
+// valid is a scenario the registry accepts; each case below breaks one rule.
+func valid(name string) Scenario {
+	return Scenario{
+		Name: name, Topology: "fixtures/topology.yaml", Labels: []string{LabelFailover},
+		Checks: []verify.Check{{Name: "a", Run: pass}, {Name: "b", Run: pass}},
+	}
+}
+
+func TestRegistryRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		break_ func(*Scenario)
+		want   string
+	}{
+		{"duplicate scenario", func(s *Scenario) { s.Name = "first" }, "scenario first: registered twice"},
+		{"empty name", func(s *Scenario) { s.Name = "" }, `scenario name "": use lower-case letters`},
+		{"name with a space", func(s *Scenario) { s.Name = "load balancer" }, `scenario name "load balancer"`},
+		{"no topology", func(s *Scenario) { s.Topology = "" }, "no topology"},
+		{"unknown label", func(s *Scenario) { s.Labels = []string{"fail-over"} }, `label "fail-over" is not in scenarios.Labels`},
+		{"automatic label", func(s *Scenario) { s.Labels = []string{LabelDisruptive} }, `label "disruptive" is given by the suites`},
+		{"no checks", func(s *Scenario) { s.Checks = nil }, "no checks"},
+		{"check without name", func(s *Scenario) { s.Checks[1].Name = "" }, "check 2 has no name"},
+		{"check without Run", func(s *Scenario) { s.Checks[1].Run = nil }, "check b has no Run function"},
+		{"duplicate check", func(s *Scenario) { s.Checks[1].Name = "a" }, "two checks are named a"},
+		{"disruptive check next to others", func(s *Scenario) { s.Checks[0].Disruptive = true }, "check a is disruptive"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var r Registry
+			if err := r.Add(valid("first")); err != nil {
+				t.Fatal(err)
+			}
+			s := valid("second")
+			tc.break_(&s)
+			wantErr(t, r.Add(s), tc.want)
+			if len(r.All()) != 1 {
+				t.Fatalf("the refused scenario was registered: %d scenarios", len(r.All()))
+			}
+		})
+	}
+}
+
+func TestRegistryAccepts(t *testing.T) {
+	var r Registry
+	alone := valid("alone")
+	alone.Checks = []verify.Check{{Name: "stop", Run: pass, Disruptive: true}}
+	for _, s := range []Scenario{valid("first"), alone} {
+		if err := r.Add(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := r.Get("alone"); !got.Disruptive() || !slices.Contains(got.SuiteLabels(), LabelDisruptive) {
+		t.Fatalf("a scenario with a disruptive check is not labelled %s: %v", LabelDisruptive, got.SuiteLabels())
+	}
+	if got, _ := r.Get("first"); got.Disruptive() || slices.Contains(got.SuiteLabels(), LabelDisruptive) {
+		t.Fatalf("first has no disruptive check but labels %v", got.SuiteLabels())
+	}
+}
+
+// A refusal at init names the file and line of the register call.
+func TestMustAddPanicsNamingTheCaller(t *testing.T) {
+	var r Registry
+	mustAdd(&r, valid("first"), 1)
+	defer func() {
+		msg, _ := recover().(string)
+		if !regexp.MustCompile(`^scenarios/registry_test\.go:\d+: scenario first: registered twice`).MatchString(msg) {
+			t.Fatalf("panic = %q", msg)
+		}
+	}()
+	mustAdd(&r, valid("first"), 1)
+}
+
+// The package's own scenarios: failover is the disruptive one, the others
+// are not; a scenario with Flavors supports those only, as cloudconfig does.
+func TestRegisteredScenarios(t *testing.T) {
+	var names []string
+	for _, s := range All() {
+		names = append(names, s.Name)
+		if got := s.Disruptive(); got != (s.Name == "failover") {
+			t.Errorf("%s: Disruptive() = %v", s.Name, got)
+		}
+	}
+	if strings.Join(names, ",") != "cloudconfig,failover,loadbalancer" {
+		t.Errorf("scenarios = %v", names)
+	}
+	limited := Scenario{Name: "limited", Flavors: []string{"debian12"}}
+	wantErr(t, limited.Supports("debian12"), "")
+	wantErr(t, limited.Supports("centos7"), "has templates for flavor debian12 only, not centos7")
+	wantErr(t, LoadBalancer.Supports("centos7"), "")
+	wantErr(t, CloudConfig.Supports("debian12"), "")
+	wantErr(t, CloudConfig.Supports("centos7"), "has templates for flavor debian12 only, not centos7")
+}
+
+func TestCheckLabelFilter(t *testing.T) {
+	for _, ok := range []string{"", "vm && !disruptive", "vm && !disruptive && !cloudconfig", "failover", "(VM || drive), slow", "/^fail/ && !slow"} {
+		wantErr(t, CheckLabelFilter(ok), "")
+	}
+	wantErr(t, CheckLabelFilter("vm && !fail-over"), `names fail-over, not among the labels`)
+	wantErr(t, CheckLabelFilter("failovr"), "names failovr")
+}
+
+// Every label the Makefile filters on is in the closed set, and README.md
+// lists exactly the set.
+func TestLabelsUsedAreKnown(t *testing.T) {
+	mk, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var filters []string
+	if m := regexp.MustCompile(`(?m)^E2E_LABELS \?= (.+)$`).FindStringSubmatch(string(mk)); m != nil {
+		filters = append(filters, m[1])
+	}
+	for _, m := range regexp.MustCompile(`(?:E2E_LABELS=|label-filter=)([a-z0-9-]+)`).FindAllStringSubmatch(string(mk), -1) {
+		filters = append(filters, m[1])
+	}
+	if len(filters) < 4 {
+		t.Fatalf("found %d label filters in the Makefile (%q); the patterns no longer match it", len(filters), filters)
+	}
+	for _, f := range filters {
+		if err := CheckLabelFilter(f); err != nil {
+			t.Errorf("Makefile: %v", err)
+		}
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("(?m)^Labels \\(the closed set, `scenarios.Labels`\\): (.+)$").FindSubmatch(readme)
+	if m == nil {
+		t.Fatal("README.md lacks the line \"Labels (the closed set, `scenarios.Labels`): ...\"")
+	}
+	var listed []string
+	for _, l := range strings.Split(string(m[1]), ",") {
+		listed = append(listed, strings.Trim(strings.TrimSpace(l), "`."))
+	}
+	if !slices.Equal(listed, Labels) {
+		t.Errorf("README.md lists labels %v; scenarios.Labels is %v", listed, Labels)
+	}
+}
