@@ -33,12 +33,22 @@ func labConn(t *testing.T) *libvirt.Libvirt {
 		t.Skip("SKIPPED: needs the lab: run `e2e lab up` as root and set E2E_LAB=1")
 	}
 	ctx := context.Background()
-	conn, err := Connect(ctx, Socket())
+	conn, err := Connect(ctx, labEnv(t).LibvirtSocket)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Disconnect() })
 	return conn
+}
+
+// labEnv is the test process's settings (E2E_LIBVIRT_SOCKET, E2E_STATE_DIR).
+func labEnv(t *testing.T) config.Settings {
+	t.Helper()
+	env, err := config.FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
 }
 
 // labInput is a run of the fixture topology, shrunk to 256 MiB and one
@@ -75,6 +85,7 @@ func labInput(t *testing.T, conn *libvirt.Libvirt) (BootInput, *bytes.Buffer) {
 		Drives:       drives,
 		ArtifactsDir: filepath.Join(dir, "artifacts"),
 		Intervals:    iv,
+		PoolDir:      labEnv(t).Paths.PoolDir(),
 		Dialer:       lab.NamespaceDialer("drivelab"),
 		Progress:     &syncWriter{w: &progress},
 	}, &progress
@@ -246,7 +257,7 @@ func TestLabPreflightCreatesNothing(t *testing.T) {
 
 	t.Run("volume left in the pool", func(t *testing.T) {
 		in, _ := labInput(t, conn)
-		pool, err := EnsurePool(conn, PoolDir())
+		pool, err := EnsurePool(conn, labEnv(t).Paths.PoolDir())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -270,7 +281,7 @@ func TestLabPreflightCreatesNothing(t *testing.T) {
 func TestLabRemoveTakesOnlyTheHarnesss(t *testing.T) {
 	conn := labConn(t)
 	in, _ := labInput(t, conn)
-	pool, err := EnsurePool(conn, PoolDir())
+	pool, err := EnsurePool(conn, labEnv(t).Paths.PoolDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +333,7 @@ func TestLabDownRunTakesOnlyThatRun(t *testing.T) {
 	conn := labConn(t)
 	a, _ := labInput(t, conn)
 	b, _ := labInput(t, conn)
-	pool, err := EnsurePool(conn, PoolDir())
+	pool, err := EnsurePool(conn, labEnv(t).Paths.PoolDir())
 	if err != nil {
 		t.Fatal(err)
 	}

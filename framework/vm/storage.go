@@ -6,21 +6,15 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	libvirt "github.com/digitalocean/go-libvirt"
 	"libvirt.org/go/libvirtxml"
-
-	"github.com/drivelab/drivelab/framework/config"
 )
 
 // PoolName is the harness's libvirt storage pool. It holds only the
 // harness's volumes (overlays and config drives), so `virsh vol-list
 // drivelab` shows what runs left.
 const PoolName = "drivelab"
-
-// PoolDir is where the pool keeps its files: E2E_STATE_DIR/pool.
-func PoolDir() string { return filepath.Join(config.DefaultPaths().State, "pool") }
 
 // EnsurePool defines, builds and starts the harness's dir pool as needed,
 // and marks it autostart so it is active again whenever libvirtd restarts.
