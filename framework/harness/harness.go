@@ -13,8 +13,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/digitalocean/go-libvirt"
-
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/configdrive"
 	"github.com/drivelab/drivelab/framework/lab"
@@ -34,7 +32,7 @@ type UpInput struct {
 	// TemplatesDir, Flavor and Overlay select the templates (see render.Input).
 	TemplatesDir, Flavor, Overlay string
 	// Conn is the libvirt connection the nodes are created on.
-	Conn *libvirt.Libvirt
+	Conn vm.Libvirt
 	// Image is the guest to boot: the built image, or a user's disk alone.
 	Image vm.Image
 	// PackageDir holds the flavor's package files.

@@ -37,7 +37,7 @@ type Image struct {
 
 // BootInput is everything BootAll needs.
 type BootInput struct {
-	Conn     *libvirt.Libvirt
+	Conn     Libvirt
 	RunID    string
 	Topology *topology.Topology
 	Image    Image
@@ -103,7 +103,7 @@ type Run struct {
 	// Nodes are in topology order.
 	Nodes []*Node
 
-	conn      *libvirt.Libvirt
+	conn      Libvirt
 	pool      libvirt.StoragePool
 	intervals config.Intervals
 	out       *reporter

@@ -50,7 +50,7 @@ func Connect(ctx context.Context, socket string) (*libvirt.Libvirt, error) {
 // domain type for x86_64 and the CPU has hardware virtualization behind a
 // /dev/kvm that opens, else TCG emulation. A forced accelerator
 // (config.Settings.Accel, E2E_ACCEL) wins; "" detects.
-func Accel(conn *libvirt.Libvirt, forced config.Accel) (config.Accel, error) {
+func Accel(conn Libvirt, forced config.Accel) (config.Accel, error) {
 	switch forced {
 	case config.AccelKVM, config.AccelTCG:
 		return forced, nil

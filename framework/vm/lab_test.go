@@ -53,7 +53,7 @@ func labEnv(t *testing.T) config.Settings {
 
 // labInput is a run of the fixture topology, shrunk to 256 MiB and one
 // vCPU per node, booting a blank disk.
-func labInput(t *testing.T, conn *libvirt.Libvirt) (BootInput, *bytes.Buffer) {
+func labInput(t *testing.T, conn Libvirt) (BootInput, *bytes.Buffer) {
 	t.Helper()
 	topo, err := topology.Load("../../fixtures/topology.yaml")
 	if err != nil {
@@ -106,7 +106,7 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 
 // leftovers lists what of a run exists in libvirt: domains by metadata or
 // by name, and volumes by name.
-func leftovers(t *testing.T, conn *libvirt.Libvirt, run string) []string {
+func leftovers(t *testing.T, conn Libvirt, run string) []string {
 	t.Helper()
 	var left []string
 	doms, _, err := conn.ConnectListAllDomains(1, 0)
@@ -134,7 +134,7 @@ func leftovers(t *testing.T, conn *libvirt.Libvirt, run string) []string {
 	return left
 }
 
-func expectNothingLeft(t *testing.T, conn *libvirt.Libvirt, run string) {
+func expectNothingLeft(t *testing.T, conn Libvirt, run string) {
 	t.Helper()
 	if left := leftovers(t, conn, run); len(left) > 0 {
 		t.Errorf("run %s left %s", run, strings.Join(left, ", "))

@@ -164,7 +164,7 @@ func checkLibvirt(ctx context.Context, in BootInput) error {
 }
 
 // domainOwner reads the harness's mark; a domain without it is not ours.
-func domainOwner(conn *libvirt.Libvirt, dom libvirt.Domain) (Owner, error) {
+func domainOwner(conn Libvirt, dom libvirt.Domain) (Owner, error) {
 	md, err := conn.DomainGetMetadata(dom, int32(libvirt.DomainMetadataElement), libvirt.OptString{MetadataURI}, libvirt.DomainAffectCurrent)
 	if err != nil {
 		return Owner{}, err

@@ -59,7 +59,7 @@ type DomainInfo struct {
 
 // List returns the harness's domains, running or not, with their owner
 // and state, sorted by run and name.
-func List(conn *libvirt.Libvirt) ([]DomainInfo, error) {
+func List(conn Libvirt) ([]DomainInfo, error) {
 	doms, err := ownedDomains(conn, func(Owner) bool { return true })
 	if err != nil {
 		return nil, err
