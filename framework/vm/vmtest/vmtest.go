@@ -257,7 +257,9 @@ func (f *Libvirt) StoragePoolDefineXML(x string, _ uint32) (libvirt.StoragePool,
 	return libvirt.StoragePool{Name: def.Name}, nil
 }
 
-func (f *Libvirt) StoragePoolBuild(libvirt.StoragePool, libvirt.StoragePoolBuildFlags) error { return nil }
+func (f *Libvirt) StoragePoolBuild(libvirt.StoragePool, libvirt.StoragePoolBuildFlags) error {
+	return nil
+}
 
 func (f *Libvirt) StoragePoolIsActive(p libvirt.StoragePool) (int32, error) {
 	f.mu.Lock()
