@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/lab"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/vm"
@@ -51,7 +50,11 @@ func runBoot(ctx context.Context, args []string) error {
 		}
 		t.Nodes = slices.DeleteFunc(t.Nodes, func(n topology.Node) bool { return !slices.Contains(want, n.Name) })
 	}
-	lc, err := lab.DefaultConfig(t)
+	env, err := settings()
+	if err != nil {
+		return err
+	}
+	lc, err := lab.DefaultConfig(env, t)
 	if err != nil {
 		return err
 	}
@@ -60,16 +63,13 @@ func runBoot(ctx context.Context, args []string) error {
 		return err
 	}
 	defer conn.Disconnect()
-	accel, err := vm.Accel(conn)
+	accel, err := vm.Accel(conn, env.Accel)
 	if err != nil {
 		return err
 	}
-	iv, err := config.DefaultIntervals(accel).WithEnv()
-	if err != nil {
-		return err
-	}
+	iv := env.Intervals(accel)
 	if *artifacts == "" {
-		*artifacts = filepath.Join(config.DefaultPaths().Artifacts, *runID)
+		*artifacts = filepath.Join(env.Paths.Artifacts, *runID)
 	}
 	isos := map[string]string{}
 	for _, n := range t.Nodes {
@@ -87,6 +87,9 @@ func runBoot(ctx context.Context, args []string) error {
 		Drives:       isos,
 		ArtifactsDir: *artifacts,
 		Intervals:    iv,
+		Limits:       env.Limits,
+		Accel:        env.Accel,
+		PoolDir:      env.Paths.PoolDir(),
 		Dialer:       seg.Dialer(),
 		Bridge:       seg.Bridge,
 		Progress:     os.Stdout,

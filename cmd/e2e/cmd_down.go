@@ -16,16 +16,17 @@ func init() {
 		name:    "down",
 		summary: "remove every domain and volume any run left (after a crash or SIGKILL), and the kept lab's state",
 		run: func(ctx context.Context, args []string) error {
+			env, err := settings()
+			if err != nil {
+				return err
+			}
 			fs := newFlags("down")
-			socket := fs.String("libvirt-socket", vm.Socket(), "libvirtd's unix socket (env E2E_LIBVIRT_SOCKET)")
+			socket := fs.String("libvirt-socket", env.LibvirtSocket, "libvirtd's unix socket (env E2E_LIBVIRT_SOCKET)")
 			run := fs.String("run", "", "remove only this run's domains and volumes (default: every run's)")
 			if err := parseFlags(fs, args); err != nil {
 				return err
 			}
-			iv, err := config.DefaultIntervals(config.AccelTCG).WithEnv()
-			if err != nil {
-				return err
-			}
+			iv := env.Intervals(config.AccelTCG)
 			host, err := connectHost(ctx, *socket)
 			if err != nil {
 				return err
@@ -41,7 +42,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			return forgetState(*run)
+			return forgetState(env.Paths, *run)
 		},
 	})
 }
@@ -49,8 +50,7 @@ func init() {
 // forgetState removes the state (keys, drives, record) of the run just
 // taken down, and the kept-lab pointer when it named that run: with no
 // --run, every run went, so the kept lab did too.
-func forgetState(run string) error {
-	paths := config.DefaultPaths()
+func forgetState(paths config.Paths, run string) error {
 	if run == "" {
 		cur, err := harness.CurrentRun(paths)
 		if errors.Is(err, harness.ErrNoLab) {

@@ -14,7 +14,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/harness"
 	"github.com/drivelab/drivelab/framework/lab"
 	"github.com/drivelab/drivelab/framework/topology"
@@ -69,12 +68,16 @@ var drills = []drill{
 }
 
 func runDrills(ctx context.Context, args []string) error {
+	env, err := settings()
+	if err != nil {
+		return err
+	}
 	fs := newFlags("drill")
 	only := fs.String("only", "", "comma-separated drills to run (default: all): "+drillNames())
 	topoPath := fs.String("topology", "fixtures/topology.yaml", "topology to boot")
 	templates := fs.String("templates", "fixtures/templates", "folder holding one folder per flavor")
 	flavor := fs.String("flavor", "debian12", "template flavor")
-	artifacts := fs.String("artifacts", filepath.Join(config.DefaultPaths().Artifacts, "drills-"+time.Now().Format("20060102-150405")),
+	artifacts := fs.String("artifacts", filepath.Join(env.Paths.Artifacts, "drills-"+time.Now().Format("20060102-150405")),
 		"folder for each drill's consoles (<drill>/<run>/)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
@@ -101,7 +104,7 @@ func runDrills(ctx context.Context, args []string) error {
 	var rows []drillResult
 	for _, d := range picked {
 		up := harness.UpInput{Topology: topo, TemplatesDir: *templates, Flavor: *flavor, Overlay: d.overlay, LintRules: rules}
-		if err := bootInput(ctx, &up, "", filepath.Join(*artifacts, d.name)); err != nil {
+		if err := bootInput(ctx, env, &up, "", filepath.Join(*artifacts, d.name)); err != nil {
 			return err
 		}
 		r := runDrill(ctx, d, up)

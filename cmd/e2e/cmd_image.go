@@ -22,8 +22,12 @@ func init() {
 }
 
 func runImageBuild(ctx context.Context, args []string) error {
+	env, err := settings()
+	if err != nil {
+		return err
+	}
 	fs := newFlags("image build")
-	cache := fs.String("cache", config.DefaultPaths().Cache, "cache directory (env E2E_CACHE_DIR)")
+	cache := fs.String("cache", env.Paths.Cache, "cache directory (env E2E_CACHE_DIR)")
 	mirror := fs.String("mirror", "", "apt mirror URL (or a \"deb ...\" line) instead of the host's apt sources")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
@@ -45,7 +49,7 @@ func runImageBuild(ctx context.Context, args []string) error {
 		}
 	}
 	if !hit {
-		a, err = image.Build(ctx, image.BuildInput{CacheDir: *cache, Mirror: *mirror, Log: os.Stderr})
+		a, err = image.Build(ctx, image.BuildInput{CacheDir: *cache, Mirror: *mirror, Intervals: env.Intervals(config.AccelTCG), Log: os.Stderr})
 		if err != nil {
 			return err
 		}

@@ -82,7 +82,11 @@ func labFlags(fs *flag.FlagSet) func() (lab.Config, error) {
 		if err != nil {
 			return lab.Config{}, err
 		}
-		c, err := lab.DefaultConfig(t)
+		env, err := settings()
+		if err != nil {
+			return lab.Config{}, err
+		}
+		c, err := lab.DefaultConfig(env, t)
 		if err != nil {
 			return c, err
 		}

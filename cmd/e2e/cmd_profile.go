@@ -9,7 +9,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/harness"
 	"github.com/drivelab/drivelab/framework/profile"
 )
@@ -27,7 +26,11 @@ func runProfile(ctx context.Context, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	rec, err := harness.LoadCurrent(config.DefaultPaths())
+	env, err := settings()
+	if err != nil {
+		return err
+	}
+	rec, err := harness.LoadCurrent(env.Paths)
 	if err != nil {
 		return err
 	}

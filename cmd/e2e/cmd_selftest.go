@@ -28,13 +28,17 @@ func init() {
 }
 
 func runSelftest(ctx context.Context, args []string) error {
+	env, err := settings()
+	if err != nil {
+		return err
+	}
 	fs := newFlags("selftest")
 	dir := fs.String("dir", "fixtures/selftest", "folder of variants: <variant>/variant.yaml next to its broken templates")
 	only := fs.String("only", "", "comma-separated variant names to run (default: all)")
 	topoPath := fs.String("topology", "fixtures/topology.yaml", "topology the variants break")
 	templates := fs.String("templates", "fixtures/templates", "folder holding one folder per flavor")
 	flavor := fs.String("flavor", "debian12", "flavor the variants' templates override")
-	artifacts := fs.String("artifacts", filepath.Join(config.DefaultPaths().Artifacts, "selftest-"+time.Now().Format("20060102-150405")),
+	artifacts := fs.String("artifacts", filepath.Join(env.Paths.Artifacts, "selftest-"+time.Now().Format("20060102-150405")),
 		"folder for the booted variants' consoles and diagnostics (<variant>/<run>/)")
 	image := fs.String("image", "", "boot this qcow2/raw cloud image instead of the built one")
 	packages := fs.String("packages", "", "package directory for the flavor (default: the built bundles)")
@@ -67,7 +71,7 @@ func runSelftest(ctx context.Context, args []string) error {
 	// Lint variants alone need no lab.
 	run := selftest.Lint
 	if slices.ContainsFunc(variants, selftest.Variant.Booted) {
-		if err := bootInput(ctx, &in.Up, *image, *artifacts); err != nil {
+		if err := bootInput(ctx, env, &in.Up, *image, *artifacts); err != nil {
 			return err
 		}
 		defer in.Up.Conn.Disconnect()
@@ -113,8 +117,8 @@ func pick(variants []selftest.Variant, only string) ([]selftest.Variant, error) 
 
 // bootInput fills in what booting needs: the lab, libvirt, the intervals
 // for its accelerator, the guest image and its packages.
-func bootInput(ctx context.Context, up *harness.UpInput, image, artifacts string) error {
-	labCfg, err := lab.DefaultConfig(up.Topology)
+func bootInput(ctx context.Context, env config.Settings, up *harness.UpInput, image, artifacts string) error {
+	labCfg, err := lab.DefaultConfig(env, up.Topology)
 	if err != nil {
 		return err
 	}
@@ -122,12 +126,10 @@ func bootInput(ctx context.Context, up *harness.UpInput, image, artifacts string
 	if err != nil {
 		return err
 	}
-	accel, err := vm.Accel(conn)
+	accel, err := vm.Accel(conn, env.Accel)
 	if err == nil {
-		up.Intervals, err = config.DefaultIntervals(accel).WithEnv()
-	}
-	if err == nil {
-		paths := config.DefaultPaths()
+		up.Intervals, up.Limits, up.Accel = env.Intervals(accel), env.Limits, env.Accel
+		paths := env.Paths
 		up.Image, up.PackageDir, err = harness.Guest(harness.GuestInput{CacheDir: paths.Cache, UserImage: image, PackageDir: up.PackageDir})
 		paths.Artifacts = artifacts
 		up.Lab, up.Conn, up.Paths, up.Progress = labCfg, conn, paths, os.Stdout

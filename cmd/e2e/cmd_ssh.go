@@ -84,7 +84,7 @@ func sshSession(ctx context.Context, name, cmd string) (int, error) {
 	if err := running(k, client.Name, node.Name); err != nil {
 		return -1, err
 	}
-	access, err := harness.LoadOrCreateAccess(filepath.Join(harness.RunDir(k.paths, k.rec.Run), "keys"), topo)
+	access, err := harness.LoadOrCreateAccess(filepath.Join(harness.RunDir(k.env.Paths, k.rec.Run), "keys"), topo)
 	if err != nil {
 		return -1, err
 	}

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/harness"
 	"github.com/drivelab/drivelab/framework/lab"
 	"github.com/drivelab/drivelab/framework/topology"
@@ -24,13 +23,16 @@ func init() {
 }
 
 func runStatus(ctx context.Context, args []string) error {
+	env, err := settings()
+	if err != nil {
+		return err
+	}
 	fs := newFlags("status")
-	socket := fs.String("libvirt-socket", vm.Socket(), "libvirtd's unix socket (env E2E_LIBVIRT_SOCKET)")
+	socket := fs.String("libvirt-socket", env.LibvirtSocket, "libvirtd's unix socket (env E2E_LIBVIRT_SOCKET)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	paths := config.DefaultPaths()
-	rec, err := harness.LoadCurrent(paths)
+	rec, err := harness.LoadCurrent(env.Paths)
 	if err != nil && !errors.Is(err, harness.ErrNoLab) {
 		return err
 	}
@@ -72,7 +74,7 @@ func runStatus(ctx context.Context, args []string) error {
 
 // connectHost reaches what the runs on this machine share.
 func connectHost(ctx context.Context, socket string) (harness.Host, error) {
-	lc, err := lab.Shared()
+	env, err := settings()
 	if err != nil {
 		return harness.Host{}, err
 	}
@@ -80,7 +82,7 @@ func connectHost(ctx context.Context, socket string) (harness.Host, error) {
 	if err != nil {
 		return harness.Host{}, err
 	}
-	return harness.Host{Conn: conn, Lab: lc, Paths: config.DefaultPaths(), Registry: harness.RegistryDir}, nil
+	return harness.Host{Conn: conn, Lab: lab.Shared(env), Paths: env.Paths, Registry: harness.RegistryDir}, nil
 }
 
 // ownership says whether a run is live, kept or orphaned.

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/harness"
 	"github.com/drivelab/drivelab/framework/vm"
 )
@@ -44,7 +43,11 @@ func runUp(ctx context.Context, args []string) error {
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	paths := config.DefaultPaths()
+	env, err := settings()
+	if err != nil {
+		return err
+	}
+	paths := env.Paths
 	var rec *harness.Record
 	if _, err := harness.CurrentRun(paths); err == nil {
 		if rec, err = harness.LoadCurrent(paths); err != nil {
@@ -68,14 +71,14 @@ func runUp(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	lc, conn, iv, err := libvirtFor(ctx, topo)
+	lc, conn, iv, err := libvirtFor(ctx, env, topo)
 	if err != nil {
 		return err
 	}
 	defer conn.Disconnect()
 	in := harness.KeepInput{Scenario: choice.Scenario, UpInput: harness.UpInput{
 		Topology: topo, TemplatesDir: choice.Templates, Flavor: choice.Flavor, Overlay: choice.Overlay,
-		Conn: conn, Lab: lc, Paths: paths, Intervals: iv, Progress: os.Stdout, LintRules: rules,
+		Conn: conn, Lab: lc, Paths: paths, Intervals: iv, Limits: env.Limits, Accel: env.Accel, Progress: os.Stdout, LintRules: rules,
 	}}
 	start := time.Now()
 	if rec == nil {

@@ -11,7 +11,7 @@ import (
 // thisHost measures what this machine gives guests, with the caps the boot
 // applies (E2E_MAX_VCPUS, E2E_MAX_MEMORY_MIB).
 func thisHost() (topology.Host, error) {
-	caps, err := vm.LimitsFromEnv()
+	env, err := settings()
 	if err != nil {
 		return topology.Host{}, err
 	}
@@ -19,7 +19,7 @@ func thisHost() (topology.Host, error) {
 	if err != nil {
 		return topology.Host{}, fmt.Errorf("host memory: %w", err)
 	}
-	return topology.Host{CPUs: runtime.NumCPU(), MemoryMiB: mem, MaxVCPUs: caps.MaxVCPUs, MaxMemoryMiB: caps.MaxMemoryMiB}, nil
+	return topology.Host{CPUs: runtime.NumCPU(), MemoryMiB: mem, MaxVCPUs: env.Limits.MaxVCPUs, MaxMemoryMiB: env.Limits.MaxMemoryMiB}, nil
 }
 
 // loadTopology loads a topology and checks that this host can run it.

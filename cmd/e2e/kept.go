@@ -22,8 +22,8 @@ import (
 
 // libvirtFor connects to the lab of topo and picks the intervals for its
 // accelerator. The caller disconnects.
-func libvirtFor(ctx context.Context, topo *topology.Topology) (lab.Config, *libvirt.Libvirt, config.Intervals, error) {
-	lc, err := lab.DefaultConfig(topo)
+func libvirtFor(ctx context.Context, env config.Settings, topo *topology.Topology) (lab.Config, *libvirt.Libvirt, config.Intervals, error) {
+	lc, err := lab.DefaultConfig(env, topo)
 	if err != nil {
 		return lc, nil, config.Intervals{}, err
 	}
@@ -31,12 +31,9 @@ func libvirtFor(ctx context.Context, topo *topology.Topology) (lab.Config, *libv
 	if err != nil {
 		return lc, nil, config.Intervals{}, err
 	}
-	accel, err := vm.Accel(conn)
+	accel, err := vm.Accel(conn, env.Accel)
 	if err == nil {
-		var iv config.Intervals
-		if iv, err = config.DefaultIntervals(accel).WithEnv(); err == nil {
-			return lc, conn, iv, nil
-		}
+		return lc, conn, env.Intervals(accel), nil
 	}
 	conn.Disconnect()
 	return lc, nil, config.Intervals{}, err
@@ -44,8 +41,8 @@ func libvirtFor(ctx context.Context, topo *topology.Topology) (lab.Config, *libv
 
 // keptLab is the current kept lab, its topology and a libvirt connection.
 type keptLab struct {
-	paths config.Paths
-	rec   *harness.Record
+	env config.Settings
+	rec *harness.Record
 	// topo is the topology file as it is now; rec.Effective gives the uuids in use.
 	topo *topology.Topology
 	lab  lab.Config
@@ -57,9 +54,12 @@ type keptLab struct {
 // its libvirt. Commands check their arguments in between, so bad input
 // fails before anything is contacted.
 func loadKept() (*keptLab, error) {
-	k := &keptLab{paths: config.DefaultPaths()}
-	var err error
-	if k.rec, err = harness.LoadCurrent(k.paths); err != nil {
+	env, err := settings()
+	if err != nil {
+		return nil, err
+	}
+	k := &keptLab{env: env}
+	if k.rec, err = harness.LoadCurrent(env.Paths); err != nil {
 		return nil, err
 	}
 	if k.topo, err = topology.Load(k.rec.Topology); err != nil {
@@ -71,7 +71,7 @@ func loadKept() (*keptLab, error) {
 // connect connects to libvirt; close disconnects.
 func (k *keptLab) connect(ctx context.Context) error {
 	var err error
-	k.lab, k.conn, k.iv, err = libvirtFor(ctx, k.topo)
+	k.lab, k.conn, k.iv, err = libvirtFor(ctx, k.env, k.topo)
 	return err
 }
 
@@ -82,8 +82,8 @@ func (k *keptLab) input(progress io.Writer) harness.KeepInput {
 	r := k.rec
 	return harness.KeepInput{Scenario: r.Scenario, UpInput: harness.UpInput{
 		RunID: r.Run, Topology: k.topo, TemplatesDir: r.Templates, Flavor: r.Flavor, Overlay: r.Overlay,
-		Conn: k.conn, Image: r.Image, PackageDir: r.PackageDir, Lab: k.lab, Paths: k.paths,
-		Intervals: k.iv, Progress: progress,
+		Conn: k.conn, Image: r.Image, PackageDir: r.PackageDir, Lab: k.lab, Paths: k.env.Paths,
+		Intervals: k.iv, Limits: k.env.Limits, Accel: k.env.Accel, Progress: progress,
 	}}
 }
 

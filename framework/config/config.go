@@ -3,10 +3,7 @@
 package config
 
 import (
-	"fmt"
-	"os"
-	"reflect"
-	"strings"
+	"path/filepath"
 	"time"
 )
 
@@ -68,24 +65,6 @@ func DefaultIntervals(a Accel) Intervals {
 	}
 }
 
-// WithEnv returns in with every interval overridden from the environment.
-func (in Intervals) WithEnv() (Intervals, error) {
-	v := reflect.ValueOf(&in).Elem()
-	for i := range v.NumField() {
-		name := "E2E_" + v.Type().Field(i).Tag.Get("env")
-		s, ok := os.LookupEnv(name)
-		if !ok || strings.TrimSpace(s) == "" {
-			continue
-		}
-		d, err := time.ParseDuration(strings.TrimSpace(s))
-		if err != nil || d <= 0 {
-			return in, fmt.Errorf("%s=%q: want a positive Go duration such as 90s or 10m", name, s)
-		}
-		v.Field(i).SetInt(int64(d))
-	}
-	return in, nil
-}
-
 // Paths are where the harness keeps things outside the repository.
 type Paths struct {
 	// Cache holds the guest image and package bundles, keyed by recipe hash.
@@ -96,18 +75,12 @@ type Paths struct {
 	Artifacts string
 }
 
-// DefaultPaths honours E2E_CACHE_DIR, E2E_STATE_DIR and E2E_ARTIFACTS_DIR.
-func DefaultPaths() Paths {
-	return Paths{
-		Cache:     envOr("E2E_CACHE_DIR", "/var/cache/drivelab"),
-		State:     envOr("E2E_STATE_DIR", "/var/lib/drivelab"),
-		Artifacts: envOr("E2E_ARTIFACTS_DIR", "artifacts"),
-	}
-}
+// Default places, where the environment names none.
+const (
+	DefaultCacheDir     = "/var/cache/drivelab"
+	DefaultStateDir     = "/var/lib/drivelab"
+	DefaultArtifactsDir = "artifacts"
+)
 
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
+// PoolDir is where the harness's libvirt storage pool keeps its files.
+func (p Paths) PoolDir() string { return filepath.Join(p.State, "pool") }

@@ -13,8 +13,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/digitalocean/go-libvirt"
-
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/configdrive"
 	"github.com/drivelab/drivelab/framework/lab"
@@ -34,7 +32,7 @@ type UpInput struct {
 	// TemplatesDir, Flavor and Overlay select the templates (see render.Input).
 	TemplatesDir, Flavor, Overlay string
 	// Conn is the libvirt connection the nodes are created on.
-	Conn *libvirt.Libvirt
+	Conn vm.Libvirt
 	// Image is the guest to boot: the built image, or a user's disk alone.
 	Image vm.Image
 	// PackageDir holds the flavor's package files.
@@ -42,6 +40,10 @@ type UpInput struct {
 	Lab        lab.Config
 	Paths      config.Paths
 	Intervals  config.Intervals
+	// Limits cap every node's size, Accel forces the accelerator ("":
+	// detect); both from config.Settings.
+	Limits config.Limits
+	Accel  config.Accel
 	// Progress receives one line per node state change.
 	Progress io.Writer
 	// KernelArgs appends to nodes' kernel command lines (vm.BootInput.KernelArgs).
@@ -137,6 +139,9 @@ func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
 		Drives:       isos,
 		ArtifactsDir: l.ArtifactsDir,
 		Intervals:    in.Intervals,
+		Limits:       in.Limits,
+		Accel:        in.Accel,
+		PoolDir:      in.Paths.PoolDir(),
 		Dialer:       l.Segment.Dialer(),
 		Bridge:       l.Segment.Bridge,
 		Progress:     in.Progress,
@@ -195,14 +200,11 @@ func (l *Lab) Down(ctx context.Context) error {
 
 // admit waits until the run fits on the host beside the runs already there.
 func admit(ctx context.Context, in UpInput, say func(string, ...any)) (*Ticket, error) {
-	accel, err := vm.Accel(in.Conn)
+	accel, err := vm.Accel(in.Conn, in.Accel)
 	if err != nil {
 		return nil, err
 	}
-	vcpus, mem, err := vm.Footprint(in.Topology, accel)
-	if err != nil {
-		return nil, err
-	}
+	vcpus, mem := vm.Footprint(in.Topology, accel, in.Limits)
 	budget := in.Budget
 	if budget == (Budget{}) {
 		if budget, err = HostBudget(accel); err != nil {

@@ -300,6 +300,9 @@ func (p *keptPlan) reboot(ctx context.Context, in KeepInput, rec *Record, l *Lab
 		Drives:       drives,
 		ArtifactsDir: rec.Artifacts,
 		Intervals:    in.Intervals,
+		Limits:       in.Limits,
+		Accel:        in.Accel,
+		PoolDir:      in.Paths.PoolDir(),
 		Dialer:       l.Segment.Dialer(),
 		Bridge:       l.Segment.Bridge,
 		Progress:     in.Progress,
@@ -323,7 +326,7 @@ func (p *keptPlan) reboot(ctx context.Context, in KeepInput, rec *Record, l *Lab
 }
 
 // domainStates maps each node of run to its domain's state.
-func domainStates(conn *libvirt.Libvirt, run string) (map[string]libvirt.DomainState, error) {
+func domainStates(conn vm.Libvirt, run string) (map[string]libvirt.DomainState, error) {
 	doms, err := vm.List(conn)
 	if err != nil {
 		return nil, err

@@ -9,8 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/digitalocean/go-libvirt"
-
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/lab"
 	"github.com/drivelab/drivelab/framework/vm"
@@ -24,7 +22,7 @@ const keptMarker = "kept"
 // Host is what the runs on this machine share: libvirt, the lab (where each
 // run's network lives), the state folder and the run registry.
 type Host struct {
-	Conn     *libvirt.Libvirt
+	Conn     vm.Libvirt
 	Lab      lab.Config
 	Paths    config.Paths
 	Registry string

@@ -174,7 +174,11 @@ func needBootableImage(t testing.TB) Artifacts {
 			t.Fatalf("E2E_IMAGE_BOOT=1 needs %s: %v", tool, err)
 		}
 	}
-	a, err := Lookup(config.DefaultPaths().Cache)
+	env, err := config.FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Lookup(env.Paths.Cache)
 	if err != nil {
 		t.Fatal(err)
 	}

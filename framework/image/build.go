@@ -43,9 +43,6 @@ var tools = []struct{ name, pkg string }{
 // geteuid is replaced by tests that check the root requirement.
 var geteuid = os.Geteuid
 
-// waits come from the named intervals: images are built on the TCG runner.
-var waits = config.DefaultIntervals(config.AccelTCG)
-
 // Build returns the cached build of the current recipe, or builds it: a
 // Debian root with mmdebstrap (from the host's apt sources unless in.Mirror
 // says otherwise), the bundles resolved inside that root, then the qcow2
@@ -54,7 +51,11 @@ var waits = config.DefaultIntervals(config.AccelTCG)
 // complete; a failed or cancelled build leaves nothing behind.
 func Build(ctx context.Context, in BuildInput) (Artifacts, error) {
 	if in.CacheDir == "" {
-		in.CacheDir = config.DefaultPaths().Cache
+		in.CacheDir = config.DefaultCacheDir
+	}
+	// Images are built on the TCG runner: its intervals, unless given.
+	if in.Intervals == (config.Intervals{}) {
+		in.Intervals = config.DefaultIntervals(config.AccelTCG)
 	}
 	if in.Log == nil {
 		in.Log = io.Discard
@@ -74,7 +75,7 @@ func Build(ctx context.Context, in BuildInput) (Artifacts, error) {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return Artifacts{}, fmt.Errorf("creating the image cache: %w: pass --cache DIR with a writable directory", err)
 	}
-	unlock, err := lockDir(ctx, parent, in.Log)
+	unlock, err := lockDir(ctx, parent, in.Log, in.Intervals.Poll)
 	if err != nil {
 		return Artifacts{}, err
 	}
@@ -100,7 +101,7 @@ func Build(ctx context.Context, in BuildInput) (Artifacts, error) {
 		}
 	}()
 	fmt.Fprintf(in.Log, "image: building recipe %.12s in %s (a few minutes)\n", r.hash, final)
-	b := &builder{r: r, dir: tmp, mirror: in.Mirror, log: in.Log}
+	b := &builder{r: r, dir: tmp, mirror: in.Mirror, log: in.Log, waits: in.Intervals}
 	if err := b.run(ctx); err != nil {
 		return Artifacts{}, fmt.Errorf("building the guest image (the partial build is removed): %w", err)
 	}
@@ -158,12 +159,12 @@ func freeBytes(dir string) (uint64, string, error) {
 }
 
 // lockDir serialises builds sharing a cache; it polls so ctx can cancel the wait.
-func lockDir(ctx context.Context, dir string, log io.Writer) (unlock func(), err error) {
+func lockDir(ctx context.Context, dir string, log io.Writer, poll time.Duration) (unlock func(), err error) {
 	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("locking the image cache: %w", err)
 	}
-	tick := time.NewTicker(waits.Poll)
+	tick := time.NewTicker(poll)
 	defer tick.Stop()
 	for first := true; ; first = false {
 		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
@@ -211,7 +212,9 @@ type builder struct {
 	dir    string
 	mirror string
 	log    io.Writer
-	m      manifest
+	// waits: Teardown bounds a tool's exit after SIGTERM.
+	waits config.Intervals
+	m     manifest
 }
 
 func (b *builder) path(elem ...string) string {
@@ -302,7 +305,7 @@ func (b *builder) bootstrap(ctx context.Context) error {
 		"DRIVELAB_BUNDLE_DIR=" + b.path("bundles"),
 		"DEBIAN_FRONTEND=noninteractive",
 	}
-	if err := run(ctx, b.log, env, "mmdebstrap", args...); err != nil {
+	if err := b.tool(ctx, env, "mmdebstrap", args...); err != nil {
 		return err
 	}
 	out, err := output(ctx, "dpkg-query", "--admindir="+b.path("root", "var/lib/dpkg"), "-W",
@@ -346,7 +349,7 @@ func (b *builder) makeDisk(ctx context.Context) error {
 	raw := b.path("root.raw")
 	// Inode tables and journal are initialised now, not by the guest's
 	// kernel in the background of every boot.
-	if err := run(ctx, b.log, nil, "mkfs.ext4", "-q", "-F", "-L", "root", "-m", "0",
+	if err := b.tool(ctx, nil, "mkfs.ext4", "-q", "-F", "-L", "root", "-m", "0",
 		"-E", "lazy_itable_init=0,lazy_journal_init=0", "-d", b.path("root"), raw, diskSize); err != nil {
 		return err
 	}
@@ -365,7 +368,7 @@ func (b *builder) makeDisk(ctx context.Context) error {
 		}
 	}
 	b.m.RootFreeBytes = freeBlocks * blockSize
-	if err := run(ctx, b.log, nil, "qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, b.path(diskFile)); err != nil {
+	if err := b.tool(ctx, nil, "qemu-img", "convert", "-f", "raw", "-O", "qcow2", raw, b.path(diskFile)); err != nil {
 		return err
 	}
 	if err := os.Remove(raw); err != nil {
@@ -493,18 +496,18 @@ func addFile(tw *tar.Writer, name string) error {
 	return err
 }
 
-// run runs a build tool in its own process group with its output going to
-// log. Cancelling ctx sends the group SIGTERM (mmdebstrap cleans up on it),
-// then SIGKILL after the Teardown interval.
-func run(ctx context.Context, log io.Writer, env []string, name string, args ...string) error {
+// tool runs a build tool in its own process group with its output going to
+// the build's log. Cancelling ctx sends the group SIGTERM (mmdebstrap cleans
+// up on it), then SIGKILL after the Teardown interval.
+func (b *builder) tool(ctx context.Context, env []string, name string, args ...string) error {
 	var tail tailBuffer
 	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Stdout = io.MultiWriter(log, &tail)
+	cmd.Stdout = io.MultiWriter(b.log, &tail)
 	cmd.Stderr = cmd.Stdout
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = waits.Teardown
+	cmd.WaitDelay = b.waits.Teardown
 	err := cmd.Run()
 	if cmd.Process != nil {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // stragglers of the group, if any

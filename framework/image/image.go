@@ -41,8 +41,11 @@ type Artifacts struct {
 
 // BuildInput says where to build and what to report.
 type BuildInput struct {
-	// CacheDir is the cache root; default config.DefaultPaths().Cache.
+	// CacheDir is the cache root; default config.DefaultCacheDir.
 	CacheDir string
+	// Intervals: Poll paces the wait for another build, Teardown bounds a
+	// cancelled tool's exit; zero: config.DefaultIntervals(config.AccelTCG).
+	Intervals config.Intervals
 	// Mirror replaces the host's apt sources: anything mmdebstrap takes as a
 	// MIRROR (a URL, a "deb ..." line, a sources file). It only matters when
 	// the recipe is not cached yet.
@@ -105,7 +108,7 @@ type pkg struct {
 // stats the files, so it is cheap enough to call before every run.
 func Lookup(cacheDir string) (Artifacts, error) {
 	if cacheDir == "" {
-		cacheDir = config.DefaultPaths().Cache
+		cacheDir = config.DefaultCacheDir
 	}
 	r, err := currentRecipe()
 	if err != nil {
@@ -114,7 +117,7 @@ func Lookup(cacheDir string) (Artifacts, error) {
 	a, err := lookup(buildDir(cacheDir, r), r)
 	if err != nil {
 		cmd := "e2e image build"
-		if cacheDir != config.DefaultPaths().Cache {
+		if cacheDir != config.DefaultCacheDir {
 			cmd += " --cache " + cacheDir
 		}
 		return Artifacts{}, fmt.Errorf("%w for recipe %.12s in %s (%v): run `%s` (or make image)",

@@ -32,9 +32,6 @@ const (
 	ModeHost Mode = "host"
 )
 
-// DefaultSocket is libvirtd's system socket.
-const DefaultSocket = "/var/run/libvirt/libvirt-sock"
-
 // RunDir holds the pid files of the daemons a lab started; `lab down` stops
 // a daemon only if its pid file is here.
 const RunDir = "/run/drivelab"
@@ -66,13 +63,10 @@ type Config struct {
 
 // DefaultConfig is the lab for a topology: its bridge (host mode) and
 // gateway (each run's network), the namespace "drivelab", libvirtd's system
-// socket. E2E_LAB_MODE (netns or host) and E2E_LIBVIRT_SOCKET override the
-// mode and the socket.
-func DefaultConfig(t *topology.Topology) (Config, error) {
-	c, err := Shared()
-	if err != nil {
-		return c, err
-	}
+// socket; the settings (E2E_LAB_MODE, E2E_LIBVIRT_SOCKET) choose the mode
+// and the socket.
+func DefaultConfig(s config.Settings, t *topology.Topology) (Config, error) {
+	c := Shared(s)
 	c.Bridge = t.Network.Bridge
 	c.Gateway = netip.PrefixFrom(t.Network.Gateway, t.Network.CIDR.Bits())
 	return c, c.validate()
@@ -80,18 +74,14 @@ func DefaultConfig(t *topology.Topology) (Config, error) {
 
 // Shared is the lab as every run shares it, without a topology: enough to
 // reach libvirtd and to find and remove runs' networks (`e2e status`, `e2e down`).
-func Shared() (Config, error) {
-	iv, err := config.DefaultIntervals(config.AccelTCG).WithEnv()
-	if err != nil {
-		return Config{}, err
-	}
+func Shared(s config.Settings) Config {
 	return Config{
-		Mode:          Mode(envOr("E2E_LAB_MODE", string(ModeNetns))),
+		Mode:          Mode(s.LabMode),
 		Namespace:     "drivelab",
-		LibvirtSocket: envOr("E2E_LIBVIRT_SOCKET", DefaultSocket),
+		LibvirtSocket: s.LibvirtSocket,
 		Packages:      DefaultPackages,
-		Intervals:     iv,
-	}, nil
+		Intervals:     s.Intervals(config.AccelTCG),
+	}
 }
 
 func (c Config) validate() error {
@@ -219,11 +209,4 @@ func (c Config) progress() io.Writer {
 		return io.Discard
 	}
 	return c.Progress
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }

@@ -250,7 +250,7 @@ func testConfig(ns string) Config {
 		Namespace:     ns,
 		Bridge:        "br0",
 		Gateway:       netip.MustParsePrefix("192.168.100.1/24"),
-		LibvirtSocket: DefaultSocket,
+		LibvirtSocket: config.DefaultLibvirtSocket,
 		Intervals:     config.DefaultIntervals(config.AccelKVM),
 	}
 }

@@ -37,7 +37,7 @@ type Image struct {
 
 // BootInput is everything BootAll needs.
 type BootInput struct {
-	Conn     *libvirt.Libvirt
+	Conn     Libvirt
 	RunID    string
 	Topology *topology.Topology
 	Image    Image
@@ -49,6 +49,13 @@ type BootInput struct {
 	// cleanup, Poll paces every look. Pick them with Accel and
 	// config.DefaultIntervals.
 	Intervals config.Intervals
+	// Limits cap every node's size (config.Settings.Limits).
+	Limits config.Limits
+	// Accel forces the accelerator; "": detect it (see Accel).
+	Accel config.Accel
+	// PoolDir is where the storage pool keeps its files when BootAll
+	// creates it (config.Paths.PoolDir).
+	PoolDir string
 	// Dialer reaches the guests' SSH port (the run's lab.Segment dialer).
 	Dialer lab.Dialer
 	// Bridge is what the guests' NICs attach to (the run's lab.Segment);
@@ -96,7 +103,7 @@ type Run struct {
 	// Nodes are in topology order.
 	Nodes []*Node
 
-	conn      *libvirt.Libvirt
+	conn      Libvirt
 	pool      libvirt.StoragePool
 	intervals config.Intervals
 	out       *reporter
@@ -125,10 +132,7 @@ func (r *Run) SlowestCloudInit() *Node {
 // removed again and the error names the node and quotes its console.
 func BootAll(ctx context.Context, in BootInput) (*Run, error) {
 	started := time.Now()
-	limits, err := LimitsFromEnv()
-	if err != nil {
-		return nil, err
-	}
+	limits := Limits(in.Limits)
 	if err := checkInput(in, limits); err != nil {
 		return nil, fmt.Errorf("cannot boot: %w", err)
 	}
@@ -139,7 +143,7 @@ func BootAll(ctx context.Context, in BootInput) (*Run, error) {
 	if err != nil {
 		return nil, err
 	}
-	accel, err := Accel(in.Conn)
+	accel, err := Accel(in.Conn, in.Accel)
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +151,7 @@ func BootAll(ctx context.Context, in BootInput) (*Run, error) {
 	if accel == config.AccelTCG {
 		out.printf("vm: warning: no usable KVM (it needs libvirt's kvm domain type, /dev/kvm and the vmx or svm CPU flag): guests run under TCG emulation, many times slower")
 	}
-	pool, err := EnsurePool(in.Conn, PoolDir())
+	pool, err := EnsurePool(in.Conn, in.PoolDir)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
 	"slices"
 	"strings"
 
@@ -14,17 +15,6 @@ import (
 
 	"github.com/drivelab/drivelab/framework/config"
 )
-
-// DefaultSocket is libvirtd's system socket.
-const DefaultSocket = "/var/run/libvirt/libvirt-sock"
-
-// Socket is the libvirt socket to use: E2E_LIBVIRT_SOCKET, else DefaultSocket.
-func Socket() string {
-	if s := os.Getenv("E2E_LIBVIRT_SOCKET"); s != "" {
-		return s
-	}
-	return DefaultSocket
-}
 
 // Connect opens qemu:///system over libvirtd's unix socket. The caller
 // closes it with Disconnect.
@@ -58,14 +48,15 @@ func Connect(ctx context.Context, socket string) (*libvirt.Libvirt, error) {
 
 // Accel returns the accelerator guests get: kvm when libvirt offers the kvm
 // domain type for x86_64 and the CPU has hardware virtualization behind a
-// /dev/kvm that opens, else TCG emulation. E2E_ACCEL=kvm or qemu overrides.
-func Accel(conn *libvirt.Libvirt) (config.Accel, error) {
-	switch a := config.Accel(os.Getenv("E2E_ACCEL")); a {
+// /dev/kvm that opens, else TCG emulation. A forced accelerator
+// (config.Settings.Accel, E2E_ACCEL) wins; "" detects.
+func Accel(conn Libvirt, forced config.Accel) (config.Accel, error) {
+	switch forced {
 	case config.AccelKVM, config.AccelTCG:
-		return a, nil
+		return forced, nil
 	case "":
 	default:
-		return "", fmt.Errorf("E2E_ACCEL=%q: want %q or %q, or unset to detect", a, config.AccelKVM, config.AccelTCG)
+		return "", fmt.Errorf("E2E_ACCEL=%q: want %q or %q, or unset to detect", forced, config.AccelKVM, config.AccelTCG)
 	}
 	capsXML, err := conn.ConnectGetCapabilities()
 	if err != nil {

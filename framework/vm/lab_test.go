@@ -33,7 +33,7 @@ func labConn(t *testing.T) *libvirt.Libvirt {
 		t.Skip("SKIPPED: needs the lab: run `e2e lab up` as root and set E2E_LAB=1")
 	}
 	ctx := context.Background()
-	conn, err := Connect(ctx, Socket())
+	conn, err := Connect(ctx, labEnv(t).LibvirtSocket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,9 +41,19 @@ func labConn(t *testing.T) *libvirt.Libvirt {
 	return conn
 }
 
+// labEnv is the test process's settings (E2E_LIBVIRT_SOCKET, E2E_STATE_DIR).
+func labEnv(t *testing.T) config.Settings {
+	t.Helper()
+	env, err := config.FromEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
 // labInput is a run of the fixture topology, shrunk to 256 MiB and one
 // vCPU per node, booting a blank disk.
-func labInput(t *testing.T, conn *libvirt.Libvirt) (BootInput, *bytes.Buffer) {
+func labInput(t *testing.T, conn Libvirt) (BootInput, *bytes.Buffer) {
 	t.Helper()
 	topo, err := topology.Load("../../fixtures/topology.yaml")
 	if err != nil {
@@ -75,6 +85,7 @@ func labInput(t *testing.T, conn *libvirt.Libvirt) (BootInput, *bytes.Buffer) {
 		Drives:       drives,
 		ArtifactsDir: filepath.Join(dir, "artifacts"),
 		Intervals:    iv,
+		PoolDir:      labEnv(t).Paths.PoolDir(),
 		Dialer:       lab.NamespaceDialer("drivelab"),
 		Progress:     &syncWriter{w: &progress},
 	}, &progress
@@ -95,7 +106,7 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 
 // leftovers lists what of a run exists in libvirt: domains by metadata or
 // by name, and volumes by name.
-func leftovers(t *testing.T, conn *libvirt.Libvirt, run string) []string {
+func leftovers(t *testing.T, conn Libvirt, run string) []string {
 	t.Helper()
 	var left []string
 	doms, _, err := conn.ConnectListAllDomains(1, 0)
@@ -123,7 +134,7 @@ func leftovers(t *testing.T, conn *libvirt.Libvirt, run string) []string {
 	return left
 }
 
-func expectNothingLeft(t *testing.T, conn *libvirt.Libvirt, run string) {
+func expectNothingLeft(t *testing.T, conn Libvirt, run string) {
 	t.Helper()
 	if left := leftovers(t, conn, run); len(left) > 0 {
 		t.Errorf("run %s left %s", run, strings.Join(left, ", "))
@@ -246,7 +257,7 @@ func TestLabPreflightCreatesNothing(t *testing.T) {
 
 	t.Run("volume left in the pool", func(t *testing.T) {
 		in, _ := labInput(t, conn)
-		pool, err := EnsurePool(conn, PoolDir())
+		pool, err := EnsurePool(conn, labEnv(t).Paths.PoolDir())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -270,7 +281,7 @@ func TestLabPreflightCreatesNothing(t *testing.T) {
 func TestLabRemoveTakesOnlyTheHarnesss(t *testing.T) {
 	conn := labConn(t)
 	in, _ := labInput(t, conn)
-	pool, err := EnsurePool(conn, PoolDir())
+	pool, err := EnsurePool(conn, labEnv(t).Paths.PoolDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +333,7 @@ func TestLabDownRunTakesOnlyThatRun(t *testing.T) {
 	conn := labConn(t)
 	a, _ := labInput(t, conn)
 	b, _ := labInput(t, conn)
-	pool, err := EnsurePool(conn, PoolDir())
+	pool, err := EnsurePool(conn, labEnv(t).Paths.PoolDir())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,42 +16,14 @@ import (
 	"github.com/drivelab/drivelab/framework/topology"
 )
 
-// Limits cap every node's size on small runners (E2E_MAX_VCPUS,
-// E2E_MAX_MEMORY_MIB); zero means no cap.
-type Limits struct {
-	MaxVCPUs     int
-	MaxMemoryMiB int
-	// VCPUsSet says E2E_MAX_VCPUS was given (0 there: no cap even under TCG).
-	VCPUsSet bool
-}
+// Limits cap every node's size on small runners (config.Settings.Limits).
+type Limits config.Limits
 
 // TCGVCPUs is the vCPUs every guest gets under TCG unless E2E_MAX_VCPUS
 // says otherwise: more vCPU threads than host cores preempt each other's
 // lock holders, and a guest's boot is mostly one thread of work anyway
 // (hack/bench-e2e measured it; see README, "Speed").
 const TCGVCPUs = 1
-
-// LimitsFromEnv reads E2E_MAX_VCPUS and E2E_MAX_MEMORY_MIB.
-func LimitsFromEnv() (Limits, error) {
-	var l Limits
-	for _, v := range []struct {
-		name string
-		dst  *int
-		min  int
-		set  *bool
-	}{{"E2E_MAX_VCPUS", &l.MaxVCPUs, 0, &l.VCPUsSet}, {"E2E_MAX_MEMORY_MIB", &l.MaxMemoryMiB, 256, new(bool)}} {
-		s := strings.TrimSpace(os.Getenv(v.name))
-		if s == "" {
-			continue
-		}
-		n, err := strconv.Atoi(s)
-		if err != nil || (n < v.min && n != 0) {
-			return l, fmt.Errorf("%s=%q: want 0 (no cap) or a whole number of at least %d", v.name, s, max(1, v.min))
-		}
-		*v.dst, *v.set = n, true
-	}
-	return l, nil
-}
 
 // forAccel applies the TCG default cap where E2E_MAX_VCPUS is not set.
 func (l Limits) forAccel(a config.Accel) Limits {
@@ -83,17 +55,13 @@ func (l Limits) size(n topology.Node) (vcpus, memMiB int) {
 
 // Footprint is what the topology's guests take of the host under accel,
 // after the caps BootAll applies; admission counts it before anything boots.
-func Footprint(t *topology.Topology, accel config.Accel) (vcpus, memoryMiB int, err error) {
-	limits, err := LimitsFromEnv()
-	if err != nil {
-		return 0, 0, err
-	}
-	limits = limits.forAccel(accel)
+func Footprint(t *topology.Topology, accel config.Accel, caps config.Limits) (vcpus, memoryMiB int) {
+	limits := Limits(caps).forAccel(accel)
 	for _, n := range t.Nodes {
 		v, m := limits.size(n)
 		vcpus, memoryMiB = vcpus+v, memoryMiB+m
 	}
-	return vcpus, memoryMiB, nil
+	return vcpus, memoryMiB
 }
 
 // checkInput finds every problem of the input that needs no libvirt.
@@ -117,6 +85,9 @@ func checkInput(in BootInput, limits Limits) error {
 	}
 	if in.ArtifactsDir == "" {
 		fail("BootInput.ArtifactsDir is empty: consoles need a folder")
+	}
+	if in.PoolDir == "" {
+		fail("BootInput.PoolDir is empty: pass config.Paths.PoolDir()")
 	}
 	im := in.Image
 	if err := regularFile(im.Disk); err != nil {
@@ -193,7 +164,7 @@ func checkLibvirt(ctx context.Context, in BootInput) error {
 }
 
 // domainOwner reads the harness's mark; a domain without it is not ours.
-func domainOwner(conn *libvirt.Libvirt, dom libvirt.Domain) (Owner, error) {
+func domainOwner(conn Libvirt, dom libvirt.Domain) (Owner, error) {
 	md, err := conn.DomainGetMetadata(dom, int32(libvirt.DomainMetadataElement), libvirt.OptString{MetadataURI}, libvirt.DomainAffectCurrent)
 	if err != nil {
 		return Owner{}, err

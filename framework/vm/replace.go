@@ -20,12 +20,8 @@ import (
 // run's other domains are not touched, also when the boot fails: BootAll's
 // teardown takes only the nodes it booted.
 func Replace(ctx context.Context, in BootInput) (*Run, error) {
-	limits, err := LimitsFromEnv()
-	if err != nil {
-		return nil, err
-	}
 	// Bad input fails before the old nodes are removed.
-	if err := checkInput(in, limits); err != nil {
+	if err := checkInput(in, Limits(in.Limits)); err != nil {
 		return nil, fmt.Errorf("cannot replace: %w", err)
 	}
 	if len(in.Topology.Nodes) == 0 {
@@ -63,7 +59,7 @@ type DomainInfo struct {
 
 // List returns the harness's domains, running or not, with their owner
 // and state, sorted by run and name.
-func List(conn *libvirt.Libvirt) ([]DomainInfo, error) {
+func List(conn Libvirt) ([]DomainInfo, error) {
 	doms, err := ownedDomains(conn, func(Owner) bool { return true })
 	if err != nil {
 		return nil, err

@@ -19,7 +19,7 @@ func TestLabReplaceTouchesOnlyItsNodes(t *testing.T) {
 	conn := labConn(t)
 	in, progress := labInput(t, conn)
 	ctx := context.Background()
-	pool, err := EnsurePool(conn, PoolDir())
+	pool, err := EnsurePool(conn, in.PoolDir)
 	if err != nil {
 		t.Fatal(err)
 	}

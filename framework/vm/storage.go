@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	libvirt "github.com/digitalocean/go-libvirt"
 	"libvirt.org/go/libvirtxml"
-
-	"github.com/drivelab/drivelab/framework/config"
 )
 
 // PoolName is the harness's libvirt storage pool. It holds only the
@@ -19,12 +16,9 @@ import (
 // drivelab` shows what runs left.
 const PoolName = "drivelab"
 
-// PoolDir is where the pool keeps its files: E2E_STATE_DIR/pool.
-func PoolDir() string { return filepath.Join(config.DefaultPaths().State, "pool") }
-
 // EnsurePool defines, builds and starts the harness's dir pool as needed,
 // and marks it autostart so it is active again whenever libvirtd restarts.
-func EnsurePool(conn *libvirt.Libvirt, dir string) (libvirt.StoragePool, error) {
+func EnsurePool(conn Libvirt, dir string) (libvirt.StoragePool, error) {
 	pool, err := conn.StoragePoolLookupByName(PoolName)
 	if isNotFound(err) {
 		def := libvirtxml.StoragePool{Type: "dir", Name: PoolName, Target: &libvirtxml.StoragePoolTarget{Path: dir}}
@@ -57,7 +51,7 @@ func EnsurePool(conn *libvirt.Libvirt, dir string) (libvirt.StoragePool, error) 
 }
 
 // createOverlay creates a qcow2 volume backed by base, which it never writes.
-func createOverlay(conn *libvirt.Libvirt, pool libvirt.StoragePool, name, base string) (string, error) {
+func createOverlay(conn Libvirt, pool libvirt.StoragePool, name, base string) (string, error) {
 	format, size, err := diskInfo(base)
 	if err != nil {
 		return "", err
@@ -83,7 +77,7 @@ func createOverlay(conn *libvirt.Libvirt, pool libvirt.StoragePool, name, base s
 }
 
 // uploadFile copies a file (a config drive) into a new raw volume.
-func uploadFile(conn *libvirt.Libvirt, pool libvirt.StoragePool, name, path string) (string, error) {
+func uploadFile(conn Libvirt, pool libvirt.StoragePool, name, path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -113,7 +107,7 @@ func uploadFile(conn *libvirt.Libvirt, pool libvirt.StoragePool, name, path stri
 }
 
 // deleteVolume deletes a volume of the pool; a missing one is no error.
-func deleteVolume(conn *libvirt.Libvirt, pool libvirt.StoragePool, name string) (bool, error) {
+func deleteVolume(conn Libvirt, pool libvirt.StoragePool, name string) (bool, error) {
 	vol, err := conn.StorageVolLookupByName(pool, name)
 	if isNotFound(err) {
 		return false, nil

@@ -35,7 +35,7 @@ func (r *Run) Teardown(ctx context.Context) error {
 // DownAll removes every domain carrying the harness's metadata, whatever
 // run left it (a run killed with SIGKILL), and every dl-* volume of the
 // harness's pool. It returns what it removed.
-func DownAll(ctx context.Context, conn *libvirt.Libvirt, limit time.Duration) ([]string, error) {
+func DownAll(ctx context.Context, conn Libvirt, limit time.Duration) ([]string, error) {
 	return remove(ctx, conn, limit,
 		func(Owner) bool { return true },
 		func(vol string) bool { return strings.HasPrefix(vol, Prefix) })
@@ -44,7 +44,7 @@ func DownAll(ctx context.Context, conn *libvirt.Libvirt, limit time.Duration) ([
 // DownRun removes what one run left: the domains whose metadata names the
 // run, and the volumes named dl-<run>-*. Use it on a machine that other
 // runs share.
-func DownRun(ctx context.Context, conn *libvirt.Libvirt, run string, limit time.Duration) ([]string, error) {
+func DownRun(ctx context.Context, conn Libvirt, run string, limit time.Duration) ([]string, error) {
 	if err := checkRunID(run); err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func DownRun(ctx context.Context, conn *libvirt.Libvirt, run string, limit time.
 // then deletes the matching volumes. go-libvirt takes no context, so the
 // work runs aside and the wait is bounded by limit on a context that
 // ignores the caller's cancellation.
-func remove(ctx context.Context, conn *libvirt.Libvirt, limit time.Duration, domain func(Owner) bool, volume func(string) bool) ([]string, error) {
+func remove(ctx context.Context, conn Libvirt, limit time.Duration, domain func(Owner) bool, volume func(string) bool) ([]string, error) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), limit)
 	defer cancel()
 	type result struct {
@@ -87,7 +87,7 @@ func remove(ctx context.Context, conn *libvirt.Libvirt, limit time.Duration, dom
 
 // reconnect opens a connection that libvirtd dropped (it restarted) again,
 // so that what a run created can still be removed: QEMU outlives libvirtd.
-func reconnect(ctx context.Context, conn *libvirt.Libvirt) error {
+func reconnect(ctx context.Context, conn Libvirt) error {
 	for !conn.IsConnected() {
 		err := conn.ConnectToURI(libvirt.QEMUSystem)
 		if err == nil {
@@ -103,7 +103,7 @@ func reconnect(ctx context.Context, conn *libvirt.Libvirt) error {
 }
 
 // Leftovers lists what a run still has in libvirt: its domains and volumes.
-func Leftovers(conn *libvirt.Libvirt, run string) ([]string, error) {
+func Leftovers(conn Libvirt, run string) ([]string, error) {
 	doms, err := ownedDomains(conn, func(o Owner) bool { return o.Run == run })
 	if err != nil {
 		return nil, err
@@ -132,7 +132,7 @@ func Leftovers(conn *libvirt.Libvirt, run string) ([]string, error) {
 }
 
 // Domains lists the names of the harness's domains, running or not.
-func Domains(conn *libvirt.Libvirt) ([]string, error) {
+func Domains(conn Libvirt) ([]string, error) {
 	doms, err := ownedDomains(conn, func(Owner) bool { return true })
 	names := make([]string, len(doms))
 	for i, d := range doms {
@@ -141,7 +141,7 @@ func Domains(conn *libvirt.Libvirt) ([]string, error) {
 	return names, err
 }
 
-func ownedDomains(conn *libvirt.Libvirt, match func(Owner) bool) ([]libvirt.Domain, error) {
+func ownedDomains(conn Libvirt, match func(Owner) bool) ([]libvirt.Domain, error) {
 	doms, _, err := conn.ConnectListAllDomains(1, libvirt.ConnectListDomainsActive|libvirt.ConnectListDomainsInactive)
 	if err != nil {
 		return nil, fmt.Errorf("listing domains: %w", err)
@@ -154,7 +154,7 @@ func ownedDomains(conn *libvirt.Libvirt, match func(Owner) bool) ([]libvirt.Doma
 
 // removeDomains destroys and undefines matching domains in parallel:
 // libvirt waits for each QEMU to exit, which takes seconds under TCG.
-func removeDomains(conn *libvirt.Libvirt, match func(Owner) bool) ([]string, error) {
+func removeDomains(conn Libvirt, match func(Owner) bool) ([]string, error) {
 	doms, err := ownedDomains(conn, match)
 	if err != nil {
 		return nil, err
@@ -174,7 +174,7 @@ func removeDomains(conn *libvirt.Libvirt, match func(Owner) bool) ([]string, err
 	return removed, errors.Join(errs...)
 }
 
-func removeDomain(conn *libvirt.Libvirt, dom libvirt.Domain) error {
+func removeDomain(conn Libvirt, dom libvirt.Domain) error {
 	if err := conn.DomainDestroy(dom); err != nil && !hasCode(err, libvirt.ErrOperationInvalid, libvirt.ErrNoDomain) {
 		return fmt.Errorf("destroying domain %s: %w", dom.Name, err)
 	}
@@ -185,7 +185,7 @@ func removeDomain(conn *libvirt.Libvirt, dom libvirt.Domain) error {
 	return nil
 }
 
-func removeVolumes(conn *libvirt.Libvirt, match func(string) bool) ([]string, error) {
+func removeVolumes(conn Libvirt, match func(string) bool) ([]string, error) {
 	pool, err := conn.StoragePoolLookupByName(PoolName)
 	if isNotFound(err) {
 		return nil, nil

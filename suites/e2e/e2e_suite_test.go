@@ -9,6 +9,7 @@ import (
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
+	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/shard"
 	"github.com/drivelab/drivelab/scenarios"
 )
@@ -20,6 +21,9 @@ var opts = struct {
 
 // thisShard is -e2e.shard, read before the spec tree is built.
 var thisShard = shard.Whole
+
+// env is the environment's E2E_* settings, read once before the tree is built.
+var env config.Settings
 
 func init() {
 	flag.StringVar(&opts.flavor, "e2e.flavor", "debian12", "template flavor under fixtures/templates")
@@ -41,6 +45,9 @@ func TestE2E(t *testing.T) {
 		t.Fatalf("-e2e.shard: %v", err)
 	}
 	thisShard = s
+	if env, err = config.FromEnv(); err != nil {
+		t.Fatal(err)
+	}
 	// A filter naming no label selects nothing, and Ginkgo passes an empty run.
 	if err := scenarios.CheckLabelFilter(GinkgoLabelFilter()); err != nil {
 		t.Fatalf("-ginkgo.label-filter: %v", err)

@@ -71,18 +71,18 @@ var _ = Describe("scenario", func() {
 				topo, err := topology.Load(scenarioPath(opts.topology, sc.Topology))
 				Expect(err).NotTo(HaveOccurred())
 				verdict = verify.NewVerdict(topo.NodeNames())
-				labCfg, err := lab.DefaultConfig(topo)
+				labCfg, err := lab.DefaultConfig(env, topo)
 				Expect(err).NotTo(HaveOccurred())
 				conn, err := vm.Connect(ctx, labCfg.LibvirtSocket)
 				Expect(err).NotTo(HaveOccurred())
 				DeferCleanup(conn.Disconnect)
 				intervals = mustIntervals(conn)
 				guest, packages, err := harness.Guest(harness.GuestInput{
-					CacheDir: config.DefaultPaths().Cache, UserImage: opts.image, PackageDir: opts.packages,
+					CacheDir: env.Paths.Cache, UserImage: opts.image, PackageDir: opts.packages,
 				})
 				Expect(err).NotTo(HaveOccurred())
 
-				paths := config.DefaultPaths()
+				paths := env.Paths
 				runID := vm.NewRunID()
 				if opts.artifacts != "" {
 					paths.Artifacts, runID = filepath.Dir(opts.artifacts), filepath.Base(opts.artifacts)
@@ -91,7 +91,7 @@ var _ = Describe("scenario", func() {
 					RunID: runID, Topology: topo, Conn: conn,
 					TemplatesDir: opts.templates, Flavor: opts.flavor, Overlay: scenarioPath(opts.overlay, sc.Overlay),
 					Image: guest, PackageDir: packages, Lab: labCfg,
-					Paths: paths, Intervals: intervals, Progress: GinkgoWriter, Diagnostics: sc.Diagnostics, LintRules: sc.Lint,
+					Paths: paths, Intervals: intervals, Limits: env.Limits, Accel: env.Accel, Progress: GinkgoWriter, Diagnostics: sc.Diagnostics, LintRules: sc.Lint,
 				})
 				Expect(err).NotTo(HaveOccurred())
 				DeferCleanup(func(ctx SpecContext) {
@@ -190,28 +190,20 @@ func scenarioPath(explicit, rel string) string {
 // mustIntervals are the defaults for the host's accelerator with E2E_*
 // overrides applied.
 func mustIntervals(conn *libvirt.Libvirt) config.Intervals {
-	accel, err := vm.Accel(conn)
+	accel, err := vm.Accel(conn, env.Accel)
 	Expect(err).NotTo(HaveOccurred())
-	iv, err := config.DefaultIntervals(accel).WithEnv()
-	Expect(err).NotTo(HaveOccurred())
-	return iv
+	return env.Intervals(accel)
 }
 
 // bootBudget bounds BeforeAll: boot, cloud-init and SSH, at their TCG
 // defaults or overrides, whichever the run will use.
 func bootBudget() time.Duration {
-	iv, err := config.DefaultIntervals(config.AccelTCG).WithEnv()
-	if err != nil {
-		return time.Hour
-	}
+	iv := env.Intervals(config.AccelTCG)
 	return iv.CloudInit + iv.SSH + iv.Teardown
 }
 
 // checkBudget bounds one check: a handful of remote commands.
 func checkBudget() time.Duration {
-	iv, err := config.DefaultIntervals(config.AccelTCG).WithEnv()
-	if err != nil {
-		return time.Hour
-	}
+	iv := env.Intervals(config.AccelTCG)
 	return 6 * iv.Command
 }

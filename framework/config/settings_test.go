@@ -1,0 +1,101 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// env is a fake environment for Load.
+func env(vars map[string]string) Getenv {
+	return func(name string) (string, bool) {
+		v, ok := vars[name]
+		return v, ok
+	}
+}
+
+func TestLoadDefaults(t *testing.T) {
+	s, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Settings{
+		Paths:         Paths{Cache: DefaultCacheDir, State: DefaultStateDir, Artifacts: DefaultArtifactsDir},
+		LibvirtSocket: DefaultLibvirtSocket, LabMode: "netns",
+	}
+	if s != want {
+		t.Errorf("defaults: got %+v, want %+v", s, want)
+	}
+	if s.Intervals(AccelKVM) != DefaultIntervals(AccelKVM) || s.Intervals(AccelTCG) != DefaultIntervals(AccelTCG) {
+		t.Error("with no overrides, Intervals must be the accelerator's defaults")
+	}
+}
+
+func TestLoadParsesEveryVariable(t *testing.T) {
+	s, err := Load(env(map[string]string{
+		"E2E_CACHE_DIR": "/c", "E2E_STATE_DIR": "/s", "E2E_ARTIFACTS_DIR": "a",
+		"E2E_LIBVIRT_SOCKET": "/sock", "E2E_LAB_MODE": "host", "E2E_ACCEL": "kvm",
+		"E2E_MAX_VCPUS": "0", "E2E_MAX_MEMORY_MIB": " 768 ",
+		"E2E_STALL": "1s", "E2E_CLOUD_INIT": "2s", "E2E_SSH": "3s", "E2E_COMMAND": "4s",
+		"E2E_FAILOVER": "5s", "E2E_TEARDOWN": "6s", "E2E_POLL": "7ms",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Paths != (Paths{Cache: "/c", State: "/s", Artifacts: "a"}) || s.Paths.PoolDir() != "/s/pool" {
+		t.Errorf("paths: %+v", s.Paths)
+	}
+	if s.LibvirtSocket != "/sock" || s.LabMode != "host" || s.Accel != AccelKVM {
+		t.Errorf("socket, mode, accel: %q %q %q", s.LibvirtSocket, s.LabMode, s.Accel)
+	}
+	if s.Limits != (Limits{MaxVCPUs: 0, MaxMemoryMiB: 768, VCPUsSet: true}) {
+		t.Errorf("limits: %+v", s.Limits)
+	}
+	want := Intervals{Stall: time.Second, CloudInit: 2 * time.Second, SSH: 3 * time.Second, Command: 4 * time.Second,
+		Failover: 5 * time.Second, Teardown: 6 * time.Second, Poll: 7 * time.Millisecond}
+	for _, a := range []Accel{AccelKVM, AccelTCG} {
+		if got := s.Intervals(a); got != want {
+			t.Errorf("intervals under %s: got %+v, want %+v", a, got, want)
+		}
+	}
+}
+
+// One override leaves the other intervals at the accelerator's defaults.
+func TestIntervalsOverrideOnlyWhatIsGiven(t *testing.T) {
+	s, err := Load(env(map[string]string{"E2E_CLOUD_INIT": "15m"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DefaultIntervals(AccelKVM)
+	want.CloudInit = 15 * time.Minute
+	if got := s.Intervals(AccelKVM); got != want {
+		t.Errorf("got %+v, want %+v", got, want)
+	}
+}
+
+func TestLoadRefusesBadValues(t *testing.T) {
+	for name, bad := range map[string][]string{
+		"E2E_ACCEL":          {"xen", "KVM"},
+		"E2E_MAX_VCPUS":      {"-1", "two", "1.5"},
+		"E2E_MAX_MEMORY_MIB": {"100", "-5", "lots"},
+		"E2E_CLOUD_INIT":     {"10", "-1m", "0s", "soon"},
+		"E2E_POLL":           {"0"},
+	} {
+		for _, v := range bad {
+			_, err := Load(env(map[string]string{name: v}))
+			if err == nil || !strings.Contains(err.Error(), name+"=") {
+				t.Errorf("%s=%q: want an error naming %s, got %v", name, v, name, err)
+			}
+		}
+	}
+}
+
+// Every bad value is reported at once, not only the first.
+func TestLoadReportsEveryBadValue(t *testing.T) {
+	_, err := Load(env(map[string]string{"E2E_ACCEL": "xen", "E2E_MAX_VCPUS": "x", "E2E_SSH": "y"}))
+	for _, name := range []string{"E2E_ACCEL", "E2E_MAX_VCPUS", "E2E_SSH"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("error lacks %s: %v", name, err)
+		}
+	}
+}

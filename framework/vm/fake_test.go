@@ -1,0 +1,133 @@
+package vm_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/drivelab/drivelab/framework/config"
+	"github.com/drivelab/drivelab/framework/topology"
+	"github.com/drivelab/drivelab/framework/vm"
+	"github.com/drivelab/drivelab/framework/vm/vmtest"
+)
+
+// bridgeOK is a lab dialer whose bridge exists and that reaches no guest.
+type bridgeOK struct{}
+
+func (bridgeOK) DialContext(context.Context, string, string) (net.Conn, error) {
+	return nil, errors.New("no guests in a unit test")
+}
+func (bridgeOK) CheckBridge(context.Context, string) error { return nil }
+
+// fakeInput is a boot of the fixture topology against the fake libvirt,
+// shrunk so that any host's memory fits it.
+func fakeInput(t *testing.T, conn vm.Libvirt, run string) vm.BootInput {
+	t.Helper()
+	topo, err := topology.Load("../../fixtures/topology.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	touch := func(name string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	drives := map[string]string{}
+	for i := range topo.Nodes {
+		topo.Nodes[i].MemoryMiB = 1
+		drives[topo.Nodes[i].Name] = touch(topo.Nodes[i].Name + ".iso")
+	}
+	return vm.BootInput{
+		Conn: conn, RunID: run, Topology: topo, Image: vm.Image{Disk: touch("disk.qcow2")}, Drives: drives,
+		ArtifactsDir: filepath.Join(dir, "artifacts"), Intervals: config.DefaultIntervals(config.AccelTCG),
+		PoolDir: filepath.Join(dir, "pool"), Dialer: bridgeOK{},
+	}
+}
+
+// A node that cannot be defined fails the boot, and the boot removes every
+// domain and volume it created for the run, and nothing of another run.
+func TestBootAllFailureRemovesTheRun(t *testing.T) {
+	f := vmtest.New()
+	otherDom := vm.DomainName("other", "web01")
+	x, err := vm.New(vm.WithName(otherDom), vm.WithMetadata("other", "web01")).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.DomainDefineXML(x); err != nil {
+		t.Fatal(err)
+	}
+	f.AddVolume(vm.DomainName("other", "web01") + ".qcow2")
+
+	in := fakeInput(t, f, "r1")
+	broken := vm.DomainName("r1", "web02")
+	f.FailDefine[broken] = errors.New("injected: define refused")
+	_, err = vm.BootAll(context.Background(), in)
+	if err == nil || !strings.Contains(err.Error(), "node web02") || !strings.Contains(err.Error(), "injected") {
+		t.Fatalf("BootAll = %v, want node web02's define error", err)
+	}
+	if got, want := f.Domains(), []string{otherDom}; !slices.Equal(got, want) {
+		t.Errorf("domains left %v, want only the other run's %v", got, want)
+	}
+	if got, want := f.Volumes(), []string{vm.DomainName("other", "web01") + ".qcow2"}; !slices.Equal(got, want) {
+		t.Errorf("volumes left %v, want only the other run's %v", got, want)
+	}
+	created := 0
+	for _, c := range f.Calls() {
+		if strings.HasPrefix(c, "DomainDefineXML "+vm.Prefix+"r1-") {
+			created++
+		}
+	}
+	if created == 0 {
+		t.Error("BootAll defined nothing before the failing node: the test shows no cleanup")
+	}
+}
+
+// DownRun removes exactly the run's domains and volumes; Leftovers agrees.
+func TestDownRunTouchesNoOtherRun(t *testing.T) {
+	f := vmtest.New()
+	for _, run := range []string{"r1", "r2"} {
+		for _, node := range []string{"a", "b"} {
+			x, err := vm.New(vm.WithName(vm.DomainName(run, node)), vm.WithMetadata(run, node)).Marshal()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.DomainDefineXML(x); err != nil {
+				t.Fatal(err)
+			}
+			f.AddVolume(vm.DomainName(run, node) + ".qcow2")
+		}
+	}
+	dom, err := f.DomainLookupByName(vm.DomainName("r1", "a"))
+	if err == nil {
+		err = f.DomainCreate(dom)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	removed, err := vm.DownRun(context.Background(), f, "r1", config.DefaultIntervals(config.AccelTCG).Teardown)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 4 {
+		t.Errorf("removed %v, want r1's two domains and two volumes", removed)
+	}
+	for _, name := range append(f.Domains(), f.Volumes()...) {
+		if !strings.HasPrefix(name, vm.Prefix+"r2-") {
+			t.Errorf("%s is left (or r2's was removed)", name)
+		}
+	}
+	if len(f.Domains()) != 2 || len(f.Volumes()) != 2 {
+		t.Errorf("r2 must keep its 2 domains and 2 volumes: %v %v", f.Domains(), f.Volumes())
+	}
+	if left, err := vm.Leftovers(f, "r1"); err != nil || len(left) != 0 {
+		t.Errorf("Leftovers(r1) = %v, %v", left, err)
+	}
+}
