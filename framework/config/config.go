@@ -26,6 +26,9 @@ type Intervals struct {
 	// Failover: a service on a node stopped or started until the nodes that
 	// health-check it have seen the change.
 	Failover time.Duration `env:"FAILOVER"`
+	// Admission: how long a run may wait for room on the host (other runs
+	// booting, or holding its memory) before it gives up.
+	Admission time.Duration `env:"ADMISSION"`
 	// Teardown: destroying domains and volumes of a run.
 	Teardown time.Duration `env:"TEARDOWN"`
 	// Poll: how often a wait looks again.
@@ -50,6 +53,7 @@ func DefaultIntervals(a Accel) Intervals {
 			SSH:       time.Minute,
 			Command:   30 * time.Second,
 			Failover:  20 * time.Second,
+			Admission: 15 * time.Minute,
 			Teardown:  time.Minute,
 			Poll:      200 * time.Millisecond,
 		}
@@ -60,6 +64,7 @@ func DefaultIntervals(a Accel) Intervals {
 		SSH:       3 * time.Minute,
 		Command:   90 * time.Second,
 		Failover:  45 * time.Second,
+		Admission: 30 * time.Minute,
 		Teardown:  2 * time.Minute,
 		Poll:      250 * time.Millisecond,
 	}

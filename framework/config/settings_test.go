@@ -37,7 +37,7 @@ func TestLoadParsesEveryVariable(t *testing.T) {
 		"E2E_LIBVIRT_SOCKET": "/sock", "E2E_LAB_MODE": "host", "E2E_ACCEL": "kvm",
 		"E2E_MAX_VCPUS": "0", "E2E_MAX_MEMORY_MIB": " 768 ",
 		"E2E_STALL": "1s", "E2E_CLOUD_INIT": "2s", "E2E_SSH": "3s", "E2E_COMMAND": "4s",
-		"E2E_FAILOVER": "5s", "E2E_TEARDOWN": "6s", "E2E_POLL": "7ms",
+		"E2E_FAILOVER": "5s", "E2E_TEARDOWN": "6s", "E2E_POLL": "7ms", "E2E_ADMISSION": "8s",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +52,7 @@ func TestLoadParsesEveryVariable(t *testing.T) {
 		t.Errorf("limits: %+v", s.Limits)
 	}
 	want := Intervals{Stall: time.Second, CloudInit: 2 * time.Second, SSH: 3 * time.Second, Command: 4 * time.Second,
-		Failover: 5 * time.Second, Teardown: 6 * time.Second, Poll: 7 * time.Millisecond}
+		Failover: 5 * time.Second, Teardown: 6 * time.Second, Poll: 7 * time.Millisecond, Admission: 8 * time.Second}
 	for _, a := range []Accel{AccelKVM, AccelTCG} {
 		if got := s.Intervals(a); got != want {
 			t.Errorf("intervals under %s: got %+v, want %+v", a, got, want)

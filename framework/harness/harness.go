@@ -215,6 +215,12 @@ func admit(ctx context.Context, in UpInput, say func(string, ...any)) (*Ticket, 
 	if seg := in.Lab.Segment(in.RunID); seg.Shared {
 		claim.Exclusive = "bridge " + seg.Bridge
 	}
+	if in.Intervals.Admission <= 0 {
+		return nil, errors.New("UpInput.Intervals.Admission is not set (config.DefaultIntervals)")
+	}
+	ctx, cancel := context.WithTimeoutCause(ctx, in.Intervals.Admission,
+		fmt.Errorf("no room on this host within the Admission interval (%s, E2E_ADMISSION)", in.Intervals.Admission))
+	defer cancel()
 	return Admit(ctx, AdmitInput{
 		Claim: claim, Budget: budget, Dir: in.Host().Registry,
 		Poll: in.Intervals.Poll, Report: admissionReport, Progress: say,

@@ -123,6 +123,8 @@ var _ = Describe("scenario", func() {
 			})
 
 			for _, check := range sc.Checks {
+				// NodeTimeout, not SpecTimeout: the first spec of an Ordered
+				// container also runs its BeforeAll (admission and boot).
 				It(check.Name, func(ctx SpecContext) {
 					var results []verify.Result
 					select {
@@ -132,7 +134,7 @@ var _ = Describe("scenario", func() {
 					}
 					verdict.Add(check.Name, results)
 					Expect(verify.Err(results)).To(Succeed())
-				}, SpecTimeout(checkBudget()))
+				}, NodeTimeout(checkBudget()))
 			}
 
 			AfterAll(func(ctx SpecContext) {
@@ -199,7 +201,7 @@ func mustIntervals(conn *libvirt.Libvirt) config.Intervals {
 // defaults or overrides, whichever the run will use.
 func bootBudget() time.Duration {
 	iv := env.Intervals(config.AccelTCG)
-	return iv.CloudInit + iv.SSH + iv.Teardown
+	return iv.Admission + iv.CloudInit + iv.SSH + iv.Teardown
 }
 
 // checkBudget bounds one check: a handful of remote commands.
