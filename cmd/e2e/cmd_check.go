@@ -60,7 +60,7 @@ func runCheck(ctx context.Context, args []string) error {
 	for _, c := range drift {
 		fmt.Printf("warning: %s differs from what it booted (%s): `e2e up` applies it\n", c.Node, c.Reason())
 	}
-	checksCtx, cancel := context.WithTimeout(ctx, 6*k.iv.Command)
+	checksCtx, cancel := context.WithTimeout(ctx, 6*k.up.Intervals.Command)
 	defer cancel()
 	verdict, all := verify.RunAll(checksCtx, l.Env, checks)
 	fmt.Printf("scenario %s on kept lab %s:\n%s", sc.Name, k.rec.Run, verdict.Table())

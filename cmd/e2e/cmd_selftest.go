@@ -11,11 +11,9 @@ import (
 
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/harness"
-	"github.com/drivelab/drivelab/framework/lab"
 	"github.com/drivelab/drivelab/framework/lint"
 	"github.com/drivelab/drivelab/framework/selftest"
 	"github.com/drivelab/drivelab/framework/verify"
-	"github.com/drivelab/drivelab/framework/vm"
 	"github.com/drivelab/drivelab/scenarios"
 )
 
@@ -115,28 +113,17 @@ func pick(variants []selftest.Variant, only string) ([]selftest.Variant, error) 
 	return picked, nil
 }
 
-// bootInput fills in what booting needs: the lab, libvirt, the intervals
-// for its accelerator, the guest image and its packages.
+// bootInput opens the lab for up (harness.Open): libvirt, the intervals for
+// its accelerator, the guest image and its packages; artifacts go to artifacts.
 func bootInput(ctx context.Context, env config.Settings, up *harness.UpInput, image, artifacts string) error {
-	labCfg, err := lab.DefaultConfig(env, up.Topology)
+	opened, err := harness.Open(ctx, harness.OpenInput{
+		Settings: env, Run: *up,
+		Guest: &harness.GuestInput{CacheDir: env.Paths.Cache, UserImage: image, PackageDir: up.PackageDir},
+	})
 	if err != nil {
 		return err
 	}
-	conn, err := vm.Connect(ctx, labCfg.LibvirtSocket)
-	if err != nil {
-		return err
-	}
-	accel, err := vm.Accel(conn, env.Accel)
-	if err == nil {
-		up.Intervals, up.Limits, up.Accel = env.Intervals(accel), env.Limits, env.Accel
-		paths := env.Paths
-		up.Image, up.PackageDir, err = harness.Guest(harness.GuestInput{CacheDir: paths.Cache, UserImage: image, PackageDir: up.PackageDir})
-		paths.Artifacts = artifacts
-		up.Lab, up.Conn, up.Paths, up.Progress = labCfg, conn, paths, os.Stdout
-	}
-	if err != nil {
-		conn.Disconnect()
-		return err
-	}
+	opened.Paths.Artifacts, opened.Progress = artifacts, os.Stdout
+	*up = opened
 	return nil
 }

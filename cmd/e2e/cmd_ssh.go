@@ -95,7 +95,7 @@ func sshSession(ctx context.Context, name, cmd string) (int, error) {
 		reach.Nodes = append(reach.Nodes, node)
 	}
 	sessions, err := harness.Connect(ctx, harness.ConnectInput{
-		Topology: &reach, Client: client, Dial: k.lab.Segment(k.rec.Run).Dialer().DialContext, Access: access, Intervals: k.iv,
+		Topology: &reach, Client: client, Dial: k.up.Lab.Segment(k.rec.Run).Dialer().DialContext, Access: access, Intervals: k.up.Intervals,
 	})
 	if err != nil {
 		return -1, err
@@ -136,7 +136,7 @@ func sshSession(ctx context.Context, name, cmd string) (int, error) {
 // running fails fast when a node's domain is not running, instead of
 // waiting out the SSH interval.
 func running(k *keptLab, nodes ...string) error {
-	doms, err := vm.List(k.conn)
+	doms, err := vm.List(k.up.Conn)
 	if err != nil {
 		return err
 	}

@@ -71,15 +71,20 @@ func runUp(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	lc, conn, iv, err := libvirtFor(ctx, env, topo)
+	// A new lab boots the chosen image; a kept one keeps its record's.
+	var guest *harness.GuestInput
+	if rec == nil {
+		guest = &harness.GuestInput{CacheDir: paths.Cache, UserImage: choice.Image, PackageDir: choice.Packages}
+	}
+	up, err := harness.Open(ctx, harness.OpenInput{Settings: env, Guest: guest, Run: harness.UpInput{
+		Topology: topo, TemplatesDir: choice.Templates, Flavor: choice.Flavor, Overlay: choice.Overlay,
+		Progress: os.Stdout, LintRules: rules,
+	}})
 	if err != nil {
 		return err
 	}
-	defer conn.Disconnect()
-	in := harness.KeepInput{Scenario: choice.Scenario, UpInput: harness.UpInput{
-		Topology: topo, TemplatesDir: choice.Templates, Flavor: choice.Flavor, Overlay: choice.Overlay,
-		Conn: conn, Lab: lc, Paths: paths, Intervals: iv, Limits: env.Limits, Accel: env.Accel, Progress: os.Stdout, LintRules: rules,
-	}}
+	defer up.Close()
+	in := harness.KeepInput{Scenario: choice.Scenario, UpInput: up}
 	start := time.Now()
 	if rec == nil {
 		return keepNew(ctx, in, choice, start)
@@ -89,13 +94,6 @@ func runUp(ctx context.Context, args []string) error {
 
 // keepNew boots a fresh kept lab.
 func keepNew(ctx context.Context, in harness.KeepInput, choice upChoice, start time.Time) error {
-	var err error
-	in.Image, in.PackageDir, err = harness.Guest(harness.GuestInput{
-		CacheDir: in.Paths.Cache, UserImage: choice.Image, PackageDir: choice.Packages,
-	})
-	if err != nil {
-		return err
-	}
 	in.RunID = choice.Run
 	if in.RunID == "" {
 		in.RunID = vm.NewRunID()

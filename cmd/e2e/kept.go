@@ -7,37 +7,14 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/digitalocean/go-libvirt"
-
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/harness"
-	"github.com/drivelab/drivelab/framework/lab"
 	"github.com/drivelab/drivelab/framework/topology"
-	"github.com/drivelab/drivelab/framework/vm"
 	"github.com/drivelab/drivelab/scenarios"
 )
 
 // The developer loop's commands (up, check, ssh, status, down) share a kept
 // lab: harness.Record in the state directory says what it runs.
-
-// libvirtFor connects to the lab of topo and picks the intervals for its
-// accelerator. The caller disconnects.
-func libvirtFor(ctx context.Context, env config.Settings, topo *topology.Topology) (lab.Config, *libvirt.Libvirt, config.Intervals, error) {
-	lc, err := lab.DefaultConfig(env, topo)
-	if err != nil {
-		return lc, nil, config.Intervals{}, err
-	}
-	conn, err := vm.Connect(ctx, lc.LibvirtSocket)
-	if err != nil {
-		return lc, nil, config.Intervals{}, err
-	}
-	accel, err := vm.Accel(conn, env.Accel)
-	if err == nil {
-		return lc, conn, env.Intervals(accel), nil
-	}
-	conn.Disconnect()
-	return lc, nil, config.Intervals{}, err
-}
 
 // keptLab is the current kept lab, its topology and a libvirt connection.
 type keptLab struct {
@@ -45,9 +22,8 @@ type keptLab struct {
 	rec *harness.Record
 	// topo is the topology file as it is now; rec.Effective gives the uuids in use.
 	topo *topology.Topology
-	lab  lab.Config
-	conn *libvirt.Libvirt
-	iv   config.Intervals
+	// up is the kept lab as its record describes it, once connected.
+	up harness.UpInput
 }
 
 // loadKept finds the kept lab and loads its topology; connect reaches
@@ -68,23 +44,25 @@ func loadKept() (*keptLab, error) {
 	return k, nil
 }
 
-// connect connects to libvirt; close disconnects.
+// connect opens the kept lab as its record describes it (harness.Open);
+// close disconnects.
 func (k *keptLab) connect(ctx context.Context) error {
+	r := k.rec
 	var err error
-	k.lab, k.conn, k.iv, err = libvirtFor(ctx, k.env, k.topo)
+	k.up, err = harness.Open(ctx, harness.OpenInput{Settings: k.env, Run: harness.UpInput{
+		RunID: r.Run, Topology: k.topo, TemplatesDir: r.Templates, Flavor: r.Flavor, Overlay: r.Overlay,
+		Image: r.Image, PackageDir: r.PackageDir,
+	}})
 	return err
 }
 
-func (k *keptLab) close() { k.conn.Disconnect() }
+func (k *keptLab) close() { k.up.Close() }
 
-// input is the kept lab as its record describes it.
+// input is the kept lab's KeepInput, reporting to progress.
 func (k *keptLab) input(progress io.Writer) harness.KeepInput {
-	r := k.rec
-	return harness.KeepInput{Scenario: r.Scenario, UpInput: harness.UpInput{
-		RunID: r.Run, Topology: k.topo, TemplatesDir: r.Templates, Flavor: r.Flavor, Overlay: r.Overlay,
-		Conn: k.conn, Image: r.Image, PackageDir: r.PackageDir, Lab: k.lab, Paths: k.env.Paths,
-		Intervals: k.iv, Limits: k.env.Limits, Accel: k.env.Accel, Progress: progress,
-	}}
+	up := k.up
+	up.Progress = progress
+	return harness.KeepInput{Scenario: k.rec.Scenario, UpInput: up}
 }
 
 // scenarioNamed finds a registered scenario.

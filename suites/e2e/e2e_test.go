@@ -8,14 +8,12 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/digitalocean/go-libvirt"
 	. "github.com/onsi/ginkgo/v2"
 	"github.com/onsi/ginkgo/v2/reporters"
 	. "github.com/onsi/gomega"
 
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/harness"
-	"github.com/drivelab/drivelab/framework/lab"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/verify"
 	"github.com/drivelab/drivelab/framework/vm"
@@ -47,6 +45,15 @@ const repoRoot = "../.."
 var _ = Describe("scenario", func() {
 	all := scenarios.All()
 	owners := shardOwners(all)
+	// With several scenarios in this process, each writes to a folder of its
+	// own under -e2e.artifacts, or the last one's verdict and timings would
+	// overwrite the others'.
+	mine := 0
+	for _, o := range owners {
+		if o == thisShard.Index {
+			mine++
+		}
+	}
 	for i, sc := range all {
 		if owners[i] != 0 && owners[i] != thisShard.Index {
 			otherShard(sc, owners[i])
@@ -71,32 +78,29 @@ var _ = Describe("scenario", func() {
 				topo, err := topology.Load(scenarioPath(opts.topology, sc.Topology))
 				Expect(err).NotTo(HaveOccurred())
 				verdict = verify.NewVerdict(topo.NodeNames())
-				labCfg, err := lab.DefaultConfig(env, topo)
-				Expect(err).NotTo(HaveOccurred())
-				conn, err := vm.Connect(ctx, labCfg.LibvirtSocket)
-				Expect(err).NotTo(HaveOccurred())
-				DeferCleanup(conn.Disconnect)
-				intervals = mustIntervals(conn)
-				guest, packages, err := harness.Guest(harness.GuestInput{
-					CacheDir: env.Paths.Cache, UserImage: opts.image, PackageDir: opts.packages,
+				up, err := harness.Open(ctx, harness.OpenInput{
+					Settings: env,
+					Run: harness.UpInput{
+						RunID: vm.NewRunID(), Topology: topo,
+						TemplatesDir: opts.templates, Flavor: opts.flavor, Overlay: scenarioPath(opts.overlay, sc.Overlay),
+						Progress: GinkgoWriter, Diagnostics: sc.Diagnostics, LintRules: sc.Lint,
+					},
+					Guest: &harness.GuestInput{CacheDir: env.Paths.Cache, UserImage: opts.image, PackageDir: opts.packages},
 				})
 				Expect(err).NotTo(HaveOccurred())
-
-				paths := env.Paths
-				runID := vm.NewRunID()
-				if opts.artifacts != "" {
-					paths.Artifacts, runID = filepath.Dir(opts.artifacts), filepath.Base(opts.artifacts)
+				DeferCleanup(up.Close)
+				intervals = up.Intervals
+				switch {
+				case opts.artifacts != "" && mine > 1:
+					up.Paths.Artifacts = filepath.Join(opts.artifacts, sc.Name)
+				case opts.artifacts != "":
+					up.Paths.Artifacts, up.RunID = filepath.Dir(opts.artifacts), filepath.Base(opts.artifacts)
 				}
-				l, err = harness.Up(ctx, harness.UpInput{
-					RunID: runID, Topology: topo, Conn: conn,
-					TemplatesDir: opts.templates, Flavor: opts.flavor, Overlay: scenarioPath(opts.overlay, sc.Overlay),
-					Image: guest, PackageDir: packages, Lab: labCfg,
-					Paths: paths, Intervals: intervals, Limits: env.Limits, Accel: env.Accel, Progress: GinkgoWriter, Diagnostics: sc.Diagnostics, LintRules: sc.Lint,
-				})
+				l, err = harness.Up(ctx, up)
 				Expect(err).NotTo(HaveOccurred())
 				DeferCleanup(func(ctx SpecContext) {
 					if opts.keep {
-						fmt.Fprintf(GinkgoWriter, "keeping run %s up (-e2e.keep); remove it with `e2e down`\n", runID)
+						fmt.Fprintf(GinkgoWriter, "keeping run %s up (-e2e.keep); remove it with `e2e down`\n", up.RunID)
 						Expect(l.MarkKept()).To(Succeed())
 						return
 					}
@@ -189,15 +193,7 @@ func scenarioPath(explicit, rel string) string {
 	return filepath.Join(repoRoot, rel)
 }
 
-// mustIntervals are the defaults for the host's accelerator with E2E_*
-// overrides applied.
-func mustIntervals(conn *libvirt.Libvirt) config.Intervals {
-	accel, err := vm.Accel(conn, env.Accel)
-	Expect(err).NotTo(HaveOccurred())
-	return env.Intervals(accel)
-}
-
-// bootBudget bounds BeforeAll: boot, cloud-init and SSH, at their TCG
+// bootBudget bounds BeforeAll: admission, boot, cloud-init and SSH, at their TCG
 // defaults or overrides, whichever the run will use.
 func bootBudget() time.Duration {
 	iv := env.Intervals(config.AccelTCG)
