@@ -134,22 +134,28 @@ func Update(ctx context.Context, in KeepInput, rec *Record) (*Lab, []Change, err
 	for _, c := range p.changes {
 		fmt.Fprintf(progressOf(in.UpInput), "%-8s %s: booting it again with a fresh instance uuid\n", c.Node, c.Reason())
 	}
+	topo, changes := p.topo, p.changes
 	if len(p.changes) > 0 {
-		if err := p.reboot(ctx, in, rec, l); err != nil {
-			return nil, p.changes, errors.Join(err, l.saveDrives())
+		r, err := p.reinstance()
+		if err != nil {
+			return nil, p.changes, err
+		}
+		topo, changes, l.Drives = r.drives.Topology, r.changes, r.drives.Drives
+		if err := r.apply(ctx, in, rec, l); err != nil {
+			return nil, changes, errors.Join(err, l.saveDrives())
 		}
 	}
 	if err := rec.setInputs(in, rec.Artifacts); err != nil {
-		return nil, p.changes, err
+		return nil, changes, err
 	}
 	rec.Updated = time.Now().UTC()
 	if err := rec.Save(in.Paths); err != nil {
-		return nil, p.changes, err
+		return nil, changes, err
 	}
-	if err := l.connect(ctx, p.topo, p.client, p.access); err != nil {
-		return nil, p.changes, err
+	if err := l.connect(ctx, topo, p.client, p.access); err != nil {
+		return nil, changes, err
 	}
-	return l, p.changes, nil
+	return l, changes, nil
 }
 
 // Attach connects to the kept lab rec as it runs, for checks and shells.
@@ -250,44 +256,52 @@ func (p *keptPlan) lab(in KeepInput, rec *Record) *Lab {
 	return &Lab{in: ui, StateDir: RunDir(in.Paths, rec.Run), ArtifactsDir: rec.Artifacts, Drives: p.drives.Drives, Segment: in.Lab.Segment(rec.Run)}
 }
 
-// reinstance gives every changed node a fresh instance uuid, in its Change,
-// the plan's topology and its drive, without rendering again (see
-// render.Result.Reinstanced). It returns the changed nodes' names.
-func (p *keptPlan) reinstance() ([]string, error) {
-	var names []string
-	uuids := map[string]string{}
-	for i := range p.changes {
-		c := &p.changes[i]
-		uuid, err := newUUID()
-		if err != nil {
-			return nil, err
-		}
-		c.UUID, uuids[c.Node] = uuid, uuid
-		names = append(names, c.Node)
-	}
-	drives, err := p.drives.Reinstanced(uuids)
-	if err != nil {
-		return nil, err
-	}
-	p.drives, p.topo = drives, drives.Topology
-	return names, nil
+// rebootPlan is what Update does to the changed nodes, computed whole
+// before anything is touched.
+type rebootPlan struct {
+	// changes are the plan's, each with the fresh instance uuid it boots with.
+	changes []Change
+	// drives are every node's, the changed ones carrying their fresh uuid.
+	drives *render.Result
 }
 
-// reboot gives every changed node a fresh instance uuid, builds the drives
-// and replaces the changed nodes' domains; on success it records their new
-// uuids and drives in rec (not yet saved).
-func (p *keptPlan) reboot(ctx context.Context, in KeepInput, rec *Record, l *Lab) error {
-	names, err := p.reinstance()
+// names are the changed nodes'.
+func (r rebootPlan) names() []string {
+	var names []string
+	for _, c := range r.changes {
+		names = append(names, c.Node)
+	}
+	return names
+}
+
+// reinstance plans the reboot: a fresh instance uuid for every changed
+// node, in its Change and its drive, without rendering again (see
+// render.Result.Reinstanced). The plan it is called on stays as it was.
+func (p *keptPlan) reinstance() (rebootPlan, error) {
+	r := rebootPlan{changes: slices.Clone(p.changes)}
+	uuids := map[string]string{}
+	for i := range r.changes {
+		uuid, err := newUUID()
+		if err != nil {
+			return rebootPlan{}, err
+		}
+		r.changes[i].UUID, uuids[r.changes[i].Node] = uuid, uuid
+	}
+	var err error
+	r.drives, err = p.drives.Reinstanced(uuids)
+	return r, err
+}
+
+// apply builds the drives, replaces the changed nodes' domains and, once
+// they booted, records their new uuids and drives in rec (not yet saved).
+func (r rebootPlan) apply(ctx context.Context, in KeepInput, rec *Record, l *Lab) error {
+	names := r.names()
+	isos, err := buildDrives(ctx, r.drives.Drives, filepath.Join(l.StateDir, "drives"))
 	if err != nil {
 		return err
 	}
-	l.Drives = p.drives.Drives
-	isos, err := buildDrives(ctx, l.Drives, filepath.Join(l.StateDir, "drives"))
-	if err != nil {
-		return err
-	}
-	subset := *p.topo
-	subset.Nodes = slices.DeleteFunc(slices.Clone(p.topo.Nodes), func(n topology.Node) bool { return !slices.Contains(names, n.Name) })
+	subset := *r.drives.Topology
+	subset.Nodes = slices.DeleteFunc(slices.Clone(subset.Nodes), func(n topology.Node) bool { return !slices.Contains(names, n.Name) })
 	drives := map[string]string{}
 	for _, n := range names {
 		drives[n] = isos[n]
@@ -312,7 +326,7 @@ func (p *keptPlan) reboot(ctx context.Context, in KeepInput, rec *Record, l *Lab
 			strings.Join(names, ", "), err)
 	}
 	now := time.Now().UTC()
-	for _, d := range p.drives.Drives {
+	for _, d := range r.drives.Drives {
 		if !slices.Contains(names, d.Node.Name) {
 			continue
 		}

@@ -139,23 +139,26 @@ func TestReinstanceIsTheRenderingWithNewUUIDs(t *testing.T) {
 	}
 	before := digests(t, res.Drives)
 	p := &keptPlan{topo: in.topo, drives: res, changes: []Change{{Node: "web01", Domain: "missing"}}}
-	names, err := p.reinstance()
-	if err != nil || !slices.Equal(names, []string{"web01"}) {
-		t.Fatalf("reinstance = %v, %v", names, err)
+	r, err := p.reinstance()
+	if err != nil || !slices.Equal(r.names(), []string{"web01"}) {
+		t.Fatalf("reinstance = %v, %v", r.names(), err)
 	}
-	uuid := p.changes[0].UUID
-	if n, _ := p.topo.Node("web01"); n.UUID != uuid || uuid == "" {
-		t.Fatalf("web01's uuid in the plan: %q, in its change %q", n.UUID, uuid)
+	uuid := r.changes[0].UUID
+	if n, _ := r.drives.Topology.Node("web01"); n.UUID != uuid || uuid == "" {
+		t.Fatalf("web01's uuid in the reboot plan: %q, in its change %q", n.UUID, uuid)
 	}
 	if n, _ := in.topo.Node("web01"); n.UUID == uuid {
 		t.Error("reinstance changed the topology it was given")
 	}
+	if p.changes[0].UUID != "" || p.drives != res {
+		t.Error("reinstance changed the plan it was called on")
+	}
 	rec := &Record{}
-	for _, n := range p.topo.Nodes {
+	for _, n := range r.drives.Topology.Nodes {
 		rec.Nodes = append(rec.Nodes, NodeRecord{Name: n.Name, UUID: n.UUID})
 	}
 	fresh := digests(t, in.render(t, rec.Effective(in.topo)))
-	after := digests(t, p.drives.Drives)
+	after := digests(t, r.drives.Drives)
 	for _, n := range in.topo.NodeNames() {
 		if after[n].Digest != fresh[n].Digest {
 			t.Errorf("%s: reinstanced drive differs from a rendering with its uuid in %v", n, Changed(fresh[n], after[n]))
@@ -164,7 +167,7 @@ func TestReinstanceIsTheRenderingWithNewUUIDs(t *testing.T) {
 	if got := differing(in.topo, before, after); !slices.Equal(got, []string{"web01"}) {
 		t.Errorf("reinstancing web01 changed %v", got)
 	}
-	if !bytes.Contains(p.drives.Drives[2].MetaData, []byte(`"uuid": "`+uuid+`"`)) {
-		t.Errorf("web01's meta_data: %s", p.drives.Drives[2].MetaData)
+	if !bytes.Contains(r.drives.Drives[2].MetaData, []byte(`"uuid": "`+uuid+`"`)) {
+		t.Errorf("web01's meta_data: %s", r.drives.Drives[2].MetaData)
 	}
 }
