@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/drivelab/drivelab/framework/lint/linttest"
+	"github.com/drivelab/drivelab/framework/harness/linttest"
 	"github.com/drivelab/drivelab/framework/render"
 )
 

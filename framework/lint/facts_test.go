@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/drivelab/drivelab/framework/lint"
-	"github.com/drivelab/drivelab/framework/lint/linttest"
+	"github.com/drivelab/drivelab/framework/harness/linttest"
 )
 
 // Every fact the topology determines is read back from the drive the way the

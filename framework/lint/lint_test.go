@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/drivelab/drivelab/framework/lint"
-	"github.com/drivelab/drivelab/framework/lint/linttest"
+	"github.com/drivelab/drivelab/framework/harness/linttest"
 	"github.com/drivelab/drivelab/framework/render"
 	"github.com/drivelab/drivelab/framework/topology"
 )
