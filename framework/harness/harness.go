@@ -127,6 +127,9 @@ func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
 	if err := l.Segment.Create(ctx); err != nil {
 		return l, err
 	}
+	if !l.Segment.Shared {
+		say("harness: run %s has its own network: netns %s, bridge %s", in.RunID, l.Segment.Namespace, l.Segment.Bridge)
+	}
 	isos, err := buildDrives(ctx, l.Drives, filepath.Join(l.StateDir, "drives"))
 	if err != nil {
 		return l, err
