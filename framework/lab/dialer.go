@@ -51,9 +51,11 @@ func (d nsDialer) DialContext(ctx context.Context, network, address string) (net
 }
 
 func (d nsDialer) CheckBridge(ctx context.Context, bridge string) error {
-	if _, err := openNamespace(d.ns); err != nil {
+	f, err := openNamespace(d.ns)
+	if err != nil {
 		return err
 	}
+	f.Close()
 	return checkBridge(ctx, d.ns, bridge)
 }
 

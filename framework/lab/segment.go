@@ -73,9 +73,11 @@ type segmentDialer struct {
 }
 
 func (d segmentDialer) CheckBridge(ctx context.Context, bridge string) error {
-	if _, err := openNamespace(d.ns); err != nil {
+	f, err := openNamespace(d.ns)
+	if err != nil {
 		return err
 	}
+	f.Close()
 	return checkBridge(ctx, d.lab, bridge)
 }
 
