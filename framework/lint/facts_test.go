@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/drivelab/drivelab/framework/lint"
 	"github.com/drivelab/drivelab/framework/harness/linttest"
+	"github.com/drivelab/drivelab/framework/lint"
 )
 
 // Every fact the topology determines is read back from the drive the way the

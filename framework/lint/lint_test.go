@@ -10,8 +10,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/drivelab/drivelab/framework/lint"
 	"github.com/drivelab/drivelab/framework/harness/linttest"
+	"github.com/drivelab/drivelab/framework/lint"
 	"github.com/drivelab/drivelab/framework/render"
 	"github.com/drivelab/drivelab/framework/topology"
 )
