@@ -40,8 +40,8 @@ type UpInput struct {
 	Lab        lab.Config
 	Paths      config.Paths
 	Intervals  config.Intervals
-	// Limits cap every node's size, Accel forces the accelerator ("":
-	// detect); both from config.Settings.
+	// Limits cap every node's size (config.Settings); Accel is the
+	// accelerator, as forced by E2E_ACCEL or found by Open ("": detect).
 	Limits config.Limits
 	Accel  config.Accel
 	// Progress receives one line per node state change.
@@ -120,10 +120,10 @@ func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
 	if err := in.Host().ReapOrphans(ctx, in.Intervals.Teardown, say); err != nil {
 		return l, err
 	}
-	if l.ticket, err = admit(ctx, in, say); err != nil {
+	l.Segment = in.Lab.Segment(in.RunID)
+	if l.ticket, err = AdmitRun(ctx, in, l.Segment, say); err != nil {
 		return l, err
 	}
-	l.Segment = in.Lab.Segment(in.RunID)
 	if err := l.Segment.Create(ctx); err != nil {
 		return l, err
 	}
@@ -201,8 +201,9 @@ func (l *Lab) Down(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// admit waits until the run fits on the host beside the runs already there.
-func admit(ctx context.Context, in UpInput, say func(string, ...any)) (*Ticket, error) {
+// AdmitRun records in's claim once the run fits on the host beside the
+// runs already there (Admit); seg is the network the run will use.
+func AdmitRun(ctx context.Context, in UpInput, seg lab.Segment, say func(string, ...any)) (*Ticket, error) {
 	accel, err := vm.Accel(in.Conn, in.Accel)
 	if err != nil {
 		return nil, err
@@ -215,7 +216,7 @@ func admit(ctx context.Context, in UpInput, say func(string, ...any)) (*Ticket, 
 		}
 	}
 	claim := Claim{Run: in.RunID, Owner: vm.ProcessOwner(in.RunID, ""), VCPUs: vcpus, MemoryMiB: mem, Booting: true, Since: time.Now()}
-	if seg := in.Lab.Segment(in.RunID); seg.Shared {
+	if seg.Shared {
 		claim.Exclusive = "bridge " + seg.Bridge
 	}
 	if in.Intervals.Admission <= 0 {

@@ -33,7 +33,7 @@ func Open(ctx context.Context, in OpenInput) (UpInput, error) {
 	if err != nil {
 		return UpInput{}, err
 	}
-	up.Lab, up.Paths, up.Limits, up.Accel = lc, s.Paths, s.Limits, s.Accel
+	up.Lab, up.Paths, up.Limits = lc, s.Paths, s.Limits
 	if in.Guest != nil {
 		if up.Image, up.PackageDir, err = Guest(*in.Guest); err != nil {
 			return UpInput{}, err
@@ -48,7 +48,7 @@ func Open(ctx context.Context, in OpenInput) (UpInput, error) {
 		conn.Disconnect()
 		return UpInput{}, err
 	}
-	up.Conn, up.Intervals = conn, s.Intervals(accel)
+	up.Conn, up.Intervals, up.Accel = conn, s.Intervals(accel), accel
 	return up, nil
 }
 

@@ -1,6 +1,7 @@
 package lab
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,7 +32,9 @@ type Dialer interface {
 // error and never falls back to the host namespace.
 func NamespaceDialer(namespace string) Dialer { return nsDialer{ns: namespace} }
 
-type nsDialer struct{ ns string }
+// nsDialer dials from namespace ns; the bridge guests attach to lives in
+// bridgeNS, or in ns when that is "".
+type nsDialer struct{ ns, bridgeNS string }
 
 func (d nsDialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
 	if _, err := netip.ParseAddrPort(address); err != nil {
@@ -56,7 +59,7 @@ func (d nsDialer) CheckBridge(ctx context.Context, bridge string) error {
 		return err
 	}
 	f.Close()
-	return checkBridge(ctx, d.ns, bridge)
+	return checkBridge(ctx, cmp.Or(d.bridgeNS, d.ns), bridge)
 }
 
 // inNamespace runs fn on a dedicated OS thread switched into the namespace.

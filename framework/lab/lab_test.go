@@ -80,7 +80,7 @@ func greeting(t *testing.T, c net.Conn) string {
 func listenIn(t *testing.T, ns, addr string) net.Listener {
 	t.Helper()
 	var ln net.Listener
-	err := nsDialer{ns}.inNamespace(func() error {
+	err := nsDialer{ns: ns}.inNamespace(func() error {
 		var err error
 		ln, err = net.Listen("tcp", addr)
 		return err
@@ -224,7 +224,7 @@ func TestHostDialerDialsOnlyOntoTheBridge(t *testing.T) {
 
 	var got string
 	var refused error
-	err := nsDialer{ns}.inNamespace(func() error {
+	err := nsDialer{ns: ns}.inNamespace(func() error {
 		c, err := HostDialer("lo").DialContext(ctx, "tcp", ln.Addr().String())
 		if err != nil {
 			return err
@@ -441,7 +441,7 @@ func TestUpHostModeCreatesNothing(t *testing.T) {
 	c.Progress = &progress
 	inScratch := func() error {
 		var upErr error
-		if err := (nsDialer{ns}).inNamespace(func() error { upErr = Up(ctx, c); return nil }); err != nil {
+		if err := (nsDialer{ns: ns}).inNamespace(func() error { upErr = Up(ctx, c); return nil }); err != nil {
 			t.Fatal(err)
 		}
 		return upErr

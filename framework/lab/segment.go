@@ -62,23 +62,7 @@ func (s Segment) Dialer() Dialer {
 	if s.Shared {
 		return HostDialer(s.Bridge)
 	}
-	return segmentDialer{nsDialer: nsDialer{ns: s.Namespace}, lab: s.lab.Namespace}
-}
-
-// segmentDialer dials from the run's namespace; the bridge guests attach to
-// lives in the lab's.
-type segmentDialer struct {
-	nsDialer
-	lab string
-}
-
-func (d segmentDialer) CheckBridge(ctx context.Context, bridge string) error {
-	f, err := openNamespace(d.ns)
-	if err != nil {
-		return err
-	}
-	f.Close()
-	return checkBridge(ctx, d.lab, bridge)
+	return nsDialer{ns: s.Namespace, bridgeNS: s.lab.Namespace}
 }
 
 // Create makes the segment and is idempotent; on failure it removes what it

@@ -4,14 +4,11 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/drivelab/drivelab/framework/config"
-	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/vm"
 	"github.com/drivelab/drivelab/framework/vm/vmtest"
 )
@@ -28,28 +25,12 @@ func (bridgeOK) CheckBridge(context.Context, string) error { return nil }
 // shrunk so that any host's memory fits it.
 func fakeInput(t *testing.T, conn vm.Libvirt, run string) vm.BootInput {
 	t.Helper()
-	topo, err := topology.Load("../../fixtures/topology.yaml")
-	if err != nil {
-		t.Fatal(err)
+	in := vm.GoodInput(t)
+	in.Conn, in.RunID, in.Dialer = conn, run, bridgeOK{}
+	for i := range in.Topology.Nodes {
+		in.Topology.Nodes[i].MemoryMiB = 1
 	}
-	dir := t.TempDir()
-	touch := func(name string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	drives := map[string]string{}
-	for i := range topo.Nodes {
-		topo.Nodes[i].MemoryMiB = 1
-		drives[topo.Nodes[i].Name] = touch(topo.Nodes[i].Name + ".iso")
-	}
-	return vm.BootInput{
-		Conn: conn, RunID: run, Topology: topo, Image: vm.Image{Disk: touch("disk.qcow2")}, Drives: drives,
-		ArtifactsDir: filepath.Join(dir, "artifacts"), Intervals: config.DefaultIntervals(config.AccelTCG),
-		PoolDir: filepath.Join(dir, "pool"), Dialer: bridgeOK{},
-	}
+	return in
 }
 
 // A node that cannot be defined fails the boot, and the boot removes every
