@@ -9,7 +9,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/drivelab/drivelab/framework/lab"
+	"github.com/drivelab/drivelab/framework/harness"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/vm"
 )
@@ -54,20 +54,11 @@ func runBoot(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	lc, err := lab.DefaultConfig(env, t)
+	up, err := harness.Open(ctx, harness.OpenInput{Settings: env, Run: harness.UpInput{RunID: *runID, Topology: t}})
 	if err != nil {
 		return err
 	}
-	conn, err := vm.Connect(ctx, lc.LibvirtSocket)
-	if err != nil {
-		return err
-	}
-	defer conn.Disconnect()
-	accel, err := vm.Accel(conn, env.Accel)
-	if err != nil {
-		return err
-	}
-	iv := env.Intervals(accel)
+	defer up.Close()
 	if *artifacts == "" {
 		*artifacts = filepath.Join(env.Paths.Artifacts, *runID)
 	}
@@ -75,27 +66,38 @@ func runBoot(ctx context.Context, args []string) error {
 	for _, n := range t.Nodes {
 		isos[n.Name] = filepath.Join(*drives, n.Name+".iso")
 	}
-	seg := lc.Segment(*runID)
-	if err := seg.Create(ctx); err != nil {
+	// A claim, as every run has: without one, another run's reaper would
+	// take this run's network for an orphan's.
+	seg := up.Lab.Segment(*runID)
+	say := func(f string, a ...any) { fmt.Printf(f+"\n", a...) }
+	ticket, err := harness.AdmitRun(ctx, up, seg, say)
+	if err != nil {
 		return err
 	}
+	release := func() error { return errors.Join(seg.Remove(context.WithoutCancel(ctx)), ticket.Release()) }
+	if err := seg.Create(ctx); err != nil {
+		return errors.Join(err, ticket.Release())
+	}
 	run, err := vm.BootAll(ctx, vm.BootInput{
-		Conn:         conn,
+		Conn:         up.Conn,
 		RunID:        *runID,
 		Topology:     t,
 		Image:        vm.Image{Disk: *disk, Kernel: *kernel, Initrd: *initrd, Cmdline: *cmdline},
 		Drives:       isos,
 		ArtifactsDir: *artifacts,
-		Intervals:    iv,
-		Limits:       env.Limits,
-		Accel:        env.Accel,
-		PoolDir:      env.Paths.PoolDir(),
+		Intervals:    up.Intervals,
+		Limits:       up.Limits,
+		Accel:        up.Accel,
+		PoolDir:      up.Paths.PoolDir(),
 		Dialer:       seg.Dialer(),
 		Bridge:       seg.Bridge,
 		Progress:     os.Stdout,
 	})
 	if err != nil {
-		return errors.Join(err, seg.Remove(context.WithoutCancel(ctx)))
+		return errors.Join(err, release())
+	}
+	if err := ticket.Booted(); err != nil {
+		return errors.Join(err, run.Teardown(ctx), release())
 	}
 	fmt.Printf("%-10s %5s %7s %12s %12s %14s\n", "node", "vcpus", "mem", "cloud-init", "ready", "guest uptime")
 	for _, n := range run.Nodes {
@@ -105,10 +107,10 @@ func runBoot(ctx context.Context, args []string) error {
 	fmt.Printf("all ready after %.1fs; slowest cloud-init: %s at %.1fs of guest uptime\n", run.AllReady.Seconds(), slow.Name, slow.Finished.Uptime.Seconds())
 	if *keep {
 		fmt.Printf("kept run %s running; remove it with `e2e down`\n", run.ID)
-		return nil
+		return ticket.Keep()
 	}
 	if err := run.Teardown(ctx); err != nil {
 		return err
 	}
-	return seg.Remove(ctx)
+	return release()
 }
