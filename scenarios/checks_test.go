@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/drivelab/drivelab/framework/topology"
 )
@@ -402,4 +403,19 @@ func TestCloudInitLogCommand(t *testing.T) {
 	}
 	out, _ := exec.Command("sh", "-c", strings.ReplaceAll(cloudInitLogCmd, cloudInitLog, logFile)).CombinedOutput()
 	wantErr(t, checkCleanBoot(statusDoneJSON, "{}", strings.ReplaceAll(string(out), logFile, cloudInitLog), ""), "no readable /var/log/cloud-init.log")
+}
+
+func TestCheckIdentity(t *testing.T) {
+	n := node(t, reference(t), "web01")
+	now := time.Now()
+	good := func(id, mac string, clock time.Time) string {
+		return fmt.Sprintf("%s\n%d.%09d\n%s\n", id, clock.Unix(), clock.Nanosecond(), mac)
+	}
+	const id = "0123456789abcdef0123456789abcdef"
+	others := map[string]string{"web02": "fedcba9876543210fedcba9876543210\n", "test2": "00000000000000000000000000000001\n"}
+	wantErr(t, checkIdentity(n, good(id, n.MAC, now), others, now, now), "")
+	wantErr(t, checkIdentity(n, good(id, n.MAC, now), map[string]string{"web02": id + "\n"}, now, now), "also web02's")
+	wantErr(t, checkIdentity(n, good(id, n.MAC, now.Add(-time.Minute)), others, now, now), "clock")
+	wantErr(t, checkIdentity(n, good(id, "52:54:00:00:00:01", now), others, now, now), "MAC")
+	wantErr(t, checkIdentity(n, good("uninitialized", n.MAC, now), others, now, now), "machine-id")
 }

@@ -29,6 +29,7 @@ var CloudConfig = register(Scenario{
 		{Name: "static-ip", Run: StaticIP},
 		{Name: "password", Run: Password},
 		{Name: "first-boot", Run: FirstBoot},
+		{Name: "identity", Run: Identity},
 		{Name: "write-files", Roles: []string{roleApp}, Run: WriteFiles},
 		{Name: "runcmd", Roles: []string{roleApp}, Run: Runcmd},
 		{Name: "deploy-user", Roles: []string{roleApp}, Run: DeployUser},

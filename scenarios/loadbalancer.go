@@ -21,6 +21,7 @@ var LoadBalancer = register(Scenario{
 		{Name: "static-ip", Run: StaticIP},
 		{Name: "password", Run: Password},
 		{Name: "first-boot", Run: FirstBoot},
+		{Name: "identity", Run: Identity},
 		{Name: "services", Roles: []string{RoleLoadBalancer, RoleWeb}, Run: Services},
 		{Name: "leastconn", Roles: []string{RoleLoadBalancer}, Run: LeastConn},
 	},

@@ -27,8 +27,35 @@ type Settings struct {
 	LabMode string
 	// Accel forces the accelerator (E2E_ACCEL); "": detect it.
 	Accel Accel
+	// Boot forces how nodes start (E2E_BOOT); "": BootFor's default.
+	Boot Boot
 	// overrides are the E2E_<INTERVAL> values given; zero fields are not.
 	overrides Intervals
+}
+
+// Boot is how a run's nodes start.
+type Boot string
+
+const (
+	// BootCold starts every node from its kernel.
+	BootCold Boot = "cold"
+	// BootSnapshot restores every node from a memory snapshot of the image
+	// taken just before cloud-init, made once per guest shape and cached
+	// with the image (framework/vm/snapshot.go).
+	BootSnapshot Boot = "snapshot"
+)
+
+// BootFor is how nodes start under accel: E2E_BOOT if given, else from a
+// snapshot under TCG, where a cold boot's kernel and early userspace cost
+// most, and cold under KVM, where they cost seconds.
+func (s Settings) BootFor(accel Accel) Boot {
+	if s.Boot != "" {
+		return s.Boot
+	}
+	if accel == AccelTCG {
+		return BootSnapshot
+	}
+	return BootCold
 }
 
 // Limits cap every node's size on small runners; zero means no cap.
@@ -61,12 +88,18 @@ func Load(getenv Getenv) (Settings, error) {
 		LibvirtSocket: cmp.Or(get("E2E_LIBVIRT_SOCKET"), DefaultLibvirtSocket),
 		LabMode:       cmp.Or(get("E2E_LAB_MODE"), "netns"),
 		Accel:         Accel(get("E2E_ACCEL")),
+		Boot:          Boot(get("E2E_BOOT")),
 	}
 	var errs []error
 	switch s.Accel {
 	case AccelKVM, AccelTCG, "":
 	default:
 		errs = append(errs, fmt.Errorf("E2E_ACCEL=%q: want %q or %q, or unset to detect", s.Accel, AccelKVM, AccelTCG))
+	}
+	switch s.Boot {
+	case BootCold, BootSnapshot, "":
+	default:
+		errs = append(errs, fmt.Errorf("E2E_BOOT=%q: want %q or %q, or unset for %q under TCG and %q under KVM", s.Boot, BootCold, BootSnapshot, BootSnapshot, BootCold))
 	}
 	if err := s.loadLimits(get); err != nil {
 		errs = append(errs, err)

@@ -34,7 +34,7 @@ func TestLoadDefaults(t *testing.T) {
 func TestLoadParsesEveryVariable(t *testing.T) {
 	s, err := Load(env(map[string]string{
 		"E2E_CACHE_DIR": "/c", "E2E_STATE_DIR": "/s", "E2E_ARTIFACTS_DIR": "a",
-		"E2E_LIBVIRT_SOCKET": "/sock", "E2E_LAB_MODE": "host", "E2E_ACCEL": "kvm",
+		"E2E_LIBVIRT_SOCKET": "/sock", "E2E_LAB_MODE": "host", "E2E_ACCEL": "kvm", "E2E_BOOT": "cold",
 		"E2E_MAX_VCPUS": "0", "E2E_MAX_MEMORY_MIB": " 768 ",
 		"E2E_STALL": "1s", "E2E_CLOUD_INIT": "2s", "E2E_SSH": "3s", "E2E_COMMAND": "4s",
 		"E2E_FAILOVER": "5s", "E2E_TEARDOWN": "6s", "E2E_POLL": "7ms", "E2E_ADMISSION": "8s",
@@ -45,8 +45,8 @@ func TestLoadParsesEveryVariable(t *testing.T) {
 	if s.Paths != (Paths{Cache: "/c", State: "/s", Artifacts: "a"}) || s.Paths.PoolDir() != "/s/pool" {
 		t.Errorf("paths: %+v", s.Paths)
 	}
-	if s.LibvirtSocket != "/sock" || s.LabMode != "host" || s.Accel != AccelKVM {
-		t.Errorf("socket, mode, accel: %q %q %q", s.LibvirtSocket, s.LabMode, s.Accel)
+	if s.LibvirtSocket != "/sock" || s.LabMode != "host" || s.Accel != AccelKVM || s.Boot != BootCold {
+		t.Errorf("socket, mode, accel, boot: %q %q %q %q", s.LibvirtSocket, s.LabMode, s.Accel, s.Boot)
 	}
 	if s.Limits != (Limits{MaxVCPUs: 0, MaxMemoryMiB: 768, VCPUsSet: true}) {
 		t.Errorf("limits: %+v", s.Limits)
@@ -76,6 +76,7 @@ func TestIntervalsOverrideOnlyWhatIsGiven(t *testing.T) {
 func TestLoadRefusesBadValues(t *testing.T) {
 	for name, bad := range map[string][]string{
 		"E2E_ACCEL":          {"xen", "KVM"},
+		"E2E_BOOT":           {"warm", "Snapshot"},
 		"E2E_MAX_VCPUS":      {"-1", "two", "1.5"},
 		"E2E_MAX_MEMORY_MIB": {"100", "-5", "lots"},
 		"E2E_CLOUD_INIT":     {"10", "-1m", "0s", "soon"},
@@ -96,6 +97,23 @@ func TestLoadReportsEveryBadValue(t *testing.T) {
 	for _, name := range []string{"E2E_ACCEL", "E2E_MAX_VCPUS", "E2E_SSH"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("error lacks %s: %v", name, err)
+		}
+	}
+}
+
+// Nodes restore from a snapshot under TCG and boot cold under KVM unless
+// E2E_BOOT says otherwise: a cold boot is one variable away.
+func TestBootFor(t *testing.T) {
+	for _, c := range []struct {
+		boot  Boot
+		accel Accel
+		want  Boot
+	}{
+		{"", AccelTCG, BootSnapshot}, {"", AccelKVM, BootCold},
+		{BootCold, AccelTCG, BootCold}, {BootSnapshot, AccelKVM, BootSnapshot},
+	} {
+		if got := (Settings{Boot: c.boot}).BootFor(c.accel); got != c.want {
+			t.Errorf("E2E_BOOT=%q under %s: %q, want %q", c.boot, c.accel, got, c.want)
 		}
 	}
 }

@@ -44,6 +44,8 @@ type UpInput struct {
 	// accelerator, as forced by E2E_ACCEL or found by Open ("": detect).
 	Limits config.Limits
 	Accel  config.Accel
+	// Boot is how the nodes start (config.Settings.BootFor the accelerator).
+	Boot config.Boot
 	// Progress receives one line per node state change.
 	Progress io.Writer
 	// KernelArgs appends to nodes' kernel command lines (vm.BootInput.KernelArgs).
@@ -149,6 +151,7 @@ func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
 		Bridge:       l.Segment.Bridge,
 		Progress:     in.Progress,
 		KernelArgs:   in.KernelArgs,
+		Boot:         in.Boot,
 	})
 	if err != nil {
 		return l, err

@@ -320,6 +320,7 @@ func (r rebootPlan) apply(ctx context.Context, in KeepInput, rec *Record, l *Lab
 		Dialer:       l.Segment.Dialer(),
 		Bridge:       l.Segment.Bridge,
 		Progress:     in.Progress,
+		Boot:         in.Boot,
 	})
 	if err != nil {
 		return fmt.Errorf("booting %s again failed; the other nodes still run; `e2e up` tries again, `e2e down` removes the lab: %w",

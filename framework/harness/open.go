@@ -48,7 +48,7 @@ func Open(ctx context.Context, in OpenInput) (UpInput, error) {
 		conn.Disconnect()
 		return UpInput{}, err
 	}
-	up.Conn, up.Intervals, up.Accel = conn, s.Intervals(accel), accel
+	up.Conn, up.Intervals, up.Accel, up.Boot = conn, s.Intervals(accel), accel, s.BootFor(accel)
 	return up, nil
 }
 

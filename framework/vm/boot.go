@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	libvirt "github.com/digitalocean/go-libvirt"
+	"libvirt.org/go/libvirtxml"
 
 	"github.com/drivelab/drivelab/framework/atomicfile"
 	"github.com/drivelab/drivelab/framework/config"
@@ -67,8 +69,12 @@ type BootInput struct {
 	Heartbeat time.Duration
 	// KernelArgs appends to a node's kernel command line (direct kernel
 	// boot only), by node name: a debugging knob, and how the fault drills
-	// make a kernel panic or an emergency shell.
+	// make a kernel panic or an emergency shell. Such a node boots cold.
 	KernelArgs map[string]string
+	// Boot is how nodes start (config.Settings.BootFor); "" boots cold.
+	// Under config.BootSnapshot a node is restored from a memory snapshot
+	// of its shape, made on first use; a node with KernelArgs boots cold.
+	Boot config.Boot
 }
 
 // Node is one booted node of a run and what its boot measured.
@@ -89,6 +95,11 @@ type Node struct {
 	Stages []StageTime
 	// CPU is the vCPU time the guest used until it was ready (or failed).
 	CPU time.Duration
+	// Snapshot is the memory snapshot the node was restored from; "" when
+	// it booted cold.
+	Snapshot string
+
+	restore *restorePlan
 }
 
 // Run is a booted topology. Teardown removes it.
@@ -176,12 +187,16 @@ func BootAll(ctx context.Context, in BootInput) (*Run, error) {
 		}
 		return nil, err
 	}
+	snapshots, err := run.snapshots(ctx, in, limits)
+	if err != nil {
+		return fail(err)
+	}
 	doms := make([]libvirt.Domain, len(in.Topology.Nodes))
 	for i, n := range in.Topology.Nodes {
 		if err := context.Cause(ctx); err != nil {
 			return fail(fmt.Errorf("boot of run %s interrupted while defining domains: %w", run.ID, err))
 		}
-		node, dom, err := run.define(in, n, limits, artifacts)
+		node, dom, err := run.define(in, n, limits, artifacts, snapshots[snapshotShape(in, n, limits)])
 		if node != nil {
 			run.Nodes = append(run.Nodes, node)
 		}
@@ -221,9 +236,42 @@ func BootAll(ctx context.Context, in BootInput) (*Run, error) {
 
 func (in BootInput) bridge() string { return cmp.Or(in.Bridge, in.Topology.Network.Bridge) }
 
-// define creates a node's overlay and drive volumes and defines its domain.
-// The node is returned as soon as something of it may exist, for teardown.
-func (r *Run) define(in BootInput, n topology.Node, limits Limits, artifacts string) (*Node, libvirt.Domain, error) {
+// snapshotShape is the snapshot shape node n restores from; the zero
+// Shape when it boots cold.
+func snapshotShape(in BootInput, n topology.Node, limits Limits) Shape {
+	if in.Boot != config.BootSnapshot || in.KernelArgs[n.Name] != "" || in.Image.Kernel == "" {
+		return Shape{}
+	}
+	v, m := limits.size(n)
+	return Shape{VCPUs: v, MemoryMiB: m}
+}
+
+// snapshots finds or makes the memory snapshot of every shape the run restores.
+func (r *Run) snapshots(ctx context.Context, in BootInput, limits Limits) (map[Shape]*Snapshot, error) {
+	var shapes []Shape
+	for _, n := range in.Topology.Nodes {
+		if s := snapshotShape(in, n, limits); s != (Shape{}) && !slices.Contains(shapes, s) {
+			shapes = append(shapes, s)
+		}
+	}
+	if len(shapes) == 0 {
+		return nil, nil
+	}
+	return ensureSnapshots(ctx, snapshotInput{
+		conn: r.conn, run: r.ID, img: in.Image, accel: r.DomainType,
+		wait: r.Scale.Stretch(in.Intervals.CloudInit), poll: in.Intervals.Poll, out: r.out,
+		domainFor: func(name string, s Shape, disk, console string) *libvirtxml.Domain {
+			return New(WithName(name), WithDomainType(r.DomainType), WithVCPUs(s.VCPUs), WithMemoryMiB(s.MemoryMiB),
+				WithDisk(disk), WithSerialLog(console), WithOwner(ProcessOwner(r.ID, "snapshot-"+s.String())),
+				WithKernel(in.Image.Kernel, in.Image.Initrd, in.Image.Cmdline))
+		},
+	}, shapes)
+}
+
+// define creates a node's overlay and drive volumes and defines its domain:
+// a fresh one, or snap's saved one made the node's. The node is returned as
+// soon as something of it may exist, for teardown.
+func (r *Run) define(in BootInput, n topology.Node, limits Limits, artifacts string, snap *Snapshot) (*Node, libvirt.Domain, error) {
 	var dom libvirt.Domain
 	name := DomainName(r.ID, n.Name)
 	vcpus, mem := limits.size(n)
@@ -232,7 +280,11 @@ func (r *Run) define(in BootInput, n topology.Node, limits Limits, artifacts str
 		ConsoleLog: filepath.Join(artifacts, name+".console.log"),
 		DomainXML:  filepath.Join(artifacts, name+".domain.xml"),
 	}
-	disk, err := createOverlay(r.conn, r.pool, diskVolume(r.ID, n.Name), in.Image.Disk)
+	base := in.Image.Disk
+	if snap != nil {
+		base = snap.Disk
+	}
+	disk, err := createOverlay(r.conn, r.pool, diskVolume(r.ID, n.Name), base)
 	if err != nil {
 		return node, dom, err
 	}
@@ -240,8 +292,33 @@ func (r *Run) define(in BootInput, n topology.Node, limits Limits, artifacts str
 	if err != nil {
 		return node, dom, err
 	}
+	var d *libvirtxml.Domain
+	if snap != nil {
+		d, err = r.restoredDomain(in, n, node, snap, disk, drive)
+		if err != nil {
+			return node, dom, err
+		}
+	} else {
+		d = r.coldDomain(in, n, node, vcpus, mem, disk, drive)
+	}
+	x, err := d.Marshal()
+	if err != nil {
+		return node, dom, err
+	}
+	if err := atomicfile.Write(node.DomainXML, []byte(x), 0o644); err != nil {
+		return node, dom, err
+	}
+	dom, err = r.conn.DomainDefineXML(x)
+	if err != nil {
+		return node, dom, fmt.Errorf("defining domain %s: %w (its XML is in %s)", node.Domain, err, node.DomainXML)
+	}
+	return node, dom, nil
+}
+
+// coldDomain is a node's domain booting from its kernel.
+func (r *Run) coldDomain(in BootInput, n topology.Node, node *Node, vcpus, mem int, disk, drive string) *libvirtxml.Domain {
 	opts := []Option{
-		WithName(name),
+		WithName(node.Domain),
 		WithDomainType(r.DomainType),
 		WithVCPUs(vcpus),
 		WithMemoryMiB(mem),
@@ -254,18 +331,60 @@ func (r *Run) define(in BootInput, n topology.Node, limits Limits, artifacts str
 	if in.Image.Kernel != "" {
 		opts = append(opts, WithKernel(in.Image.Kernel, in.Image.Initrd, strings.TrimSpace(in.Image.Cmdline+" "+in.KernelArgs[n.Name])))
 	}
-	x, err := New(opts...).Marshal()
+	return New(opts...)
+}
+
+// restoredDomain is a node's domain restored from snap: its save image is
+// written for it, and its drive and NIC wait to be plugged in (restorePlan).
+func (r *Run) restoredDomain(in BootInput, n topology.Node, node *Node, snap *Snapshot, overlay, drive string) (*libvirtxml.Domain, error) {
+	d, err := snap.nodeDomain(node.Domain, ProcessOwner(r.ID, n.Name), overlay, node.ConsoleLog)
 	if err != nil {
-		return node, dom, err
+		return nil, err
 	}
-	if err := atomicfile.Write(node.DomainXML, []byte(x), 0o644); err != nil {
-		return node, dom, err
+	// Beside the overlay, in the pool, where teardown and the reaper find it.
+	plan := &restorePlan{image: filepath.Join(filepath.Dir(overlay), saveVolume(r.ID, n.Name))}
+	disk := hotplugDrive(drive)
+	if plan.drive, err = disk.Marshal(); err != nil {
+		return nil, err
 	}
-	dom, err = r.conn.DomainDefineXML(x)
+	nic := New(WithNIC(n.MAC, in.bridge())).Devices.Interfaces[0]
+	if plan.nic, err = nic.Marshal(); err != nil {
+		return nil, err
+	}
+	if err := snap.writeNodeImage(plan.image, d); err != nil {
+		return nil, fmt.Errorf("writing %s's save image: %w", node.Domain, err)
+	}
+	node.restore, node.Snapshot = plan, filepath.Dir(snap.Memory)
+	return d, nil
+}
+
+// restorePlan is how a node defined from a snapshot starts: restored
+// paused from its own save image, its config drive and NIC plugged in,
+// resumed. The gate in the guest waits for both.
+type restorePlan struct {
+	image, drive, nic string
+}
+
+func (p *restorePlan) start(conn Libvirt, dom libvirt.Domain) error {
+	err := conn.DomainRestoreFlags(p.image, nil, uint32(libvirt.DomainSavePaused))
+	os.Remove(p.image) // the restored domain does not need it; teardown covers a crash before this
 	if err != nil {
-		return node, dom, fmt.Errorf("defining domain %s: %w (its XML is in %s)", name, err, node.DomainXML)
+		return fmt.Errorf("restoring from its memory snapshot: %w", err)
 	}
-	return node, dom, nil
+	for _, dev := range []string{p.drive, p.nic} {
+		if err := conn.DomainAttachDeviceFlags(dom, dev, uint32(libvirt.DomainAffectLive)); err != nil {
+			return fmt.Errorf("plugging in %s: %w", dev, err)
+		}
+	}
+	return conn.DomainResume(dom)
+}
+
+// start starts a defined node: cold from its kernel, or restored.
+func (r *Run) start(node *Node, dom libvirt.Domain) error {
+	if node.restore != nil {
+		return node.restore.start(r.conn, dom)
+	}
+	return r.conn.DomainCreate(dom)
 }
 
 // bootNode starts a node's domain and follows it until it is ready. It
@@ -273,7 +392,7 @@ func (r *Run) define(in BootInput, n topology.Node, limits Limits, artifacts str
 // domain stops, when libvirtd goes away, or when the guest makes no
 // progress for the Stall interval; the deadline is only a safety net.
 func (r *Run) bootNode(ctx context.Context, in BootInput, node *Node, dom libvirt.Domain) error {
-	if err := r.conn.DomainCreate(dom); err != nil {
+	if err := r.start(node, dom); err != nil {
 		return fmt.Errorf("node %s: starting domain %s: %w", node.Name, node.Domain, err)
 	}
 	iv := in.Intervals
@@ -290,7 +409,11 @@ func (r *Run) bootNode(ctx context.Context, in BootInput, node *Node, dom libvir
 		node.Stages = append(node.Stages, StageTime{Stage: s, Seen: at})
 		r.out.state(node, string(s), detail)
 	}
-	enter(StageFirmware, t0, "")
+	if node.restore != nil {
+		enter(StageRestore, t0, "from "+node.Snapshot)
+	} else {
+		enter(StageFirmware, t0, "")
+	}
 	failf := func(cause error) error {
 		return &BootError{Node: node.Name, Domain: node.Domain, Cause: cause, Stage: stage,
 			StageAt: node.Stages[len(node.Stages)-1].Seen.Sub(t0), After: time.Since(t0), CPU: last.CPU,

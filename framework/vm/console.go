@@ -41,6 +41,8 @@ type console struct {
 	stages []StageTime
 	// fault is the first line that shows the guest failed.
 	fault *Fault
+	// gate says the image's gate waits for the drive: a snapshot is saved here.
+	gate bool
 	// now dates the lines of the current read, for stages.
 	now time.Time
 }
@@ -102,6 +104,7 @@ func (c *console) line(raw string) {
 	if c.finished == nil {
 		c.finished = parseFinished(l)
 	}
+	c.gate = c.gate || gateWaitingRE.MatchString(l)
 }
 
 func parseFinished(line string) *Finished {

@@ -182,3 +182,16 @@ func ownerOf(metadata string) (Owner, error) {
 	}
 	return e.Owner, nil
 }
+
+// hotplugDrive is the config drive as a restored node gets it: a read-only
+// virtio disk (vdb), since an IDE CD-ROM cannot be plugged into a running
+// guest. cloud-init finds the drive by its label either way.
+func hotplugDrive(iso string) libvirtxml.DomainDisk {
+	return libvirtxml.DomainDisk{
+		Device:   "disk",
+		Driver:   &libvirtxml.DomainDiskDriver{Name: "qemu", Type: "raw"},
+		Source:   &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: iso}},
+		Target:   &libvirtxml.DomainDiskTarget{Dev: "vdb", Bus: "virtio"},
+		ReadOnly: &libvirtxml.DomainDiskReadOnly{},
+	}
+}

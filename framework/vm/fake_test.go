@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -110,5 +112,52 @@ func TestDownRunTouchesNoOtherRun(t *testing.T) {
 	}
 	if left, err := vm.Leftovers(f, "r1"); err != nil || len(left) != 0 {
 		t.Errorf("Leftovers(r1) = %v, %v", left, err)
+	}
+}
+
+// A snapshot boot restores every node paused from its own copy of the
+// snapshot, plugs its drive and NIC in and resumes it, and creates none
+// cold. A restore that fails fails the boot, which removes every domain
+// and leaves none of the nodes' save images behind.
+func TestSnapshotBootRestoresPlugsAndResumes(t *testing.T) {
+	f := vmtest.New()
+	in := fakeInput(t, f, "r1")
+	in.Boot = config.BootSnapshot
+	in.Limits = config.Limits{MaxVCPUs: 1}
+	for _, n := range in.Topology.Nodes {
+		vm.WriteFakeSnapshot(t, in.Image, vm.Shape{VCPUs: 1, MemoryMiB: n.MemoryMiB})
+	}
+	if err := os.MkdirAll(in.PoolDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	broken := vm.DomainName("r1", "web02")
+	f.FailCreate[broken] = errors.New("injected: restore refused")
+	_, err := vm.BootAll(context.Background(), in)
+	if err == nil || !strings.Contains(err.Error(), "node web02") || !strings.Contains(err.Error(), "injected") {
+		t.Fatalf("BootAll = %v, want web02's restore error", err)
+	}
+	calls := f.Calls()
+	for _, n := range []string{"test2", "haproxy", "web01"} {
+		dom := vm.DomainName("r1", n)
+		var got []string
+		for _, c := range calls {
+			if strings.HasSuffix(c, " "+dom) && !strings.HasPrefix(c, "DomainDestroy") && !strings.HasPrefix(c, "DomainUndefine") {
+				got = append(got, strings.TrimSuffix(c, " "+dom))
+			}
+		}
+		want := []string{"DomainDefineXML", "DomainRestoreFlags", "DomainAttachDeviceFlags", "DomainAttachDeviceFlags", "DomainResume"}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: calls %v, want %v", n, got, want)
+		}
+	}
+	if slices.ContainsFunc(calls, func(c string) bool { return strings.HasPrefix(c, "DomainCreate ") }) {
+		t.Errorf("a node booted cold in a snapshot boot: %v", calls)
+	}
+	if got := f.Domains(); len(got) != 0 {
+		t.Errorf("domains left: %v", got)
+	}
+	saves, _ := filepath.Glob(filepath.Join(in.PoolDir, "*.save"))
+	if len(saves) != 0 {
+		t.Errorf("save images left: %v", saves)
 	}
 }

@@ -35,6 +35,12 @@ type DomainCalls interface {
 	DomainGetMetadata(dom libvirt.Domain, typ int32, uri libvirt.OptString, flags libvirt.DomainModificationImpact) (string, error)
 	DomainDestroy(dom libvirt.Domain) error
 	DomainUndefineFlags(dom libvirt.Domain, flags libvirt.DomainUndefineFlagsValues) error
+	// Memory snapshots: save a guest, restore it paused, plug its drive and
+	// NIC in, let it run (snapshot.go).
+	DomainSaveFlags(dom libvirt.Domain, to string, dxml libvirt.OptString, flags uint32) error
+	DomainRestoreFlags(from string, dxml libvirt.OptString, flags uint32) error
+	DomainAttachDeviceFlags(dom libvirt.Domain, xml string, flags uint32) error
+	DomainResume(dom libvirt.Domain) error
 }
 
 // StorageCalls are the calls on the harness's pool and its volumes.

@@ -47,7 +47,11 @@ func DomainName(run, node string) string { return Prefix + run + "-" + node }
 func diskVolume(run, node string) string  { return DomainName(run, node) + ".qcow2" }
 func driveVolume(run, node string) string { return DomainName(run, node) + "-config.iso" }
 
+// saveVolume is a restored node's own copy of its snapshot's save image,
+// there only until the restore.
+func saveVolume(run, node string) string { return DomainName(run, node) + ".save" }
+
 // volumes are every volume name a node of a run may have.
 func volumes(run, node string) []string {
-	return []string{diskVolume(run, node), driveVolume(run, node)}
+	return []string{diskVolume(run, node), driveVolume(run, node), saveVolume(run, node)}
 }

@@ -31,7 +31,7 @@ func TestLabReplaceTouchesOnlyItsNodes(t *testing.T) {
 	run := &Run{ID: in.RunID, DomainType: DomainQEMU, conn: conn, pool: pool, intervals: in.Intervals, out: &reporter{}}
 	t.Cleanup(func() { run.Teardown(ctx) })
 	for _, n := range in.Topology.Nodes {
-		node, _, err := run.define(in, n, Limits{}, artifacts)
+		node, _, err := run.define(in, n, Limits{}, artifacts, nil)
 		if node != nil {
 			run.Nodes = append(run.Nodes, node)
 		}

@@ -16,6 +16,7 @@ const (
 	StageKernel    Stage = "kernel"                // "Linux version"
 	StageInitrd    Stage = "initrd"                // the kernel ran the initramfs's /init
 	StageSystemd   Stage = "systemd"               // systemd started as PID 1
+	StageRestore   Stage = "restore"               // restored from a memory snapshot (no console before)
 	StageInitLocal Stage = "cloud-init:init-local" // cloud-init's first stage: the drive is read
 	StageInit      Stage = "cloud-init:init"       // network up, hostname, host keys
 	StageFinal     Stage = "cloud-init:final"      // user_data's script runs here
@@ -24,7 +25,7 @@ const (
 )
 
 // stageOrder is every stage in order; the console moves only forward.
-var stageOrder = []Stage{StageFirmware, StageKernel, StageInitrd, StageSystemd, StageInitLocal, StageInit, StageFinal, StageSSH, StageReady}
+var stageOrder = []Stage{StageFirmware, StageKernel, StageInitrd, StageSystemd, StageRestore, StageInitLocal, StageInit, StageFinal, StageSSH, StageReady}
 
 // stageLines are the console lines that open a stage.
 var stageLines = []struct {

@@ -7,8 +7,10 @@ package vmtest
 import (
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	libvirt "github.com/digitalocean/go-libvirt"
@@ -229,6 +231,64 @@ func (f *Libvirt) DomainUndefineFlags(dom libvirt.Domain, _ libvirt.DomainUndefi
 	}
 	f.record("DomainUndefineFlags", dom.Name)
 	delete(f.domains, dom.Name)
+	return nil
+}
+
+// DomainSaveFlags stops the domain, as libvirt's save does; the file is not written.
+func (f *Libvirt) DomainSaveFlags(dom libvirt.Domain, to string, _ libvirt.OptString, _ uint32) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, err := f.lookup(dom)
+	if err != nil {
+		return err
+	}
+	f.record("DomainSaveFlags", dom.Name)
+	d.state = libvirt.DomainShutoff
+	return nil
+}
+
+// DomainRestoreFlags restores the defined domain the save image's header
+// names, paused as the harness asks.
+func (f *Libvirt) DomainRestoreFlags(from string, _ libvirt.OptString, _ uint32) error {
+	b, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	_, rest, _ := strings.Cut(string(b), "<name>")
+	name, _, _ := strings.Cut(rest, "</name>")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, err := f.lookup(libvirt.Domain{Name: name})
+	if err != nil {
+		return err
+	}
+	if err := f.FailCreate[name]; err != nil {
+		return err
+	}
+	f.record("DomainRestoreFlags", name)
+	d.state = libvirt.DomainPaused
+	return nil
+}
+
+func (f *Libvirt) DomainAttachDeviceFlags(dom libvirt.Domain, _ string, _ uint32) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, err := f.lookup(dom); err != nil {
+		return err
+	}
+	f.record("DomainAttachDeviceFlags", dom.Name)
+	return nil
+}
+
+func (f *Libvirt) DomainResume(dom libvirt.Domain) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, err := f.lookup(dom)
+	if err != nil {
+		return err
+	}
+	f.record("DomainResume", dom.Name)
+	d.state = libvirt.DomainRunning
 	return nil
 }
 
