@@ -70,6 +70,7 @@ e2e: build
 	./hack/ensure-packages $(LAB_PKGS)
 	$(E2E) lab up
 	$(E2E) image build
+	$(E2E) image snapshots
 	$(GO) test -c -o bin/e2e.test.$$$$ ./suites/e2e && mv -f bin/e2e.test.$$$$ bin/e2e.test
 	cd suites/e2e && ../../bin/e2e.test -test.timeout 80m \
 	  -ginkgo.label-filter='$(E2E_LABELS)' -ginkgo.v \
@@ -93,6 +94,7 @@ selftest: build
 	./hack/ensure-packages $(LAB_PKGS) haproxy
 	$(E2E) lab up
 	$(E2E) image build
+	$(E2E) image snapshots
 	$(E2E) selftest --artifacts $(ARTIFACTS) $(if $(VARIANTS),--only $(VARIANTS))
 
 ## drills: fault drills (kernel panic, emergency shell, QEMU killed, libvirtd restarted, user_data exits 1);

@@ -9,8 +9,11 @@ import (
 	"time"
 
 	"github.com/drivelab/drivelab/framework/config"
+	"github.com/drivelab/drivelab/framework/harness"
 	"github.com/drivelab/drivelab/framework/image"
 	"github.com/drivelab/drivelab/framework/lockfile"
+	"github.com/drivelab/drivelab/framework/vm"
+	"github.com/drivelab/drivelab/scenarios"
 )
 
 func init() {
@@ -69,5 +72,47 @@ func runImageBuild(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("packages:  %s (%s)\n", a.PackageDir, strings.Join(bundles, ", "))
 	fmt.Printf("manifest:  %s\n", a.Manifest)
+	return nil
+}
+
+func init() {
+	register(command{
+		name:    "image snapshots",
+		summary: "make (or find cached) the memory snapshots every scenario's nodes restore from under TCG, so no run pays for them",
+		run:     runImageSnapshots,
+	})
+}
+
+func runImageSnapshots(ctx context.Context, args []string) error {
+	env, err := settings()
+	if err != nil {
+		return err
+	}
+	fs := newFlags("image snapshots")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	for _, s := range scenarios.All() {
+		topo, err := loadTopology(s.Topology)
+		if err != nil {
+			return fmt.Errorf("scenario %s: %w", s.Name, err)
+		}
+		up, err := harness.Open(ctx, harness.OpenInput{Settings: env, Guest: &harness.GuestInput{CacheDir: env.Paths.Cache},
+			Run: harness.UpInput{Topology: topo}})
+		if err != nil {
+			return err
+		}
+		defer up.Close()
+		if up.Boot != config.BootSnapshot {
+			fmt.Printf("snapshots: none needed: nodes boot %s under %s (E2E_BOOT)\n", up.Boot, up.Accel)
+			return nil
+		}
+		dirs, err := vm.MakeSnapshots(ctx, vm.BootInput{Conn: up.Conn, RunID: vm.NewRunID(), Topology: topo, Image: up.Image,
+			Intervals: up.Intervals, Limits: up.Limits, Accel: up.Accel, Boot: up.Boot, Progress: os.Stdout})
+		if err != nil {
+			return fmt.Errorf("scenario %s: %w", s.Name, err)
+		}
+		fmt.Printf("snapshots: %s: %s\n", s.Name, strings.Join(dirs, ", "))
+	}
 	return nil
 }

@@ -268,6 +268,27 @@ func (r *Run) snapshots(ctx context.Context, in BootInput, limits Limits) (map[S
 	}, shapes)
 }
 
+// MakeSnapshots finds or makes, ahead of a run, the memory snapshots a
+// snapshot boot of in.Topology restores from, and returns their folders.
+// BootAll makes the missing ones itself, but inside the run's time; `e2e
+// image snapshots` (make e2e) makes them with the image.
+func MakeSnapshots(ctx context.Context, in BootInput) ([]string, error) {
+	accel, err := Accel(in.Conn, in.Accel)
+	if err != nil {
+		return nil, err
+	}
+	limits := Limits(in.Limits).forAccel(accel)
+	r := &Run{ID: in.RunID, DomainType: string(accel), conn: in.Conn, out: &reporter{w: in.Progress, start: time.Now()},
+		Scale: NewDeadlineScale(accel, runtime.NumCPU(), 1, hostLoad(), calibrate())}
+	snaps, err := r.snapshots(ctx, in, limits)
+	var dirs []string
+	for _, sn := range snaps {
+		dirs = append(dirs, filepath.Dir(sn.Memory))
+	}
+	slices.Sort(dirs)
+	return dirs, err
+}
+
 // define creates a node's overlay and drive volumes and defines its domain:
 // a fresh one, or snap's saved one made the node's. The node is returned as
 // soon as something of it may exist, for teardown.
@@ -342,7 +363,7 @@ func (r *Run) restoredDomain(in BootInput, n topology.Node, node *Node, snap *Sn
 		return nil, err
 	}
 	// Beside the overlay, in the pool, where teardown and the reaper find it.
-	plan := &restorePlan{image: filepath.Join(filepath.Dir(overlay), saveVolume(r.ID, n.Name))}
+	plan := &restorePlan{snapshot: filepath.Dir(snap.Memory), image: filepath.Join(filepath.Dir(overlay), saveVolume(r.ID, n.Name))}
 	disk := hotplugDrive(drive)
 	if plan.drive, err = disk.Marshal(); err != nil {
 		return nil, err
@@ -354,7 +375,7 @@ func (r *Run) restoredDomain(in BootInput, n topology.Node, node *Node, snap *Sn
 	if err := snap.writeNodeImage(plan.image, d); err != nil {
 		return nil, fmt.Errorf("writing %s's save image: %w", node.Domain, err)
 	}
-	node.restore, node.Snapshot = plan, filepath.Dir(snap.Memory)
+	node.restore, node.Snapshot = plan, plan.snapshot
 	return d, nil
 }
 
@@ -362,14 +383,14 @@ func (r *Run) restoredDomain(in BootInput, n topology.Node, node *Node, snap *Sn
 // paused from its own save image, its config drive and NIC plugged in,
 // resumed. The gate in the guest waits for both.
 type restorePlan struct {
-	image, drive, nic string
+	snapshot, image, drive, nic string
 }
 
 func (p *restorePlan) start(conn Libvirt, dom libvirt.Domain) error {
 	err := conn.DomainRestoreFlags(p.image, nil, uint32(libvirt.DomainSavePaused))
 	os.Remove(p.image) // the restored domain does not need it; teardown covers a crash before this
 	if err != nil {
-		return fmt.Errorf("restoring from its memory snapshot: %w", err)
+		return fmt.Errorf("restoring from its memory snapshot %s: %w (remove that folder to make it again, or boot cold with E2E_BOOT=cold)", p.snapshot, err)
 	}
 	for _, dev := range []string{p.drive, p.nic} {
 		if err := conn.DomainAttachDeviceFlags(dom, dev, uint32(libvirt.DomainAffectLive)); err != nil {

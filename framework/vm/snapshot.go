@@ -250,17 +250,26 @@ func readSaveImage(r io.Reader) (h saveHeader, xml, cookie []byte, err error) {
 	return h, xml, cookie, nil
 }
 
+// open opens the snapshot's save image and reads its header; the file is
+// left at the saved state.
+func (s *Snapshot) open() (f *os.File, h saveHeader, xml, cookie []byte, err error) {
+	if f, err = os.Open(s.Memory); err != nil {
+		return nil, h, nil, nil, err
+	}
+	if h, xml, cookie, err = readSaveImage(f); err != nil {
+		f.Close()
+		return nil, h, nil, nil, fmt.Errorf("%s: %w", s.Memory, err)
+	}
+	return f, h, xml, cookie, nil
+}
+
 // load reads the snapshot's domain XML from its save image.
 func (s *Snapshot) load() error {
-	f, err := os.Open(s.Memory)
+	f, _, x, _, err := s.open()
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	_, x, _, err := readSaveImage(f)
-	if err != nil {
-		return fmt.Errorf("%s: %w", s.Memory, err)
-	}
+	f.Close()
 	s.domain = &libvirtxml.Domain{}
 	if err := s.domain.Unmarshal(string(x)); err != nil {
 		return fmt.Errorf("%s: its domain XML: %w", s.Memory, err)
@@ -300,15 +309,11 @@ func (s *Snapshot) writeNodeImage(path string, dom *libvirtxml.Domain) (err erro
 	if err != nil {
 		return err
 	}
-	src, err := os.Open(s.Memory)
+	src, h, _, cookie, err := s.open()
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	h, _, cookie, err := readSaveImage(src)
-	if err != nil {
-		return fmt.Errorf("%s: %w", s.Memory, err)
-	}
 	data := append([]byte(x), 0)
 	if h.CookieOffset != 0 {
 		h.CookieOffset = uint32(len(data))
