@@ -1,9 +1,12 @@
 package scenarios
 
 import (
+	"bufio"
+	"cmp"
 	"context"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -70,39 +73,124 @@ type serverStats struct {
 	Status string
 }
 
-// statsScript reads `show stat` from the socket in argv[1]; it runs under
-// python3 or python2, whichever the guest has (see statsCommand).
-const statsScript = `import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(b"show stat\n")
-out = b""
-while True:
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    out += chunk
-sys.stdout.write(out.decode())
+// pythonPath is the path of python3 or python2, whichever the guest has
+// (CentOS 7 has only python2); the stats scripts run under both.
+const pythonPath = "$(command -v python3 || command -v python)"
+
+// showStat is a python function returning haproxy's `show stat` CSV from the
+// stats socket in argv[1].
+const showStat = `import socket, sys
+def show_stat():
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(sys.argv[1])
+        s.sendall(b"show stat\n")
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return out.decode()
+            out += chunk
+    finally:
+        s.close()
 `
 
-// statsCommand prints haproxy's `show stat` CSV from socket: the checks
-// parse it, the diagnostics keep it.
+// statsCommand prints haproxy's `show stat` CSV from socket once, for the
+// diagnostics.
 func statsCommand(socket string) string {
-	return "$(command -v python3 || command -v python) -c " + shellQuote(statsScript) + " " + shellQuote(socket)
+	return pythonPath + " -c " + shellQuote(showStat+"sys.stdout.write(show_stat())\n") + " " + shellQuote(socket)
 }
 
-// readStats returns the counters of every backend server, by node name.
-func readStats(ctx context.Context, env *verify.Env, lb *sshx.Client, hc haproxyConfig) (map[string]serverStats, error) {
-	ctx, cancel := context.WithTimeout(ctx, env.Intervals.Command)
-	defer cancel()
-	res, err := lb.Run(ctx, statsCommand(hc.StatsSocket))
+// statsServer answers each line on stdin with `show stat`, or with "error: "
+// and why it could not read it, and then the line argv[2].
+const statsServer = showStat + `while sys.stdin.readline():
+    try:
+        out = show_stat()
+    except Exception as e:
+        out = "error: %s\n" % e
+    sys.stdout.write(out + "\n" + sys.argv[2] + "\n")
+    sys.stdout.flush()
+`
+
+// statsEnd ends each answer of statsServer.
+const statsEnd = "--drivelab-stats-end--"
+
+// statsReader reads haproxy's stats for one check through one statsServer
+// on the load balancer: a python start per read costs about a second of the
+// guest's CPU, and a check reads a dozen times or more. One check uses it
+// at a time, one read after the other.
+type statsReader struct {
+	// in and out are statsServer's stdin and stdout; stop kills it.
+	in      io.Writer
+	out     *bufio.Reader
+	stop    func() error
+	hc      haproxyConfig
+	timeout time.Duration
+	// ended says why the reader is gone; every later read fails with it.
+	ended error
+}
+
+// statsServerCommand runs statsServer on the stats socket.
+func statsServerCommand(socket string) string {
+	return "exec " + pythonPath + " -c " + shellQuote(statsServer) + " " + shellQuote(socket) + " " + statsEnd
+}
+
+// startStatsReader starts a reader on lb; the caller closes it.
+func startStatsReader(ctx context.Context, env *verify.Env, lb *sshx.Client, hc haproxyConfig) (*statsReader, error) {
+	proc, err := lb.Start(ctx, statsServerCommand(hc.StatsSocket))
 	if err != nil {
 		return nil, err
 	}
-	if res.ExitCode != 0 {
-		return nil, fmt.Errorf("reading haproxy stats from %s: %s", hc.StatsSocket, strings.TrimSpace(res.Stderr))
+	return &statsReader{in: proc.Stdin, out: bufio.NewReader(proc.Stdout), stop: proc.Close, hc: hc, timeout: env.Intervals.Command}, nil
+}
+
+// Close stops the reader's process.
+func (r *statsReader) Close() { r.stop() }
+
+// read returns the counters of every backend server, by node name, within
+// the Command interval. A read that fails to get its answer ends the reader:
+// an answer cut short would still be on its way when the next read asked.
+func (r *statsReader) read(ctx context.Context) (map[string]serverStats, error) {
+	if r.ended != nil {
+		return nil, r.ended
 	}
-	return parseStats(res.Stdout, hc)
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	stopAfter := context.AfterFunc(ctx, r.Close)
+	out, err := r.answer()
+	stopAfter()
+	switch {
+	case err != nil && ctx.Err() != nil:
+		r.ended = fmt.Errorf("no haproxy stats from %s in time: %w", r.hc.StatsSocket, context.Cause(ctx))
+		return nil, r.ended
+	case err != nil:
+		r.ended = fmt.Errorf("the haproxy stats reader ended: %w", err)
+		return nil, r.ended
+	}
+	if msg, failed := strings.CutPrefix(out, "error: "); failed {
+		return nil, fmt.Errorf("reading haproxy stats from %s: %s", r.hc.StatsSocket, strings.TrimSpace(msg))
+	}
+	return parseStats(out, r.hc)
+}
+
+// answer asks for `show stat` once and returns the answer up to statsEnd.
+func (r *statsReader) answer() (string, error) {
+	if _, err := io.WriteString(r.in, "\n"); err != nil {
+		// The process is gone; its stdout says how it ended.
+		_, why := io.Copy(io.Discard, r.out)
+		return "", cmp.Or(why, err)
+	}
+	var b strings.Builder
+	for {
+		line, err := r.out.ReadString('\n')
+		if err != nil {
+			return "", err
+		}
+		if line == statsEnd+"\n" {
+			return b.String(), nil
+		}
+		b.WriteString(line)
+	}
 }
 
 // parseStats reads haproxy's `show stat` CSV.
@@ -145,19 +233,22 @@ func parseStats(out string, hc haproxyConfig) (map[string]serverStats, error) {
 
 // waitForStats reads haproxy's stats every Poll interval until done accepts
 // them or limit has passed; it returns the last stats it read.
-func waitForStats(ctx context.Context, env *verify.Env, lb *sshx.Client, hc haproxyConfig, limit time.Duration, done func(map[string]serverStats) bool) (map[string]serverStats, error) {
+func waitForStats(ctx context.Context, env *verify.Env, r *statsReader, limit time.Duration, done func(map[string]serverStats) bool) (map[string]serverStats, error) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	tick := time.NewTicker(env.Intervals.Poll)
 	defer tick.Stop()
 	var last map[string]serverStats
 	for {
-		stats, err := readStats(ctx, env, lb, hc)
-		if err == nil {
+		stats, err := r.read(ctx)
+		switch {
+		case err == nil:
 			last = stats
 			if done(stats) {
 				return stats, nil
 			}
+		case r.ended != nil && ctx.Err() == nil:
+			return last, err // no later read can succeed
 		}
 		select {
 		case <-ctx.Done():

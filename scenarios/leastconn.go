@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/drivelab/drivelab/framework/sshx"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/verify"
 )
@@ -42,6 +41,11 @@ func LeastConn(ctx context.Context, env *verify.Env, node topology.Node) error {
 	if err != nil {
 		return err
 	}
+	stats, err := startStatsReader(ctx, env, lb, hc)
+	if err != nil {
+		return err
+	}
+	defer stats.Close()
 
 	// Phase 2 holds a backend busy with a slow download of a sparse file on
 	// every web node; place it while phase 1 runs.
@@ -57,7 +61,7 @@ func LeastConn(ctx context.Context, env *verify.Env, node topology.Node) error {
 	}()
 
 	// Phase 1: an even split of sequential requests.
-	before, err := readStats(ctx, env, lb, hc)
+	before, err := stats.read(ctx)
 	if err != nil {
 		return err
 	}
@@ -65,7 +69,7 @@ func LeastConn(ctx context.Context, env *verify.Env, node topology.Node) error {
 	if err != nil {
 		return err
 	}
-	after, err := readStats(ctx, env, lb, hc)
+	after, err := stats.read(ctx)
 	if err != nil {
 		return err
 	}
@@ -88,7 +92,7 @@ func LeastConn(ctx context.Context, env *verify.Env, node topology.Node) error {
 		return err
 	}
 	defer run(context.WithoutCancel(ctx), env, env.FromClient(), "kill "+strings.TrimSpace(pid)+" 2>/dev/null; true")
-	busy, err := waitForBusyServer(ctx, env, lb, hc)
+	busy, err := waitForBusyServer(ctx, env, stats)
 	if err != nil {
 		return err
 	}
@@ -99,7 +103,7 @@ func LeastConn(ctx context.Context, env *verify.Env, node topology.Node) error {
 	// server; the two then tie, and leastconn may rightly pick busy.
 	seen = map[string]int{}
 	for i := range busyRequests {
-		if _, err := waitForStats(ctx, env, lb, hc, env.Intervals.Command, func(st map[string]serverStats) bool { return settled(st, busy) }); err != nil {
+		if _, err := waitForStats(ctx, env, stats, env.Intervals.Command, func(st map[string]serverStats) bool { return settled(st, busy) }); err != nil {
 			return fmt.Errorf("before request %d of %d: haproxy never showed %s alone busy (one connection) and the other servers idle: %w", i+1, busyRequests, busy, err)
 		}
 		one, err := requestPages(ctx, env, node, 1)
@@ -110,7 +114,7 @@ func LeastConn(ctx context.Context, env *verify.Env, node topology.Node) error {
 			seen[name] += n
 		}
 	}
-	after, err = readStats(ctx, env, lb, hc)
+	after, err = stats.read(ctx)
 	if err != nil {
 		return err
 	}
@@ -180,7 +184,7 @@ func countPages(topo *topology.Topology, out string, n int) (map[string]int, err
 }
 
 // waitForBusyServer polls haproxy until one server carries a connection.
-func waitForBusyServer(ctx context.Context, env *verify.Env, lb *sshx.Client, hc haproxyConfig) (string, error) {
+func waitForBusyServer(ctx context.Context, env *verify.Env, r *statsReader) (string, error) {
 	busy := func(stats map[string]serverStats) string {
 		for _, node := range slices.Sorted(maps.Keys(stats)) {
 			if stats[node].Current > 0 {
@@ -189,7 +193,7 @@ func waitForBusyServer(ctx context.Context, env *verify.Env, lb *sshx.Client, hc
 		}
 		return ""
 	}
-	stats, err := waitForStats(ctx, env, lb, hc, env.Intervals.Command, func(stats map[string]serverStats) bool { return busy(stats) != "" })
+	stats, err := waitForStats(ctx, env, r, env.Intervals.Command, func(stats map[string]serverStats) bool { return busy(stats) != "" })
 	if err != nil {
 		return "", fmt.Errorf("the slow request never showed as a current connection in haproxy's stats: %w", err)
 	}
