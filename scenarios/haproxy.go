@@ -1,12 +1,9 @@
 package scenarios
 
 import (
-	"bufio"
-	"cmp"
 	"context"
 	"encoding/csv"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -116,18 +113,11 @@ const statsServer = showStat + `while sys.stdin.readline():
 const statsEnd = "--drivelab-stats-end--"
 
 // statsReader reads haproxy's stats for one check through one statsServer
-// on the load balancer: a python start per read costs about a second of the
-// guest's CPU, and a check reads a dozen times or more. One check uses it
-// at a time, one read after the other.
+// on the load balancer: a python start per read costs the guest about a
+// second under emulation, and a check reads a dozen times or more.
 type statsReader struct {
-	// in and out are statsServer's stdin and stdout; stop kills it.
-	in      io.Writer
-	out     *bufio.Reader
-	stop    func() error
-	hc      haproxyConfig
-	timeout time.Duration
-	// ended says why the reader is gone; every later read fails with it.
-	ended error
+	*responder
+	hc haproxyConfig
 }
 
 // statsServerCommand runs statsServer on the stats socket.
@@ -137,60 +127,23 @@ func statsServerCommand(socket string) string {
 
 // startStatsReader starts a reader on lb; the caller closes it.
 func startStatsReader(ctx context.Context, env *verify.Env, lb *sshx.Client, hc haproxyConfig) (*statsReader, error) {
-	proc, err := lb.Start(ctx, statsServerCommand(hc.StatsSocket))
+	r, err := startResponder(ctx, env, lb, "the haproxy stats reader", statsServerCommand(hc.StatsSocket), statsEnd)
 	if err != nil {
 		return nil, err
 	}
-	return &statsReader{in: proc.Stdin, out: bufio.NewReader(proc.Stdout), stop: proc.Close, hc: hc, timeout: env.Intervals.Command}, nil
+	return &statsReader{responder: r, hc: hc}, nil
 }
 
-// Close stops the reader's process.
-func (r *statsReader) Close() { r.stop() }
-
-// read returns the counters of every backend server, by node name, within
-// the Command interval. A read that fails to get its answer ends the reader:
-// an answer cut short would still be on its way when the next read asked.
+// read returns the counters of every backend server, by node name.
 func (r *statsReader) read(ctx context.Context) (map[string]serverStats, error) {
-	if r.ended != nil {
-		return nil, r.ended
-	}
-	ctx, cancel := context.WithTimeout(ctx, r.timeout)
-	defer cancel()
-	stopAfter := context.AfterFunc(ctx, r.Close)
-	out, err := r.answer()
-	stopAfter()
-	switch {
-	case err != nil && ctx.Err() != nil:
-		r.ended = fmt.Errorf("no haproxy stats from %s in time: %w", r.hc.StatsSocket, context.Cause(ctx))
-		return nil, r.ended
-	case err != nil:
-		r.ended = fmt.Errorf("the haproxy stats reader ended: %w", err)
-		return nil, r.ended
+	out, err := r.ask(ctx)
+	if err != nil {
+		return nil, err
 	}
 	if msg, failed := strings.CutPrefix(out, "error: "); failed {
 		return nil, fmt.Errorf("reading haproxy stats from %s: %s", r.hc.StatsSocket, strings.TrimSpace(msg))
 	}
 	return parseStats(out, r.hc)
-}
-
-// answer asks for `show stat` once and returns the answer up to statsEnd.
-func (r *statsReader) answer() (string, error) {
-	if _, err := io.WriteString(r.in, "\n"); err != nil {
-		// The process is gone; its stdout says how it ended.
-		_, why := io.Copy(io.Discard, r.out)
-		return "", cmp.Or(why, err)
-	}
-	var b strings.Builder
-	for {
-		line, err := r.out.ReadString('\n')
-		if err != nil {
-			return "", err
-		}
-		if line == statsEnd+"\n" {
-			return b.String(), nil
-		}
-		b.WriteString(line)
-	}
 }
 
 // parseStats reads haproxy's `show stat` CSV.

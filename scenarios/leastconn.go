@@ -82,10 +82,15 @@ func LeastConn(ctx context.Context, env *verify.Env, node topology.Node) error {
 
 	// Phase 2: hold one backend busy; leastconn must route around it. No
 	// request reached haproxy since the last read: it is the new baseline.
+	before = after
+	requests, err := startPageRequester(ctx, env, node)
+	if err != nil {
+		return err
+	}
+	defer requests.Close()
 	if err := placed(); err != nil {
 		return err
 	}
-	before = after
 	pid, err := run(ctx, env, env.FromClient(), fmt.Sprintf(
 		"nohup curl -s --limit-rate %s -o /dev/null %s >/dev/null 2>&1 & echo $!", slowRate, loadBalancerURL(node, slowFile)))
 	if err != nil {
@@ -106,7 +111,7 @@ func LeastConn(ctx context.Context, env *verify.Env, node topology.Node) error {
 		if _, err := waitForStats(ctx, env, stats, env.Intervals.Command, func(st map[string]serverStats) bool { return settled(st, busy) }); err != nil {
 			return fmt.Errorf("before request %d of %d: haproxy never showed %s alone busy (one connection) and the other servers idle: %w", i+1, busyRequests, busy, err)
 		}
-		one, err := requestPages(ctx, env, node, 1)
+		one, err := requests.request(ctx)
 		if err != nil {
 			return err
 		}
@@ -156,14 +161,50 @@ func loadBalancerURL(lb topology.Node, path string) string {
 // count, quoted. One curl makes them all, a new connection each (as n curls
 // would), because a process start is what costs most under emulation.
 func requestPages(ctx context.Context, env *verify.Env, lb topology.Node, n int) (map[string]int, error) {
-	urls := strings.Repeat(fmt.Sprintf(" http://%s/", lb.FQDN), n)
-	cmd := fmt.Sprintf("curl -s -H 'Connection: close' --max-time %d --resolve %s:80:%s -w '\n%%{errormsg}\n%s\n'%s",
-		int(env.Intervals.Command.Seconds()), lb.FQDN, lb.IP, sep, urls)
-	out, err := run(ctx, env, env.FromClient(), cmd)
+	out, err := run(ctx, env, env.FromClient(), curlPages(env, lb, n))
 	if err != nil {
 		return nil, err
 	}
 	return countPages(env.Topology, out, n)
+}
+
+// curlPages is one curl for n sequential requests to the load balancer,
+// each page followed by curl's error message and a sep line.
+func curlPages(env *verify.Env, lb topology.Node, n int) string {
+	urls := strings.Repeat(fmt.Sprintf(" http://%s/", lb.FQDN), n)
+	return fmt.Sprintf("curl -s -H 'Connection: close' --max-time %d --resolve %s:80:%s -w '\n%%{errormsg}\n%s\n'%s",
+		int(env.Intervals.Command.Seconds()), lb.FQDN, lb.IP, sep, urls)
+}
+
+// pageRequester sends single requests from the client node to the load
+// balancer, each when asked, through one shell there: a session per request
+// costs the client node a shell start on top of its curl.
+type pageRequester struct {
+	*responder
+	topo *topology.Topology
+}
+
+// startPageRequester starts the shell; the caller closes it.
+func startPageRequester(ctx context.Context, env *verify.Env, lb topology.Node) (*pageRequester, error) {
+	r, err := startResponder(ctx, env, env.FromClient(), "the request loop on "+env.Client.Name, pageRequestLoop(env, lb), sep)
+	if err != nil {
+		return nil, err
+	}
+	return &pageRequester{responder: r, topo: env.Topology}, nil
+}
+
+// pageRequestLoop runs one curl of one request per line on stdin.
+func pageRequestLoop(env *verify.Env, lb topology.Node) string {
+	return "while read -r _; do " + curlPages(env, lb, 1) + "; done"
+}
+
+// request sends one request and counts its page by the web node it names.
+func (p *pageRequester) request(ctx context.Context) (map[string]int, error) {
+	out, err := p.ask(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return countPages(p.topo, out+sep+"\n", 1) // ask kept the sep line back
 }
 
 // countPages reads curl's output for n requests, each ended by sep.
