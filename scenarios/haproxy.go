@@ -113,8 +113,8 @@ const statsServer = showStat + `while sys.stdin.readline():
 const statsEnd = "--drivelab-stats-end--"
 
 // statsReader reads haproxy's stats for one check through one statsServer
-// on the load balancer: a python start per read costs the guest about a
-// second under emulation, and a check reads a dozen times or more.
+// on the load balancer: a check reads a dozen times or more, and a session
+// and a python start per read were most of what it cost the guest.
 type statsReader struct {
 	*responder
 	hc haproxyConfig
