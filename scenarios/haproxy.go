@@ -70,39 +70,80 @@ type serverStats struct {
 	Status string
 }
 
-// statsScript reads `show stat` from the socket in argv[1]; it runs under
-// python3 or python2, whichever the guest has (see statsCommand).
-const statsScript = `import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.sendall(b"show stat\n")
-out = b""
-while True:
-    chunk = s.recv(65536)
-    if not chunk:
-        break
-    out += chunk
-sys.stdout.write(out.decode())
+// pythonPath is the path of python3 or python2, whichever the guest has
+// (CentOS 7 has only python2); the stats scripts run under both.
+const pythonPath = "$(command -v python3 || command -v python)"
+
+// showStat is a python function returning haproxy's `show stat` CSV from the
+// stats socket in argv[1].
+const showStat = `import socket, sys
+def show_stat():
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(sys.argv[1])
+        s.sendall(b"show stat\n")
+        out = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return out.decode()
+            out += chunk
+    finally:
+        s.close()
 `
 
-// statsCommand prints haproxy's `show stat` CSV from socket: the checks
-// parse it, the diagnostics keep it.
+// statsCommand prints haproxy's `show stat` CSV from socket once, for the
+// diagnostics.
 func statsCommand(socket string) string {
-	return "$(command -v python3 || command -v python) -c " + shellQuote(statsScript) + " " + shellQuote(socket)
+	return pythonPath + " -c " + shellQuote(showStat+"sys.stdout.write(show_stat())\n") + " " + shellQuote(socket)
 }
 
-// readStats returns the counters of every backend server, by node name.
-func readStats(ctx context.Context, env *verify.Env, lb *sshx.Client, hc haproxyConfig) (map[string]serverStats, error) {
-	ctx, cancel := context.WithTimeout(ctx, env.Intervals.Command)
-	defer cancel()
-	res, err := lb.Run(ctx, statsCommand(hc.StatsSocket))
+// statsServer answers each line on stdin with `show stat`, or with "error: "
+// and why it could not read it, and then the line argv[2].
+const statsServer = showStat + `while sys.stdin.readline():
+    try:
+        out = show_stat()
+    except Exception as e:
+        out = "error: %s\n" % e
+    sys.stdout.write(out + "\n" + sys.argv[2] + "\n")
+    sys.stdout.flush()
+`
+
+// statsEnd ends each answer of statsServer.
+const statsEnd = "--drivelab-stats-end--"
+
+// statsReader reads haproxy's stats for one check through one statsServer
+// on the load balancer: a check reads a dozen times or more, and a session
+// and a python start per read were most of what it cost the guest.
+type statsReader struct {
+	*responder
+	hc haproxyConfig
+}
+
+// statsServerCommand runs statsServer on the stats socket.
+func statsServerCommand(socket string) string {
+	return "exec " + pythonPath + " -c " + shellQuote(statsServer) + " " + shellQuote(socket) + " " + statsEnd
+}
+
+// startStatsReader starts a reader on lb; the caller closes it.
+func startStatsReader(ctx context.Context, env *verify.Env, lb *sshx.Client, hc haproxyConfig) (*statsReader, error) {
+	r, err := startResponder(ctx, env, lb, "the haproxy stats reader", statsServerCommand(hc.StatsSocket), statsEnd)
 	if err != nil {
 		return nil, err
 	}
-	if res.ExitCode != 0 {
-		return nil, fmt.Errorf("reading haproxy stats from %s: %s", hc.StatsSocket, strings.TrimSpace(res.Stderr))
+	return &statsReader{responder: r, hc: hc}, nil
+}
+
+// read returns the counters of every backend server, by node name.
+func (r *statsReader) read(ctx context.Context) (map[string]serverStats, error) {
+	out, err := r.ask(ctx)
+	if err != nil {
+		return nil, err
 	}
-	return parseStats(res.Stdout, hc)
+	if msg, failed := strings.CutPrefix(out, "error: "); failed {
+		return nil, fmt.Errorf("reading haproxy stats from %s: %s", r.hc.StatsSocket, strings.TrimSpace(msg))
+	}
+	return parseStats(out, r.hc)
 }
 
 // parseStats reads haproxy's `show stat` CSV.
@@ -145,19 +186,22 @@ func parseStats(out string, hc haproxyConfig) (map[string]serverStats, error) {
 
 // waitForStats reads haproxy's stats every Poll interval until done accepts
 // them or limit has passed; it returns the last stats it read.
-func waitForStats(ctx context.Context, env *verify.Env, lb *sshx.Client, hc haproxyConfig, limit time.Duration, done func(map[string]serverStats) bool) (map[string]serverStats, error) {
+func waitForStats(ctx context.Context, env *verify.Env, r *statsReader, limit time.Duration, done func(map[string]serverStats) bool) (map[string]serverStats, error) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	tick := time.NewTicker(env.Intervals.Poll)
 	defer tick.Stop()
 	var last map[string]serverStats
 	for {
-		stats, err := readStats(ctx, env, lb, hc)
-		if err == nil {
+		stats, err := r.read(ctx)
+		switch {
+		case err == nil:
 			last = stats
 			if done(stats) {
 				return stats, nil
 			}
+		case r.ended != nil && ctx.Err() == nil:
+			return last, err // no later read can succeed
 		}
 		select {
 		case <-ctx.Done():

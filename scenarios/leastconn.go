@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/drivelab/drivelab/framework/sshx"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/verify"
 )
@@ -42,6 +41,11 @@ func LeastConn(ctx context.Context, env *verify.Env, node topology.Node) error {
 	if err != nil {
 		return err
 	}
+	stats, err := startStatsReader(ctx, env, lb, hc)
+	if err != nil {
+		return err
+	}
+	defer stats.Close()
 
 	// Phase 2 holds a backend busy with a slow download of a sparse file on
 	// every web node; place it while phase 1 runs.
@@ -57,7 +61,7 @@ func LeastConn(ctx context.Context, env *verify.Env, node topology.Node) error {
 	}()
 
 	// Phase 1: an even split of sequential requests.
-	before, err := readStats(ctx, env, lb, hc)
+	before, err := stats.read(ctx)
 	if err != nil {
 		return err
 	}
@@ -65,7 +69,7 @@ func LeastConn(ctx context.Context, env *verify.Env, node topology.Node) error {
 	if err != nil {
 		return err
 	}
-	after, err := readStats(ctx, env, lb, hc)
+	after, err := stats.read(ctx)
 	if err != nil {
 		return err
 	}
@@ -78,17 +82,22 @@ func LeastConn(ctx context.Context, env *verify.Env, node topology.Node) error {
 
 	// Phase 2: hold one backend busy; leastconn must route around it. No
 	// request reached haproxy since the last read: it is the new baseline.
+	before = after
+	requests, err := startPageRequester(ctx, env, node)
+	if err != nil {
+		return err
+	}
+	defer requests.Close()
 	if err := placed(); err != nil {
 		return err
 	}
-	before = after
 	pid, err := run(ctx, env, env.FromClient(), fmt.Sprintf(
 		"nohup curl -s --limit-rate %s -o /dev/null %s >/dev/null 2>&1 & echo $!", slowRate, loadBalancerURL(node, slowFile)))
 	if err != nil {
 		return err
 	}
 	defer run(context.WithoutCancel(ctx), env, env.FromClient(), "kill "+strings.TrimSpace(pid)+" 2>/dev/null; true")
-	busy, err := waitForBusyServer(ctx, env, lb, hc)
+	busy, err := waitForBusyServer(ctx, env, stats)
 	if err != nil {
 		return err
 	}
@@ -99,10 +108,10 @@ func LeastConn(ctx context.Context, env *verify.Env, node topology.Node) error {
 	// server; the two then tie, and leastconn may rightly pick busy.
 	seen = map[string]int{}
 	for i := range busyRequests {
-		if _, err := waitForStats(ctx, env, lb, hc, env.Intervals.Command, func(st map[string]serverStats) bool { return settled(st, busy) }); err != nil {
+		if _, err := waitForStats(ctx, env, stats, env.Intervals.Command, func(st map[string]serverStats) bool { return settled(st, busy) }); err != nil {
 			return fmt.Errorf("before request %d of %d: haproxy never showed %s alone busy (one connection) and the other servers idle: %w", i+1, busyRequests, busy, err)
 		}
-		one, err := requestPages(ctx, env, node, 1)
+		one, err := requests.request(ctx)
 		if err != nil {
 			return err
 		}
@@ -110,7 +119,7 @@ func LeastConn(ctx context.Context, env *verify.Env, node topology.Node) error {
 			seen[name] += n
 		}
 	}
-	after, err = readStats(ctx, env, lb, hc)
+	after, err = stats.read(ctx)
 	if err != nil {
 		return err
 	}
@@ -152,14 +161,50 @@ func loadBalancerURL(lb topology.Node, path string) string {
 // count, quoted. One curl makes them all, a new connection each (as n curls
 // would), because a process start is what costs most under emulation.
 func requestPages(ctx context.Context, env *verify.Env, lb topology.Node, n int) (map[string]int, error) {
-	urls := strings.Repeat(fmt.Sprintf(" http://%s/", lb.FQDN), n)
-	cmd := fmt.Sprintf("curl -s -H 'Connection: close' --max-time %d --resolve %s:80:%s -w '\n%%{errormsg}\n%s\n'%s",
-		int(env.Intervals.Command.Seconds()), lb.FQDN, lb.IP, sep, urls)
-	out, err := run(ctx, env, env.FromClient(), cmd)
+	out, err := run(ctx, env, env.FromClient(), curlPages(env, lb, n))
 	if err != nil {
 		return nil, err
 	}
 	return countPages(env.Topology, out, n)
+}
+
+// curlPages is one curl for n sequential requests to the load balancer,
+// each page followed by curl's error message and a sep line.
+func curlPages(env *verify.Env, lb topology.Node, n int) string {
+	urls := strings.Repeat(fmt.Sprintf(" http://%s/", lb.FQDN), n)
+	return fmt.Sprintf("curl -s -H 'Connection: close' --max-time %d --resolve %s:80:%s -w '\n%%{errormsg}\n%s\n'%s",
+		int(env.Intervals.Command.Seconds()), lb.FQDN, lb.IP, sep, urls)
+}
+
+// pageRequester sends single requests from the client node to the load
+// balancer, each when asked, through one shell there: a session per request
+// costs the client node a shell start on top of its curl.
+type pageRequester struct {
+	*responder
+	topo *topology.Topology
+}
+
+// startPageRequester starts the shell; the caller closes it.
+func startPageRequester(ctx context.Context, env *verify.Env, lb topology.Node) (*pageRequester, error) {
+	r, err := startResponder(ctx, env, env.FromClient(), "the request loop on "+env.Client.Name, pageRequestLoop(env, lb), sep)
+	if err != nil {
+		return nil, err
+	}
+	return &pageRequester{responder: r, topo: env.Topology}, nil
+}
+
+// pageRequestLoop runs one curl of one request per line on stdin.
+func pageRequestLoop(env *verify.Env, lb topology.Node) string {
+	return "while read -r _; do " + curlPages(env, lb, 1) + "; done"
+}
+
+// request sends one request and counts its page by the web node it names.
+func (p *pageRequester) request(ctx context.Context) (map[string]int, error) {
+	out, err := p.ask(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return countPages(p.topo, out+sep+"\n", 1) // ask kept the sep line back
 }
 
 // countPages reads curl's output for n requests, each ended by sep.
@@ -180,7 +225,7 @@ func countPages(topo *topology.Topology, out string, n int) (map[string]int, err
 }
 
 // waitForBusyServer polls haproxy until one server carries a connection.
-func waitForBusyServer(ctx context.Context, env *verify.Env, lb *sshx.Client, hc haproxyConfig) (string, error) {
+func waitForBusyServer(ctx context.Context, env *verify.Env, r *statsReader) (string, error) {
 	busy := func(stats map[string]serverStats) string {
 		for _, node := range slices.Sorted(maps.Keys(stats)) {
 			if stats[node].Current > 0 {
@@ -189,7 +234,7 @@ func waitForBusyServer(ctx context.Context, env *verify.Env, lb *sshx.Client, hc
 		}
 		return ""
 	}
-	stats, err := waitForStats(ctx, env, lb, hc, env.Intervals.Command, func(stats map[string]serverStats) bool { return busy(stats) != "" })
+	stats, err := waitForStats(ctx, env, r, env.Intervals.Command, func(stats map[string]serverStats) bool { return busy(stats) != "" })
 	if err != nil {
 		return "", fmt.Errorf("the slow request never showed as a current connection in haproxy's stats: %w", err)
 	}

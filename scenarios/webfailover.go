@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/drivelab/drivelab/framework/sshx"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/verify"
 )
@@ -25,7 +24,12 @@ func WebFailover(ctx context.Context, env *verify.Env, node topology.Node) error
 	if err != nil {
 		return err
 	}
-	in := failoverInput{lb: lb, hc: hc, node: node, webs: webs}
+	stats, err := startStatsReader(ctx, env, lb, hc)
+	if err != nil {
+		return err
+	}
+	defer stats.Close()
+	in := failoverInput{stats: stats, node: node, webs: webs}
 	// Start from every server in rotation, so that a DOWN below is this
 	// check's doing. Without health checks that is "no check", not "UP":
 	// the fault then shows where it matters, when a stopped server stays.
@@ -44,10 +48,9 @@ func WebFailover(ctx context.Context, env *verify.Env, node topology.Node) error
 
 // failoverInput is what every step of the check shares.
 type failoverInput struct {
-	node topology.Node // the load balancer
-	lb   *sshx.Client
-	hc   haproxyConfig
-	webs []topology.Node
+	node  topology.Node // the load balancer
+	stats *statsReader
+	webs  []topology.Node
 }
 
 // failOver stops down's web server, checks the others take all requests,
@@ -98,7 +101,7 @@ func failOver(ctx context.Context, env *verify.Env, in failoverInput, down topol
 // waitForStatus waits, within the Failover interval, until haproxy shows
 // node in the state want accepts.
 func waitForStatus(ctx context.Context, env *verify.Env, in failoverInput, node string, want func(string) bool, state string) error {
-	stats, err := waitForStats(ctx, env, in.lb, in.hc, env.Intervals.Failover, func(stats map[string]serverStats) bool {
+	stats, err := waitForStats(ctx, env, in.stats, env.Intervals.Failover, func(stats map[string]serverStats) bool {
 		return want(stats[node].Status)
 	})
 	if err != nil {

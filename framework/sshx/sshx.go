@@ -65,6 +65,9 @@ type Target struct {
 	Auth []ssh.AuthMethod
 	// HostKey is pinned: a server presenting another key is refused.
 	HostKey ssh.PublicKey
+	// pick, when set, chooses each login attempt after "none" from what the
+	// server answered so far, instead of Auth (see JumpWrongThenRight).
+	pick ssh.ClientAuthCallback
 }
 
 // SessionLimit caps the sessions open at once on one connection. OpenSSH
@@ -120,8 +123,9 @@ func handshake(ctx context.Context, conn net.Conn, t Target) (*Client, error) {
 		return nil, fmt.Errorf("%s: no pinned host key; the harness never trusts an unknown host key", t.Name)
 	}
 	cfg := &ssh.ClientConfig{
-		User: t.User,
-		Auth: t.Auth,
+		User:         t.User,
+		Auth:         t.Auth,
+		AuthCallback: t.pick,
 		HostKeyCallback: func(_ string, _ net.Addr, key ssh.PublicKey) error {
 			if !bytes.Equal(key.Marshal(), t.HostKey.Marshal()) {
 				return fmt.Errorf("%w: %s presented %s, pinned %s", ErrHostKey, t.Name,

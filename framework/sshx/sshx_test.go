@@ -29,11 +29,7 @@ type testServer struct {
 
 func startServer(t *testing.T, clientKey ssh.PublicKey, password string) *testServer {
 	t.Helper()
-	hostKey, err := sshx.NewKeyPair("host")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := &ssh.ServerConfig{
+	return listen(t, &ssh.ServerConfig{
 		PublicKeyCallback: func(_ ssh.ConnMetadata, k ssh.PublicKey) (*ssh.Permissions, error) {
 			if clientKey != nil && string(k.Marshal()) == string(clientKey.Marshal()) {
 				return nil, nil
@@ -46,6 +42,15 @@ func startServer(t *testing.T, clientKey ssh.PublicKey, password string) *testSe
 			}
 			return nil, errors.New("wrong password")
 		},
+	})
+}
+
+// listen serves cfg, with a fresh host key, until the test ends.
+func listen(t *testing.T, cfg *ssh.ServerConfig) *testServer {
+	t.Helper()
+	hostKey, err := sshx.NewKeyPair("host")
+	if err != nil {
+		t.Fatal(err)
 	}
 	cfg.AddHostKey(hostKey.Signer)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -57,16 +57,17 @@ func (e *Env) File(node, name string) (File, bool) {
 // FromClient returns the root session on the client node.
 func (e *Env) FromClient() *sshx.Client { return e.Root[e.Client.Name] }
 
-// LoginWithPassword opens a password session to node from the client node,
-// so the login crosses the lab network as the seed's test client would.
+// LoginWithPassword opens a root session to node with password from the
+// client node, so the login crosses the lab network as the seed's test
+// client would. The same connection first offers a wrong password, which
+// node must refuse (sshx.JumpWrongThenRight).
 func (e *Env) LoginWithPassword(ctx context.Context, node topology.Node, password string) (*sshx.Client, error) {
-	return e.FromClient().Jump(ctx, sshx.Target{
+	return e.FromClient().JumpWrongThenRight(ctx, sshx.Target{
 		Name:    node.Name,
 		Addr:    node.IP.String() + ":22",
 		User:    "root",
-		Auth:    []ssh.AuthMethod{ssh.Password(password)},
 		HostKey: e.HostKeys[node.Name],
-	})
+	}, password)
 }
 
 // Func checks one node and returns an error naming expected and actual.
