@@ -123,8 +123,15 @@ func (s Segment) Remove(ctx context.Context) error {
 		errs = append(errs, run(ctx, "ip", "netns", "del", s.Namespace))
 	}
 	for _, link := range []string{s.peer(), s.Bridge} {
-		if _, err := linkKind(ctx, s.lab.Namespace, link); err == nil {
-			errs = append(errs, run(ctx, "ip", "-n", s.lab.Namespace, "link", "del", link))
+		if _, err := linkKind(ctx, s.lab.Namespace, link); err != nil {
+			continue
+		}
+		// Deleting the run's namespace deletes the veth pair too, but in the
+		// kernel's own time: the peer may go between the look and the del.
+		if err := run(ctx, "ip", "-n", s.lab.Namespace, "link", "del", link); err != nil {
+			if _, gone := linkKind(ctx, s.lab.Namespace, link); gone == nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errors.Join(errs...)
