@@ -93,26 +93,34 @@ func runImageSnapshots(ctx context.Context, args []string) error {
 		return err
 	}
 	for _, s := range scenarios.All() {
-		topo, err := loadTopology(s.Topology)
-		if err != nil {
+		if err := snapshotsFor(ctx, env, s); err != nil {
 			return fmt.Errorf("scenario %s: %w", s.Name, err)
 		}
-		up, err := harness.Open(ctx, harness.OpenInput{Settings: env, Guest: &harness.GuestInput{CacheDir: env.Paths.Cache},
-			Run: harness.UpInput{Topology: topo}})
-		if err != nil {
-			return err
-		}
-		defer up.Close()
-		if up.Boot != config.BootSnapshot {
-			fmt.Printf("snapshots: none needed: nodes boot %s under %s (E2E_BOOT)\n", up.Boot, up.Accel)
-			return nil
-		}
-		dirs, err := vm.MakeSnapshots(ctx, vm.BootInput{Conn: up.Conn, RunID: vm.NewRunID(), Topology: topo, Image: up.Image,
-			Intervals: up.Intervals, Limits: up.Limits, Accel: up.Accel, Boot: up.Boot, Progress: os.Stdout})
-		if err != nil {
-			return fmt.Errorf("scenario %s: %w", s.Name, err)
-		}
-		fmt.Printf("snapshots: %s: %s\n", s.Name, strings.Join(dirs, ", "))
 	}
+	return nil
+}
+
+// snapshotsFor makes the snapshots scenario s's nodes restore from.
+func snapshotsFor(ctx context.Context, env config.Settings, s scenarios.Scenario) error {
+	topo, err := loadTopology(s.Topology)
+	if err != nil {
+		return err
+	}
+	up, err := harness.Open(ctx, harness.OpenInput{Settings: env, Guest: &harness.GuestInput{CacheDir: env.Paths.Cache},
+		Run: harness.UpInput{Topology: topo}})
+	if err != nil {
+		return err
+	}
+	defer up.Close()
+	if up.Boot != config.BootSnapshot {
+		fmt.Printf("snapshots: %s: none needed: nodes boot %s under %s (E2E_BOOT)\n", s.Name, up.Boot, up.Accel)
+		return nil
+	}
+	dirs, err := vm.MakeSnapshots(ctx, vm.BootInput{Conn: up.Conn, RunID: vm.NewRunID(), Topology: topo, Image: up.Image,
+		Intervals: up.Intervals, Limits: up.Limits, Accel: up.Accel, Boot: up.Boot, Progress: os.Stdout})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("snapshots: %s: %s\n", s.Name, strings.Join(dirs, ", "))
 	return nil
 }

@@ -281,7 +281,7 @@ func (p *keptPlan) reinstance() (rebootPlan, error) {
 	r := rebootPlan{changes: slices.Clone(p.changes)}
 	uuids := map[string]string{}
 	for i := range r.changes {
-		uuid, err := newUUID()
+		uuid, err := vm.NewUUID()
 		if err != nil {
 			return rebootPlan{}, err
 		}

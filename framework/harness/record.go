@@ -1,7 +1,6 @@
 package harness
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -177,15 +176,4 @@ func Forget(paths config.Paths, run string) error {
 	}
 	errs = append(errs, os.RemoveAll(RunDir(paths, run)))
 	return errors.Join(errs...)
-}
-
-// newUUID is a random (version 4) uuid for a node's new instance.
-func newUUID() (string, error) {
-	b := make([]byte, 16)
-	if _, err := rand.Read(b); err != nil {
-		return "", err
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
 }

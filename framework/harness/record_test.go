@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -174,17 +173,5 @@ func TestEffectiveTopologyUsesTheUUIDsInUse(t *testing.T) {
 	}
 	if err := rec.SameNodes(topo); err == nil || !strings.Contains(err.Error(), "now lists nodes test2, haproxy, web01, web02, the kept lab r1 runs test2, haproxy, web01") {
 		t.Errorf("SameNodes: %v", err)
-	}
-}
-
-func TestNewUUID(t *testing.T) {
-	v4 := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
-	a, err := newUUID()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := newUUID()
-	if !v4.MatchString(a) || !v4.MatchString(b) || a == b {
-		t.Errorf("uuids %q, %q: want two different version 4 uuids", a, b)
 	}
 }

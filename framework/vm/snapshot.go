@@ -290,7 +290,7 @@ func (s *Snapshot) nodeDomain(name string, owner Owner, disk, console string) (*
 		return nil, err
 	}
 	d.Name, d.ID = name, nil
-	if d.UUID, err = newUUID(); err != nil {
+	if d.UUID, err = NewUUID(); err != nil {
 		return nil, err
 	}
 	d.Metadata = Spec{Owner: owner}.Domain().Metadata
@@ -348,7 +348,9 @@ func (s *Snapshot) writeNodeImage(path string, dom *libvirtxml.Domain) (err erro
 	return err
 }
 
-func newUUID() (string, error) {
+// NewUUID is a random (version 4) uuid: a restored node's domain, a kept
+// node's new instance.
+func NewUUID() (string, error) {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", err

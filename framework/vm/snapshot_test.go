@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -136,5 +137,17 @@ func TestSnapshotShape(t *testing.T) {
 		if got := snapshotShape(in, n, limits); got != (Shape{}) {
 			t.Errorf("%s: shape %v, want a cold boot", name, got)
 		}
+	}
+}
+
+func TestNewUUID(t *testing.T) {
+	v4 := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	a, err := NewUUID()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := NewUUID()
+	if !v4.MatchString(a) || !v4.MatchString(b) || a == b {
+		t.Errorf("uuids %q, %q: want two different version 4 uuids", a, b)
 	}
 }
