@@ -21,13 +21,15 @@ var CloudConfig = register(Scenario{
 	// predates write_files' defer (21.4) and chpasswd's users (22.3).
 	Flavors: []string{"debian12"},
 	Labels:  []string{LabelCloudConfig},
+	// Checks run a few at a time in this order (verify.Start): password,
+	// which mostly waits for sshd's delay after a wrong password, goes first.
 	Checks: []verify.Check{
+		{Name: "password", Run: Password},
 		{Name: "hostname", Run: Hostname},
 		{Name: "hosts", Run: Hosts},
 		// From every node: the two find each other by name.
 		{Name: "resolve", Run: Resolve},
 		{Name: "static-ip", Run: StaticIP},
-		{Name: "password", Run: Password},
 		{Name: "first-boot", Run: FirstBoot},
 		{Name: "identity", Run: Identity},
 		{Name: "write-files", Roles: []string{roleApp}, Run: WriteFiles},

@@ -14,16 +14,19 @@ var loadBalancerLint = []lint.Rule{LintHAProxy, LintPage}
 var LoadBalancer = register(Scenario{
 	Name:     "loadbalancer",
 	Topology: "fixtures/topology.yaml",
+	// Checks run a few at a time in this order (verify.Start): the two that
+	// mostly wait (sshd's delay after a wrong password, leastconn's requests)
+	// go first, so the short ones fill the time beside them.
 	Checks: []verify.Check{
+		{Name: "password", Run: Password},
+		{Name: "leastconn", Roles: []string{RoleLoadBalancer}, Run: LeastConn},
 		{Name: "hostname", Run: Hostname},
 		{Name: "hosts", Run: Hosts},
 		{Name: "resolve", Roles: []string{RoleClient}, Run: Resolve},
 		{Name: "static-ip", Run: StaticIP},
-		{Name: "password", Run: Password},
 		{Name: "first-boot", Run: FirstBoot},
 		{Name: "identity", Run: Identity},
 		{Name: "services", Roles: []string{RoleLoadBalancer, RoleWeb}, Run: Services},
-		{Name: "leastconn", Roles: []string{RoleLoadBalancer}, Run: LeastConn},
 	},
 	Diagnostics: loadBalancerDiagnostics,
 	Lint:        loadBalancerLint,

@@ -117,3 +117,14 @@ func TestBootFor(t *testing.T) {
 		}
 	}
 }
+
+func TestChecksAtOnce(t *testing.T) {
+	for _, c := range []struct {
+		accel       Accel
+		cores, want int
+	}{{AccelKVM, 2, 0}, {AccelTCG, 2, 2}, {AccelTCG, 8, 8}, {AccelTCG, 0, 1}} {
+		if got := ChecksAtOnce(c.accel, c.cores); got != c.want {
+			t.Errorf("ChecksAtOnce(%s, %d) = %d, want %d", c.accel, c.cores, got, c.want)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/drivelab/drivelab/framework/config"
@@ -180,6 +181,7 @@ func (l *Lab) connect(ctx context.Context, topo *topology.Topology, client topol
 		Root:      l.sessions,
 		HostKeys:  access.HostKeys(),
 		Intervals: l.in.Intervals,
+		AtOnce:    config.ChecksAtOnce(l.in.Accel, runtime.NumCPU()),
 	}
 	return nil
 }

@@ -43,6 +43,9 @@ type Env struct {
 	// HostKeys are the pinned host keys, by node name.
 	HostKeys  map[string]ssh.PublicKey
 	Intervals config.Intervals
+	// AtOnce bounds how many checks run at the same time (config.ChecksAtOnce);
+	// 0: all of them.
+	AtOnce int
 }
 
 // File returns node's injected file with the given logical name.
@@ -129,19 +132,33 @@ func Run(ctx context.Context, env *Env, check Check) []Result {
 	return slices.DeleteFunc(results, func(r Result) bool { return r.Node == "" })
 }
 
-// Start runs every check at once, each on all its nodes, and returns a
-// channel per check name that yields its results. Checks that need exclusive
-// use of a service must not share it with another check's traffic (a check
-// that counts the requests a service served must be the only one sending
-// it any); the scenario's checks keep to that, so all of them can run
-// together and the verdict follows the boot by the slowest check instead of
-// the sum of all.
+// Start runs the checks, each on all its nodes, env.AtOnce of them at a time
+// in the order given, and returns a channel per check name that yields its
+// results. Checks that need exclusive use of a service must not share it
+// with another check's traffic (a check that counts the requests a service
+// served must be the only one sending it any); the scenario's checks keep
+// to that, so they can run together and the verdict follows the boot by
+// the slowest checks instead of the sum of all.
 func Start(ctx context.Context, env *Env, checks []Check) map[string]<-chan []Result {
 	pending := make(map[string]<-chan []Result, len(checks))
-	for _, c := range checks {
-		ch := make(chan []Result, 1)
-		pending[c.Name] = ch
-		go func() { ch <- Run(ctx, env, c) }()
+	out := make([]chan []Result, len(checks))
+	next := make(chan int, len(checks))
+	for i, c := range checks {
+		out[i] = make(chan []Result, 1)
+		pending[c.Name] = out[i]
+		next <- i
+	}
+	close(next)
+	workers := len(checks)
+	if env.AtOnce > 0 {
+		workers = min(env.AtOnce, workers)
+	}
+	for range workers {
+		go func() {
+			for i := range next {
+				out[i] <- Run(ctx, env, checks[i])
+			}
+		}()
 	}
 	return pending
 }

@@ -1,10 +1,13 @@
 package verify_test
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/verify"
@@ -65,4 +68,40 @@ func lineStarting(table, prefix string) string {
 		}
 	}
 	return ""
+}
+
+// Start keeps to env.AtOnce checks at a time and still runs every check.
+func TestStartBoundsChecksAtOnce(t *testing.T) {
+	topo, err := topology.Load("../../fixtures/topology.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, atOnce := range []int{0, 1, 2} {
+		var mu sync.Mutex
+		running, most := map[string]bool{}, 0
+		check := func(name string) verify.Check {
+			return verify.Check{Name: name, Roles: []string{"loadbalancer"}, Run: func(context.Context, *verify.Env, topology.Node) error {
+				mu.Lock()
+				running[name] = true
+				most = max(most, len(running))
+				mu.Unlock()
+				time.Sleep(50 * time.Millisecond)
+				mu.Lock()
+				delete(running, name)
+				mu.Unlock()
+				return nil
+			}}
+		}
+		checks := []verify.Check{check("a"), check("b"), check("c"), check("d"), check("e")}
+		pending := verify.Start(context.Background(), &verify.Env{Topology: topo, AtOnce: atOnce}, checks)
+		for _, c := range checks {
+			if r := <-pending[c.Name]; len(r) != 1 || r[0].Check != c.Name {
+				t.Fatalf("AtOnce %d: %s yielded %+v", atOnce, c.Name, r)
+			}
+		}
+		want := cmp.Or(atOnce, len(checks))
+		if most != want {
+			t.Fatalf("AtOnce %d: %d checks ran at once, want %d", atOnce, most, want)
+		}
+	}
 }
