@@ -48,7 +48,7 @@ const (
 // processes are emulated on the host's cores, and a node's single vCPU
 // switching between many of them costs more than it overlaps: all nine
 // checks of the load balancer at once took 18-21 s and 29 s of guest CPU
-// on a kept lab here, two at a time 12 s and 17 s.
+// on a kept lab here, two at a time 13-15 s and 22 s.
 func ChecksAtOnce(a Accel, hostCores int) int {
 	if a == AccelKVM {
 		return 0
