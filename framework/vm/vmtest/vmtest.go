@@ -152,17 +152,23 @@ func (f *Libvirt) lookup(dom libvirt.Domain) (*domain, error) {
 }
 
 func (f *Libvirt) DomainCreate(dom libvirt.Domain) error {
+	return f.transition(dom.Name, "DomainCreate", f.FailCreate, libvirt.DomainRunning)
+}
+
+// transition records call on the domain named name and puts it in state to,
+// unless fail holds an error for that name.
+func (f *Libvirt) transition(name, call string, fail map[string]error, to libvirt.DomainState) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	d, err := f.lookup(dom)
+	d, err := f.lookup(libvirt.Domain{Name: name})
 	if err != nil {
 		return err
 	}
-	if err := f.FailCreate[dom.Name]; err != nil {
+	if err := fail[name]; err != nil {
 		return err
 	}
-	f.record("DomainCreate", dom.Name)
-	d.state = libvirt.DomainRunning
+	f.record(call, name)
+	d.state = to
 	return nil
 }
 
@@ -235,16 +241,8 @@ func (f *Libvirt) DomainUndefineFlags(dom libvirt.Domain, _ libvirt.DomainUndefi
 }
 
 // DomainSaveFlags stops the domain, as libvirt's save does; the file is not written.
-func (f *Libvirt) DomainSaveFlags(dom libvirt.Domain, to string, _ libvirt.OptString, _ uint32) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	d, err := f.lookup(dom)
-	if err != nil {
-		return err
-	}
-	f.record("DomainSaveFlags", dom.Name)
-	d.state = libvirt.DomainShutoff
-	return nil
+func (f *Libvirt) DomainSaveFlags(dom libvirt.Domain, _ string, _ libvirt.OptString, _ uint32) error {
+	return f.transition(dom.Name, "DomainSaveFlags", nil, libvirt.DomainShutoff)
 }
 
 // DomainRestoreFlags restores the defined domain the save image's header
@@ -256,18 +254,7 @@ func (f *Libvirt) DomainRestoreFlags(from string, _ libvirt.OptString, _ uint32)
 	}
 	_, rest, _ := strings.Cut(string(b), "<name>")
 	name, _, _ := strings.Cut(rest, "</name>")
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	d, err := f.lookup(libvirt.Domain{Name: name})
-	if err != nil {
-		return err
-	}
-	if err := f.FailCreate[name]; err != nil {
-		return err
-	}
-	f.record("DomainRestoreFlags", name)
-	d.state = libvirt.DomainPaused
-	return nil
+	return f.transition(name, "DomainRestoreFlags", f.FailCreate, libvirt.DomainPaused)
 }
 
 func (f *Libvirt) DomainAttachDeviceFlags(dom libvirt.Domain, _ string, _ uint32) error {
@@ -281,15 +268,7 @@ func (f *Libvirt) DomainAttachDeviceFlags(dom libvirt.Domain, _ string, _ uint32
 }
 
 func (f *Libvirt) DomainResume(dom libvirt.Domain) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	d, err := f.lookup(dom)
-	if err != nil {
-		return err
-	}
-	f.record("DomainResume", dom.Name)
-	d.state = libvirt.DomainRunning
-	return nil
+	return f.transition(dom.Name, "DomainResume", nil, libvirt.DomainRunning)
 }
 
 func (f *Libvirt) pool(p libvirt.StoragePool) (*pool, error) {
