@@ -408,14 +408,36 @@ func TestCloudInitLogCommand(t *testing.T) {
 func TestCheckIdentity(t *testing.T) {
 	n := node(t, reference(t), "web01")
 	now := time.Now()
-	good := func(id, mac string, clock time.Time) string {
-		return fmt.Sprintf("%s\n%d.%09d\n%s\n", id, clock.Unix(), clock.Nanosecond(), mac)
+	const (
+		id     = "0123456789abcdef0123456789abcdef"
+		bootID = "8f0c3b8e-3a57-4d1c-9e0e-0d5b2b7e9a11"
+		gate   = "gate-path=restored\ngate-steps=clock random machine-id\ngate-skipped=\n"
+	)
+	out := func(id, bootID, mac string, clock time.Time, gate string) string {
+		return fmt.Sprintf("machine-id=%s\nboot-id=%s\nclock=%d.%09d\nmac=%s\n%s", id, bootID, clock.Unix(), clock.Nanosecond(), mac, gate)
 	}
-	const id = "0123456789abcdef0123456789abcdef"
-	others := map[string]string{"web02": "fedcba9876543210fedcba9876543210\n", "test2": "00000000000000000000000000000001\n"}
-	wantErr(t, checkIdentity(n, good(id, n.MAC, now), others, now, now), "")
-	wantErr(t, checkIdentity(n, good(id, n.MAC, now), map[string]string{"web02": id + "\n"}, now, now), "also web02's")
-	wantErr(t, checkIdentity(n, good(id, n.MAC, now.Add(-time.Minute)), others, now, now), "clock")
-	wantErr(t, checkIdentity(n, good(id, "52:54:00:00:00:01", now), others, now, now), "MAC")
-	wantErr(t, checkIdentity(n, good("uninitialized", n.MAC, now), others, now, now), "machine-id")
+	other := func(id, bootID string) string {
+		return "machine-id=" + id + "\nboot-id=" + bootID + "\ngate-path=cold\n"
+	}
+	others := map[string]string{
+		"web02": other("fedcba9876543210fedcba9876543210", "11111111-3a57-4d1c-9e0e-0d5b2b7e9a11"),
+		"test2": other("00000000000000000000000000000001", "22222222-3a57-4d1c-9e0e-0d5b2b7e9a11"),
+	}
+	wantErr(t, checkIdentity(n, out(id, bootID, n.MAC, now, gate), others, now, now), "")
+	wantErr(t, checkIdentity(n, out(id, bootID, n.MAC, now, "gate-path=cold\n"), others, now, now), "")
+	wantErr(t, checkIdentity(n, out(id, bootID, n.MAC, now, gate), map[string]string{"web02": other(id, "x")}, now, now), "machine-id "+id+" is also web02's")
+	wantErr(t, checkIdentity(n, out(id, bootID, n.MAC, now, gate), map[string]string{"web02": other("x", bootID)}, now, now), "boot id "+bootID+" is also web02's")
+	restoredTwin := map[string]string{"web02": "machine-id=x\nboot-id=" + bootID + "\ngate-path=restored\n"}
+	wantErr(t, checkIdentity(n, out(id, bootID, n.MAC, now, gate), restoredTwin, now, now), "")
+	wantErr(t, checkIdentity(n, out(id, bootID, n.MAC, now, "gate-path=cold\n"), restoredTwin, now, now), "boot id "+bootID+" is also web02's")
+	wantErr(t, checkIdentity(n, out(id, bootID, n.MAC, now.Add(-time.Minute), gate), others, now, now), "clock")
+	wantErr(t, checkIdentity(n, out(id, bootID, "52:54:00:00:00:01", now, gate), others, now, now), "MAC")
+	wantErr(t, checkIdentity(n, out("uninitialized", bootID, n.MAC, now, gate), others, now, now), "machine-id")
+	wantErr(t, checkIdentity(n, out(id, "", n.MAC, now, gate), others, now, now), "boot id")
+	wantErr(t, checkIdentity(n, out(id, bootID, n.MAC, now, ""), others, now, now), "did not record which boot")
+	for _, step := range []string{"clock", "random", "machine-id"} {
+		skipped := strings.Replace(gate, step+" ", "", 1)
+		skipped = strings.Replace(skipped, " "+step+"\n", "\n", 1)
+		wantErr(t, checkIdentity(n, out(id, bootID, n.MAC, now, skipped), others, now, now), "did not do the "+step+" step")
+	}
 }

@@ -51,6 +51,8 @@ type UpInput struct {
 	Progress io.Writer
 	// KernelArgs appends to nodes' kernel command lines (vm.BootInput.KernelArgs).
 	KernelArgs map[string]string
+	// GateSkip makes nodes' gates skip steps (vm.BootInput.GateSkip).
+	GateSkip map[string]string
 	// Diagnostics are the scenario's own evidence, read by Lab.Diagnose
 	// from every node after a failure next to the harness's.
 	Diagnostics []verify.Diagnostic
@@ -152,6 +154,7 @@ func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
 		Bridge:       l.Segment.Bridge,
 		Progress:     in.Progress,
 		KernelArgs:   in.KernelArgs,
+		GateSkip:     in.GateSkip,
 		Boot:         in.Boot,
 	})
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/harness"
 	"github.com/drivelab/drivelab/framework/lint"
 	"github.com/drivelab/drivelab/framework/topology"
@@ -32,8 +33,15 @@ import (
 // VariantFile describes a variant inside its overlay directory.
 const VariantFile = "variant.yaml"
 
-// ByLint is the caught_by of faults lint must catch before anything boots.
-const ByLint = "lint"
+// What a variant's caught_by may say besides a check's name.
+const (
+	// ByLint: lint must catch the fault before anything boots.
+	ByLint = "lint"
+	// ByBoot: the boot must fail on the variant's node, saying its message.
+	ByBoot = "boot"
+	// ByNothing: the variant is valid; lint, boot and every check must pass.
+	ByNothing = "nothing"
+)
 
 // Variant is one deliberately broken overlay and what must catch it.
 type Variant struct {
@@ -50,6 +58,10 @@ type Variant struct {
 	Message string `yaml:"message"`
 	// Scenario's checks run after boot (default: the one Load is given).
 	Scenario string `yaml:"scenario"`
+	// GateSkip makes nodes' gates skip steps of the restored branch, by
+	// node (vm.BootInput.GateSkip); such a variant's nodes are restored
+	// from memory snapshots whatever E2E_BOOT says.
+	GateSkip map[string]string `yaml:"gate_skip"`
 }
 
 // Booted reports whether the variant needs a booted topology.
@@ -94,7 +106,7 @@ func loadVariant(dir string, topo *topology.Topology, checks map[string][]verify
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&v); err != nil {
-		return v, fmt.Errorf("%s: %w (fields: fault, caught_by, node, message, scenario)", file, err)
+		return v, fmt.Errorf("%s: %w (fields: fault, caught_by, node, message, scenario, gate_skip)", file, err)
 	}
 	if v.Scenario == "" {
 		v.Scenario = scenario
@@ -105,11 +117,11 @@ func loadVariant(dir string, topo *topology.Topology, checks map[string][]verify
 	}
 	for _, f := range []struct{ name, value, say string }{
 		{"fault", v.Fault, "what the overlay breaks"},
-		{"caught_by", v.CaughtBy, `"lint" or the check that must fail`},
+		{"caught_by", v.CaughtBy, `"lint", "boot", the check that must fail, or "nothing" for a valid variant`},
 		{"node", v.Node, "the node the failure must name"},
 		{"message", v.Message, "words the failure must contain"},
 	} {
-		if strings.TrimSpace(f.value) == "" {
+		if strings.TrimSpace(f.value) == "" && (v.CaughtBy != ByNothing || f.name == "fault") {
 			fail("%s is empty; say %s", f.name, f.say)
 		}
 	}
@@ -120,12 +132,22 @@ func loadVariant(dir string, topo *topology.Topology, checks map[string][]verify
 	switch {
 	case !ok:
 		fail("scenario %q does not exist (have %s)", v.Scenario, strings.Join(slices.Sorted(maps.Keys(checks)), ", "))
-	case v.CaughtBy != ByLint && v.CaughtBy != "" && !slices.ContainsFunc(scenarioChecks, func(c verify.Check) bool { return c.Name == v.CaughtBy }):
-		fail("caught_by %q is neither %q nor a check of scenario %s (%s)", v.CaughtBy, ByLint, v.Scenario, checkNames(scenarioChecks))
+	case !slices.Contains([]string{ByLint, ByBoot, ByNothing, ""}, v.CaughtBy) && !slices.ContainsFunc(scenarioChecks, func(c verify.Check) bool { return c.Name == v.CaughtBy }):
+		fail("caught_by %q is neither %q, %q, %q nor a check of scenario %s (%s)", v.CaughtBy, ByLint, ByBoot, ByNothing, v.Scenario, checkNames(scenarioChecks))
+	}
+	for node, steps := range v.GateSkip {
+		if _, ok := topo.Node(node); !ok {
+			fail("gate_skip: %q is not a node of %s (have %s)", node, topo.Path, strings.Join(topo.NodeNames(), ", "))
+		}
+		for step := range strings.SplitSeq(steps, ",") {
+			if !slices.Contains(vm.GateSteps, step) {
+				fail("gate_skip: %s: step %q is not one of the gate's (%s)", node, step, strings.Join(vm.GateSteps, ", "))
+			}
+		}
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*"))
-	if len(files) < 2 {
-		fail("the variant has no template: put the broken <template> or nodes/<node>/<template> next to it")
+	if len(files) < 2 && len(v.GateSkip) == 0 {
+		fail("the variant has no template: put the broken <template> or nodes/<node>/<template> next to it, or break the gate with gate_skip")
 	}
 	return v, errors.Join(errs...)
 }
@@ -245,7 +267,12 @@ func boot(ctx context.Context, in Input, v Variant) Outcome {
 	up := variantUp(in, v)
 	l, err := harness.Up(ctx, up)
 	if err != nil {
-		return Outcome{Variant: v, Details: []string{"boot failed before any check ran: " + err.Error()}, Elapsed: time.Since(start)}
+		o := Outcome{Variant: v, Details: []string{"boot failed before any check ran: " + err.Error()}, Elapsed: time.Since(start)}
+		if v.CaughtBy == ByBoot {
+			o = JudgeBoot(v, err)
+			o.Elapsed = time.Since(start)
+		}
+		return o
 	}
 	defer func() {
 		if err := l.Down(ctx); err != nil {
@@ -271,6 +298,9 @@ func boot(ctx context.Context, in Input, v Variant) Outcome {
 func variantUp(in Input, v Variant) harness.UpInput {
 	up := in.up(v.Dir, v.Scenario)
 	up.RunID = vm.NewRunID()
+	if len(v.GateSkip) > 0 {
+		up.GateSkip, up.Boot = v.GateSkip, config.BootSnapshot
+	}
 	up.Paths.Artifacts = filepath.Join(up.Paths.Artifacts, v.Name)
 	return up
 }
@@ -315,7 +345,29 @@ func JudgeChecks(v Variant, results []verify.Result) Outcome {
 		o.record(r.Check+"@"+r.Node, fmt.Sprintf("%s on %s: %v", r.Check, r.Node, r.Err),
 			r.Check == v.CaughtBy && r.Node == v.Node && strings.Contains(r.Err.Error(), v.Message))
 	}
+	if v.CaughtBy == ByNothing && len(o.By) == 0 && len(results) > 0 {
+		o.Caught, o.By = true, []string{"nothing (all green)"}
+	}
 	return o
+}
+
+// JudgeBoot: a boot variant is caught when the boot fails on its node
+// saying its message (a BootError names "node <name>").
+func JudgeBoot(v Variant, err error) Outcome {
+	o := Outcome{Variant: v}
+	node := orAll(nodeOf(err.Error()))
+	o.record(ByBoot+"@"+node, "boot: "+err.Error(), v.CaughtBy == ByBoot && node == v.Node && strings.Contains(err.Error(), v.Message))
+	return o
+}
+
+// nodeOf is the node a boot error names first ("node web01 ..."), or "".
+func nodeOf(msg string) string {
+	_, after, ok := strings.Cut(msg, "node ")
+	if !ok {
+		return ""
+	}
+	name, _, _ := strings.Cut(after, " ")
+	return strings.TrimRight(name, ":,")
 }
 
 // Table is the run at a glance: variant, stage, what caught it, what else
@@ -330,6 +382,8 @@ func Table(outcomes []Outcome) string {
 		caught, verdict := "-", "ok"
 		if o.Caught {
 			caught = o.By[0]
+		} else if o.Variant.CaughtBy == ByNothing {
+			verdict = "FAILED: a valid variant must pass"
 		} else {
 			verdict = fmt.Sprintf("MISSED: want %s@%s", o.Variant.CaughtBy, o.Variant.Node)
 		}

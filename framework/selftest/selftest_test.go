@@ -68,7 +68,7 @@ func TestLoadRefuses(t *testing.T) {
 		"unknown field":     {"fault: f\ncaught_by: lint\nnode: web01\nmessage: m\ncheck: x\n", []string{"hosts.tmpl"}, "field check not found"},
 		"empty message":     {"fault: f\ncaught_by: lint\nnode: web01\n", []string{"hosts.tmpl"}, "message is empty; say words the failure must contain"},
 		"unknown node":      {"fault: f\ncaught_by: lint\nnode: web09\nmessage: m\n", []string{"hosts.tmpl"}, `node "web09" is not a node of`},
-		"unknown check":     {"fault: f\ncaught_by: hostnames\nnode: web01\nmessage: m\n", []string{"hosts.tmpl"}, `caught_by "hostnames" is neither "lint" nor a check of scenario loadbalancer (hostname, services, leastconn)`},
+		"unknown check":     {"fault: f\ncaught_by: hostnames\nnode: web01\nmessage: m\n", []string{"hosts.tmpl"}, `caught_by "hostnames" is neither "lint", "boot", "nothing" nor a check of scenario loadbalancer (hostname, services, leastconn)`},
 		"check elsewhere":   {"fault: f\ncaught_by: failover\nnode: haproxy\nmessage: m\n", []string{"hosts.tmpl"}, "nor a check of scenario loadbalancer"},
 		"unknown scenario":  {"fault: f\ncaught_by: lint\nnode: web01\nmessage: m\nscenario: nope\n", []string{"hosts.tmpl"}, `scenario "nope" does not exist (have failover, loadbalancer)`},
 		"no template":       {"fault: f\ncaught_by: lint\nnode: web01\nmessage: m\n", nil, "the variant has no template"},
@@ -143,6 +143,38 @@ func TestJudgeChecks(t *testing.T) {
 	} {
 		if o := selftest.JudgeChecks(v, r); o.Caught {
 			t.Errorf("caught by %+v", r)
+		}
+	}
+}
+
+// A valid variant passes only when every check ran and passed.
+func TestJudgeNothing(t *testing.T) {
+	v := selftest.Variant{Name: "drive-at-sr0", CaughtBy: selftest.ByNothing}
+	green := []verify.Result{{Check: "hostname", Node: "web01"}, {Check: "services", Node: "web01"}}
+	if o := selftest.JudgeChecks(v, green); !o.Caught {
+		t.Errorf("all green: %+v, want it passed", o)
+	}
+	if o := selftest.JudgeChecks(v, append(green, verify.Result{Check: "services", Node: "web02", Err: errors.New("x")})); o.Caught {
+		t.Errorf("a failed check: %+v, want it failed", o)
+	}
+	if o := selftest.JudgeChecks(v, nil); o.Caught {
+		t.Errorf("no check ran: %+v, want it failed", o)
+	}
+}
+
+// A boot variant is caught by a failed boot on its node with its message.
+func TestJudgeBoot(t *testing.T) {
+	v := selftest.Variant{Name: "drive-at-vdb", CaughtBy: selftest.ByBoot, Node: "web01", Message: "special device /dev/vdb does not exist"}
+	err := errors.New("node web01 (domain dl-r-web01): guest fault (user_data failed) on the console\n    | mount: /mnt: special device /dev/vdb does not exist.")
+	if o := selftest.JudgeBoot(v, err); !o.Caught || o.By[0] != "boot@web01" {
+		t.Errorf("%+v, want it caught by boot@web01", o)
+	}
+	for _, e := range []error{
+		errors.New("node web02 (domain dl-r-web02): special device /dev/vdb does not exist"),
+		errors.New("node web01 (domain dl-r-web01): cloud-init did not finish"),
+	} {
+		if o := selftest.JudgeBoot(v, e); o.Caught {
+			t.Errorf("%v: caught, want missed", e)
 		}
 	}
 }

@@ -71,6 +71,12 @@ type BootInput struct {
 	// boot only), by node name: a debugging knob, and how the fault drills
 	// make a kernel panic or an emergency shell. Such a node boots cold.
 	KernelArgs map[string]string
+	// GateSkip makes nodes' gates skip steps of the restored branch, by node
+	// name (drivelab.gate_skip=STEPS; see drivelab-gate): how the self-test
+	// shows the identity check catches a node that kept its snapshot's
+	// clock, random state or machine-id. Such a node restores from a
+	// snapshot of its own, made with that command line.
+	GateSkip map[string]string
 	// Boot is how nodes start (config.Settings.BootFor); "" boots cold.
 	// Under config.BootSnapshot a node is restored from a memory snapshot
 	// of its shape, made on first use; a node with KernelArgs boots cold.
@@ -98,8 +104,21 @@ type Node struct {
 	// Snapshot is the memory snapshot the node was restored from; "" when
 	// it booted cold.
 	Snapshot string
+	// GatePath is the boot the image's gate saw, "cold" or "restored"
+	// (drivelab-gate); BootAll fails a node whose gate saw another boot
+	// than Path.
+	GatePath string
 
 	restore *restorePlan
+}
+
+// Path is how the harness started the node: "restored" from a memory
+// snapshot, or "cold".
+func (n *Node) Path() string {
+	if n.Snapshot != "" {
+		return "restored"
+	}
+	return "cold"
 }
 
 // Run is a booted topology. Teardown removes it.
@@ -118,6 +137,21 @@ type Run struct {
 	pool      libvirt.StoragePool
 	intervals config.Intervals
 	out       *reporter
+}
+
+// BootPath is how the harness started the run's nodes: "restored",
+// "cold", or "mixed" when they differ.
+func (r *Run) BootPath() string {
+	path := ""
+	for _, n := range r.Nodes {
+		switch {
+		case path == "":
+			path = n.Path()
+		case path != n.Path():
+			return "mixed"
+		}
+	}
+	return path
 }
 
 // Node returns the node with the given name, or nil.
@@ -243,7 +277,11 @@ func snapshotShape(in BootInput, n topology.Node, limits Limits) Shape {
 		return Shape{}
 	}
 	v, m := limits.size(n)
-	return Shape{VCPUs: v, MemoryMiB: m}
+	s := Shape{VCPUs: v, MemoryMiB: m}
+	if skip := in.GateSkip[n.Name]; skip != "" {
+		s.Args = "drivelab.gate_skip=" + skip
+	}
+	return s
 }
 
 // snapshots finds or makes the memory snapshot of every shape the run restores.
@@ -260,12 +298,18 @@ func (r *Run) snapshots(ctx context.Context, in BootInput, limits Limits) (map[S
 	return ensureSnapshots(ctx, snapshotInput{
 		conn: r.conn, run: r.ID, img: in.Image, accel: r.DomainType,
 		wait: r.Scale.Stretch(in.Intervals.CloudInit), poll: in.Intervals.Poll, out: r.out,
-		domainFor: func(name string, s Shape, disk, console string) *libvirtxml.Domain {
-			return New(WithName(name), WithDomainType(r.DomainType), WithVCPUs(s.VCPUs), WithMemoryMiB(s.MemoryMiB),
-				WithDisk(disk), WithSerialLog(console), WithOwner(ProcessOwner(r.ID, "snapshot-"+s.String())),
-				WithKernel(in.Image.Kernel, in.Image.Initrd, in.Image.Cmdline))
-		},
+		domainFor: snapshotGuest(in, r.DomainType, r.ID),
 	}, shapes)
+}
+
+// snapshotGuest makes the domain of a snapshot's guest: a node's domain of
+// its shape with an empty CD-ROM drive and no NIC yet.
+func snapshotGuest(in BootInput, accel, run string) func(name string, s Shape, disk, console string) *libvirtxml.Domain {
+	return func(name string, s Shape, disk, console string) *libvirtxml.Domain {
+		return New(WithName(name), WithDomainType(accel), WithVCPUs(s.VCPUs), WithMemoryMiB(s.MemoryMiB),
+			WithDisk(disk), WithEmptyCDROM(), WithSerialLog(console), WithOwner(ProcessOwner(run, "snapshot-"+s.String())),
+			WithKernel(in.Image.Kernel, in.Image.Initrd, strings.TrimSpace(in.Image.Cmdline+" "+s.Args)))
+	}
 }
 
 // MakeSnapshots finds or makes, ahead of a run, the memory snapshots a
@@ -356,7 +400,7 @@ func (r *Run) coldDomain(in BootInput, n topology.Node, node *Node, vcpus, mem i
 }
 
 // restoredDomain is a node's domain restored from snap: its save image is
-// written for it, and its drive and NIC wait to be plugged in (restorePlan).
+// written for it, and its drive and NIC wait to go in (restorePlan).
 func (r *Run) restoredDomain(in BootInput, n topology.Node, node *Node, snap *Snapshot, overlay, drive string) (*libvirtxml.Domain, error) {
 	d, err := snap.nodeDomain(node.Domain, ProcessOwner(r.ID, n.Name), overlay, node.ConsoleLog)
 	if err != nil {
@@ -364,12 +408,12 @@ func (r *Run) restoredDomain(in BootInput, n topology.Node, node *Node, snap *Sn
 	}
 	// Beside the overlay, in the pool, where teardown and the reaper find it.
 	plan := &restorePlan{snapshot: filepath.Dir(snap.Memory), image: filepath.Join(filepath.Dir(overlay), saveVolume(r.ID, n.Name))}
-	disk := hotplugDrive(drive)
-	if plan.drive, err = disk.Marshal(); err != nil {
+	medium := cdrom(drive)
+	if plan.drive, err = medium.Marshal(); err != nil {
 		return nil, err
 	}
-	nic := New(WithNIC(n.MAC, in.bridge())).Devices.Interfaces[0]
-	if plan.nic, err = nic.Marshal(); err != nil {
+	iface := nic(n.MAC, in.bridge())
+	if plan.nic, err = iface.Marshal(); err != nil {
 		return nil, err
 	}
 	if err := snap.writeNodeImage(plan.image, d); err != nil {
@@ -380,8 +424,10 @@ func (r *Run) restoredDomain(in BootInput, n topology.Node, node *Node, snap *Sn
 }
 
 // restorePlan is how a node defined from a snapshot starts: restored
-// paused from its own save image, its config drive and NIC plugged in,
-// resumed. The gate in the guest waits for both.
+// paused from its own save image, its config drive inserted into the
+// CD-ROM drive the snapshot was saved with (a media change: /dev/sr0, as on
+// a cold boot and on a cloud), its NIC plugged in at a cold boot's PCI
+// address, resumed. The gate in the guest waits for both.
 type restorePlan struct {
 	snapshot, image, drive, nic string
 }
@@ -392,20 +438,33 @@ func (p *restorePlan) start(conn Libvirt, dom libvirt.Domain) error {
 	if err != nil {
 		return fmt.Errorf("restoring from its memory snapshot %s: %w (remove that folder to make it again, or boot cold with E2E_BOOT=cold)", p.snapshot, err)
 	}
-	for _, dev := range []string{p.drive, p.nic} {
-		if err := conn.DomainAttachDeviceFlags(dom, dev, uint32(libvirt.DomainAffectLive)); err != nil {
-			return fmt.Errorf("plugging in %s: %w", dev, err)
-		}
+	if err := conn.DomainUpdateDeviceFlags(dom, p.drive, libvirt.DomainDeviceModifyLive); err != nil {
+		return fmt.Errorf("inserting the config drive into the CD-ROM drive: %w", err)
+	}
+	if err := conn.DomainAttachDeviceFlags(dom, p.nic, uint32(libvirt.DomainAffectLive)); err != nil {
+		return fmt.Errorf("plugging in the NIC %s: %w", p.nic, err)
 	}
 	return conn.DomainResume(dom)
 }
 
-// start starts a defined node: cold from its kernel, or restored.
+// start starts a defined node, cold from its kernel or restored, and
+// writes its domain XML as libvirt runs it (device addresses, the CD-ROM's
+// medium) to the artifacts.
 func (r *Run) start(node *Node, dom libvirt.Domain) error {
+	var err error
 	if node.restore != nil {
-		return node.restore.start(r.conn, dom)
+		err = node.restore.start(r.conn, dom)
+	} else {
+		err = r.conn.DomainCreate(dom)
 	}
-	return r.conn.DomainCreate(dom)
+	if err != nil {
+		return err
+	}
+	x, err := r.conn.DomainGetXMLDesc(dom, 0)
+	if err != nil {
+		return fmt.Errorf("reading its running domain XML: %w", err)
+	}
+	return atomicfile.Write(node.DomainXML, []byte(x), 0o644)
 }
 
 // bootNode starts a node's domain and follows it until it is ready. It
@@ -460,10 +519,22 @@ func (r *Run) bootNode(ctx context.Context, in BootInput, node *Node, dom libvir
 		if f := con.fault; f != nil {
 			return failf(fmt.Errorf("guest fault (%s) on the console: %q", f.Kind, f.Line))
 		}
+		if p := con.gatePath; p != "" && node.GatePath == "" {
+			node.GatePath = p
+			if p != node.Path() {
+				return failf(fmt.Errorf("the image's gate opened for a %s boot, but the harness %s the node", p, map[string]string{"cold": "booted cold", "restored": "restored"}[node.Path()]))
+			}
+		}
 		if f := con.finished; f != nil && stage != StageSSH {
 			node.Finished, node.CloudInit = *f, time.Since(r.Started)
 			if strings.Contains(f.Datasource, "DataSourceNone") {
 				return failf(fmt.Errorf("cloud-init finished without a datasource (%s): the config drive was not found; check that it is an ISO labelled config-2", f.Datasource))
+			}
+			if in.Image.Kernel != "" && node.GatePath == "" {
+				return failf(fmt.Errorf("cloud-init finished, but the image's gate (drivelab-gate) never said which boot it opened for"))
+			}
+			if !strings.Contains(f.Datasource, "[source="+GuestDrive+"]") {
+				return failf(fmt.Errorf("cloud-init read its config drive from elsewhere than the CD-ROM %s, where a cloud puts it (%s)", GuestDrive, f.Datasource))
 			}
 			sshBy = now.Add(r.Scale.Stretch(iv.SSH))
 			enter(StageSSH, now, fmt.Sprintf("cloud-init %s finished, guest up %.1fs (%s)", f.Version, f.Uptime.Seconds(), f.Datasource))

@@ -43,6 +43,8 @@ type console struct {
 	fault *Fault
 	// gate says the image's gate waits for the drive: a snapshot is saved here.
 	gate bool
+	// gatePath is the boot the gate says it opened for: "cold" or "restored".
+	gatePath string
 	// now dates the lines of the current read, for stages.
 	now time.Time
 }
@@ -105,6 +107,9 @@ func (c *console) line(raw string) {
 		c.finished = parseFinished(l)
 	}
 	c.gate = c.gate || gateWaitingRE.MatchString(l)
+	if m := gateOpenRE.FindStringSubmatch(l); m != nil && c.gatePath == "" {
+		c.gatePath = m[1]
+	}
 }
 
 func parseFinished(line string) *Finished {

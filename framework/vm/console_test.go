@@ -137,6 +137,7 @@ func TestConsoleFaults(t *testing.T) {
 		{"Traceback (most recent call last):", "cloud-init traceback"},
 		{"2026-12-03 08:01:02,003 - util.py[WARNING]: Failed running /var/lib/cloud/instance/scripts/part-001 [1]", "user_data failed"},
 		{"2026-12-03 08:01:02,005 - cc_scripts_user.py[WARNING]: Failed to run module scripts_user (scripts in /var/lib/cloud/instance/scripts)", "user_data failed"},
+		{"[   31.2] drivelab-gate[180]: drivelab-gate: failed: random: RNDRESEEDCRNG ioctl", "gate failed"},
 		{"2026-12-03 08:01:02,007 - util.py[WARNING]: Running module scripts-user (<module 'cloudinit.config.cc_scripts_user'>) failed", "cloud-init error"},
 	} {
 		f := faultOf(tc.line)
@@ -153,6 +154,23 @@ func TestConsoleFaults(t *testing.T) {
 	} {
 		if f := faultOf(ok); f != nil {
 			t.Errorf("%q is not a fault, got %+v", ok, f)
+		}
+	}
+}
+
+// The gate's last line says which boot it opened for; the harness holds
+// that against how it started the node.
+func TestConsoleReadsTheGatesPath(t *testing.T) {
+	for line, want := range map[string]string{
+		"[   12.0] drivelab-gate[180]: drivelab-gate: open (cold boot)":                                             "cold",
+		"drivelab-gate: open (restored): steps clock random machine-id; clock moved 340s to the RTC, machine-id 0a": "restored",
+		"drivelab-gate: waiting for the config drive and eth0":                                                      "",
+		"drivelab-gate: failed: clock: no RTC to read":                                                              "",
+	} {
+		c := &console{}
+		c.line(line)
+		if c.gatePath != want {
+			t.Errorf("%q: gate path %q, want %q", line, c.gatePath, want)
 		}
 	}
 }

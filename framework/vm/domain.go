@@ -43,7 +43,10 @@ type Spec struct {
 	MemoryMiB  int
 	// Disk is the guest's root disk (qcow2), attached as virtio /dev/vda.
 	Disk string
-	// ConfigDrive is an ISO attached as a read-only IDE CD-ROM (/dev/sr0).
+	// CDROM adds the IDE CD-ROM drive (/dev/sr0) the config drive is the
+	// medium of, as Nova attaches an ISO config drive; ConfigDrive is that
+	// medium, "" an empty tray (a memory snapshot's, filled after restore).
+	CDROM       bool
 	ConfigDrive string
 	MAC, Bridge string
 	// Kernel, Initrd, Cmdline boot the kernel directly; empty Kernel boots the disk.
@@ -61,7 +64,8 @@ func WithDomainType(t string) Option    { return func(s *Spec) { s.DomainType = 
 func WithVCPUs(n int) Option            { return func(s *Spec) { s.VCPUs = n } }
 func WithMemoryMiB(mib int) Option      { return func(s *Spec) { s.MemoryMiB = mib } }
 func WithDisk(path string) Option       { return func(s *Spec) { s.Disk = path } }
-func WithConfigDrive(iso string) Option { return func(s *Spec) { s.ConfigDrive = iso } }
+func WithConfigDrive(iso string) Option { return func(s *Spec) { s.CDROM, s.ConfigDrive = true, iso } }
+func WithEmptyCDROM() Option            { return func(s *Spec) { s.CDROM = true } }
 func WithNIC(mac, bridge string) Option { return func(s *Spec) { s.MAC, s.Bridge = mac, bridge } }
 func WithSerialLog(path string) Option  { return func(s *Spec) { s.SerialLog = path } }
 func WithMetadata(run, node string) Option {
@@ -122,6 +126,7 @@ func (s Spec) Domain() *libvirtxml.Domain {
 			// Entropy for early sshd and cloud-init under slow emulation.
 			RNGs: []libvirtxml.DomainRNG{{
 				Model:   "virtio",
+				Address: pciSlot(rngSlot),
 				Backend: &libvirtxml.DomainRNGBackend{Random: &libvirtxml.DomainRNGBackendRandom{Device: "/dev/urandom"}},
 			}},
 			MemBalloon: &libvirtxml.DomainMemBalloon{Model: "none"},
@@ -140,32 +145,67 @@ func (s Spec) Domain() *libvirtxml.Domain {
 	if s.Disk != "" {
 		// The disk is a throwaway overlay: skipping flushes saves emulated I/O.
 		d.Devices.Disks = append(d.Devices.Disks, libvirtxml.DomainDisk{
-			Device: "disk",
-			Driver: &libvirtxml.DomainDiskDriver{Name: "qemu", Type: "qcow2", Cache: "unsafe"},
-			Source: &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: s.Disk}},
-			Target: &libvirtxml.DomainDiskTarget{Dev: "vda", Bus: "virtio"},
+			Device:  "disk",
+			Driver:  &libvirtxml.DomainDiskDriver{Name: "qemu", Type: "qcow2", Cache: "unsafe"},
+			Source:  &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: s.Disk}},
+			Target:  &libvirtxml.DomainDiskTarget{Dev: "vda", Bus: "virtio"},
+			Address: pciSlot(diskSlot),
 		})
 	}
-	if s.ConfigDrive != "" {
-		d.Devices.Disks = append(d.Devices.Disks, libvirtxml.DomainDisk{
-			Device:   "cdrom",
-			Driver:   &libvirtxml.DomainDiskDriver{Name: "qemu", Type: "raw"},
-			Source:   &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: s.ConfigDrive}},
-			Target:   &libvirtxml.DomainDiskTarget{Dev: "hdc", Bus: "ide"},
-			ReadOnly: &libvirtxml.DomainDiskReadOnly{},
-		})
+	if s.CDROM {
+		d.Devices.Disks = append(d.Devices.Disks, cdrom(s.ConfigDrive))
 	}
 	if s.MAC != "" {
-		d.Devices.Interfaces = append(d.Devices.Interfaces, libvirtxml.DomainInterface{
-			MAC:    &libvirtxml.DomainInterfaceMAC{Address: s.MAC},
-			Source: &libvirtxml.DomainInterfaceSource{Bridge: &libvirtxml.DomainInterfaceSourceBridge{Bridge: s.Bridge}},
-			Model:  &libvirtxml.DomainInterfaceModel{Type: "virtio"},
-			// No iPXE option ROM: nothing boots from the network, and SeaBIOS
-			// would load and run it on every start.
-			ROM: &libvirtxml.DomainROM{Enabled: "no"},
-		})
+		d.Devices.Interfaces = append(d.Devices.Interfaces, nic(s.MAC, s.Bridge))
 	}
 	return d
+}
+
+// PCI slots on the i440fx root bus, fixed so that a node restored from a
+// memory snapshot, whose NIC is plugged in after the restore, has it at the
+// address a cold boot gives it (slots 0 and 1 are the host bridge and PIIX3).
+const (
+	nicSlot  = 3
+	diskSlot = 4
+	rngSlot  = 5
+)
+
+func pciSlot(slot uint) *libvirtxml.DomainAddress {
+	zero, s := uint(0), slot
+	return &libvirtxml.DomainAddress{PCI: &libvirtxml.DomainAddressPCI{Domain: &zero, Bus: &zero, Slot: &s, Function: &zero}}
+}
+
+// GuestDrive is the config drive's device in the guest, on every path: the
+// IDE CD-ROM, as Nova attaches an ISO config drive.
+const GuestDrive = "/dev/sr0"
+
+// cdrom is the IDE CD-ROM drive (hdc: /dev/sr0 in the guest) with iso as
+// its medium, or an empty tray for "". A restored node gets its medium by
+// a media change on this same drive (restorePlan).
+func cdrom(iso string) libvirtxml.DomainDisk {
+	d := libvirtxml.DomainDisk{
+		Device:   "cdrom",
+		Driver:   &libvirtxml.DomainDiskDriver{Name: "qemu", Type: "raw"},
+		Target:   &libvirtxml.DomainDiskTarget{Dev: "hdc", Bus: "ide"},
+		ReadOnly: &libvirtxml.DomainDiskReadOnly{},
+	}
+	if iso != "" {
+		d.Source = &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: iso}}
+	}
+	return d
+}
+
+// nic is the node's virtio NIC on bridge, at its fixed PCI slot.
+func nic(mac, bridge string) libvirtxml.DomainInterface {
+	return libvirtxml.DomainInterface{
+		MAC:     &libvirtxml.DomainInterfaceMAC{Address: mac},
+		Source:  &libvirtxml.DomainInterfaceSource{Bridge: &libvirtxml.DomainInterfaceSourceBridge{Bridge: bridge}},
+		Model:   &libvirtxml.DomainInterfaceModel{Type: "virtio"},
+		Address: pciSlot(nicSlot),
+		// No iPXE option ROM: nothing boots from the network, and SeaBIOS
+		// would load and run it on every start.
+		ROM: &libvirtxml.DomainROM{Enabled: "no"},
+	}
 }
 
 // ownerOf reads the harness's mark from metadata XML as libvirt returns it.
@@ -181,17 +221,4 @@ func ownerOf(metadata string) (Owner, error) {
 		return Owner{}, fmt.Errorf("domain metadata %q is not the harness's owner element", metadata)
 	}
 	return e.Owner, nil
-}
-
-// hotplugDrive is the config drive as a restored node gets it: a read-only
-// virtio disk (vdb), since an IDE CD-ROM cannot be plugged into a running
-// guest. cloud-init finds the drive by its label either way.
-func hotplugDrive(iso string) libvirtxml.DomainDisk {
-	return libvirtxml.DomainDisk{
-		Device:   "disk",
-		Driver:   &libvirtxml.DomainDiskDriver{Name: "qemu", Type: "raw"},
-		Source:   &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: iso}},
-		Target:   &libvirtxml.DomainDiskTarget{Dev: "vdb", Bus: "virtio"},
-		ReadOnly: &libvirtxml.DomainDiskReadOnly{},
-	}
 }

@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -171,5 +172,57 @@ func TestProcessOwnerAlive(t *testing.T) {
 	back, err := ownerOf(strings.ReplaceAll(d.Metadata.XML, ` xmlns="urn:drivelab:harness"`, ""))
 	if err != nil || back != o {
 		t.Fatalf("owner through the domain XML: %+v, %v; want %+v", back, err, o)
+	}
+}
+
+// A restored node is the machine a cold boot makes: its snapshot was saved
+// with the CD-ROM drive a cold node's drive is in, and its medium and NIC go
+// in where a cold node has them (hdc on IDE, /dev/sr0; the NIC at PCI slot 3).
+func TestRestoredNodeHasTheColdNodesDevices(t *testing.T) {
+	cold, x := roundTrip(t, New(WithDisk("/d.qcow2"), WithConfigDrive("/pool/web01.iso"), WithNIC("52:54:00:64:00:1b", "br0")))
+	snap, _ := roundTrip(t, snapshotGuest(BootInput{}, DomainQEMU, "r1")("s", Shape{VCPUs: 1, MemoryMiB: 1024}, "/s.qcow2", "/c.log"))
+	if len(snap.Devices.Interfaces) != 0 {
+		t.Fatalf("the snapshot's guest has a NIC: it could not be the node's")
+	}
+	var medium libvirtxml.DomainDisk
+	var iface libvirtxml.DomainInterface
+	cd, ni := cdrom("/pool/web01.iso"), nic("52:54:00:64:00:1b", "br0")
+	m, _ := cd.Marshal()
+	n, _ := ni.Marshal()
+	if err := medium.Unmarshal(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := iface.Unmarshal(n); err != nil {
+		t.Fatal(err)
+	}
+	coldCD := cold.Devices.Disks[1]
+	snapCD := snap.Devices.Disks[1]
+	for what, got := range map[string]string{
+		"snapshot's drive": snapCD.Device + " " + snapCD.Target.Dev + "/" + snapCD.Target.Bus,
+		"inserted medium":  medium.Device + " " + medium.Target.Dev + "/" + medium.Target.Bus,
+	} {
+		if want := coldCD.Device + " " + coldCD.Target.Dev + "/" + coldCD.Target.Bus; got != want {
+			t.Errorf("%s: %s, a cold node's: %s\n%s", what, got, want, x)
+		}
+	}
+	if snapCD.Source != nil && snapCD.Source.File != nil && snapCD.Source.File.File != "" {
+		t.Errorf("the snapshot's CD-ROM drive has a medium: %+v", snapCD.Source.File)
+	}
+	addr := func(a *libvirtxml.DomainAddress) string {
+		if a == nil || a.PCI == nil {
+			return "none"
+		}
+		return fmt.Sprintf("%d:%d:%d.%d", *a.PCI.Domain, *a.PCI.Bus, *a.PCI.Slot, *a.PCI.Function)
+	}
+	if got, want := addr(iface.Address), addr(cold.Devices.Interfaces[0].Address); got != want || want == "none" {
+		t.Errorf("plugged-in NIC at %s, a cold node's at %s", got, want)
+	}
+	for i, d := range snap.Devices.Disks {
+		if c := cold.Devices.Disks[i]; addr(d.Address) != addr(c.Address) {
+			t.Errorf("disk %d: snapshot at %s, cold at %s", i, addr(d.Address), addr(c.Address))
+		}
+	}
+	if addr(snap.Devices.RNGs[0].Address) != addr(cold.Devices.RNGs[0].Address) {
+		t.Errorf("RNG at another address")
 	}
 }

@@ -125,7 +125,7 @@ func TestSnapshotBootRestoresPlugsAndResumes(t *testing.T) {
 	in.Boot = config.BootSnapshot
 	in.Limits = config.Limits{MaxVCPUs: 1}
 	for _, n := range in.Topology.Nodes {
-		vm.WriteFakeSnapshot(t, in.Image, vm.Shape{VCPUs: 1, MemoryMiB: n.MemoryMiB})
+		vm.WriteFakeSnapshot(t, in, f, vm.Shape{VCPUs: 1, MemoryMiB: n.MemoryMiB})
 	}
 	if err := os.MkdirAll(in.PoolDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -145,7 +145,7 @@ func TestSnapshotBootRestoresPlugsAndResumes(t *testing.T) {
 				got = append(got, strings.TrimSuffix(c, " "+dom))
 			}
 		}
-		want := []string{"DomainDefineXML", "DomainRestoreFlags", "DomainAttachDeviceFlags", "DomainAttachDeviceFlags", "DomainResume"}
+		want := []string{"DomainDefineXML", "DomainRestoreFlags", "DomainUpdateDeviceFlags", "DomainAttachDeviceFlags", "DomainResume"}
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: calls %v, want %v", n, got, want)
 		}

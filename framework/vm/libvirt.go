@@ -17,6 +17,9 @@ type Libvirt interface {
 	ConnectGetCapabilities() (string, error)
 	// ConnectGetLibVersion is the cheapest call that proves libvirtd answers.
 	ConnectGetLibVersion() (uint64, error)
+	// ConnectGetVersion is the hypervisor's (QEMU's) version: a memory
+	// snapshot is only restored by the QEMU that saved it (snapshotKey).
+	ConnectGetVersion() (uint64, error)
 	// IsConnected and ConnectToURI reconnect after libvirtd restarted, so
 	// that a teardown still removes what a run created.
 	IsConnected() bool
@@ -40,7 +43,11 @@ type DomainCalls interface {
 	DomainSaveFlags(dom libvirt.Domain, to string, dxml libvirt.OptString, flags uint32) error
 	DomainRestoreFlags(from string, dxml libvirt.OptString, flags uint32) error
 	DomainAttachDeviceFlags(dom libvirt.Domain, xml string, flags uint32) error
+	DomainUpdateDeviceFlags(dom libvirt.Domain, xml string, flags libvirt.DomainDeviceModifyFlags) error
 	DomainResume(dom libvirt.Domain) error
+	// DomainGetXMLDesc is the running domain as libvirt made it (device
+	// addresses, the CD-ROM's medium), written to the artifacts.
+	DomainGetXMLDesc(dom libvirt.Domain, flags libvirt.DomainXMLFlags) (string, error)
 }
 
 // StorageCalls are the calls on the harness's pool and its volumes.

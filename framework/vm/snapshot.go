@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,12 +14,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	libvirt "github.com/digitalocean/go-libvirt"
 	"libvirt.org/go/libvirtxml"
 
+	"github.com/drivelab/drivelab/framework/atomicfile"
 	"github.com/drivelab/drivelab/framework/lockfile"
 )
 
@@ -32,13 +37,50 @@ import (
 // the saved state) and one accelerator, and lives with the image it came
 // from, so a new image never meets an old snapshot.
 
-// gateWaitingRE is the gate's line a snapshot is saved at.
-var gateWaitingRE = regexp.MustCompile(`drivelab-gate: waiting for the config drive`)
+// The gate's lines: where a snapshot is saved, and which boot it opened for
+// (drivelab-gate decides that from whether the NIC was there when it started).
+var (
+	gateWaitingRE = regexp.MustCompile(`drivelab-gate: waiting for the config drive`)
+	gateOpenRE    = regexp.MustCompile(`drivelab-gate: open \((cold|restored)\b`)
+)
 
-// Shape is what a snapshot fits: the saved state has this many vCPUs and this much memory.
-type Shape struct{ VCPUs, MemoryMiB int }
+// GateSteps are the steps of the gate's restored branch, in order: each
+// makes a restored node stop sharing something with its snapshot.
+var GateSteps = []string{"clock", "random", "machine-id"}
 
-func (s Shape) String() string { return fmt.Sprintf("%dcpu-%dmib", s.VCPUs, s.MemoryMiB) }
+// GateRecord is where the gate writes what it did, in the guest:
+// "path=cold", or "path=restored", "steps=..." and "skipped=..." lines.
+const GateRecord = "/run/drivelab-gate"
+
+// GateRecordSays reads the gate's record: the boot it opened for and the
+// steps of the restored branch it did.
+func GateRecordSays(record string) (path string, steps []string) {
+	for line := range strings.SplitSeq(record, "\n") {
+		k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
+		switch k {
+		case "path":
+			path = v
+		case "steps":
+			steps = strings.Fields(v)
+		}
+	}
+	return path, steps
+}
+
+// Shape is what a snapshot fits: the saved state has this many vCPUs and
+// this much memory, and its kernel ran with Args appended to the image's
+// command line (BootInput.GateSkip).
+type Shape struct {
+	VCPUs, MemoryMiB int
+	Args             string
+}
+
+func (s Shape) String() string {
+	if s.Args != "" {
+		return fmt.Sprintf("%dcpu-%dmib-%.4x", s.VCPUs, s.MemoryMiB, sha256.Sum256([]byte(s.Args)))
+	}
+	return fmt.Sprintf("%dcpu-%dmib", s.VCPUs, s.MemoryMiB)
+}
 
 // Snapshot is a saved guest of one shape.
 type Snapshot struct {
@@ -50,9 +92,112 @@ type Snapshot struct {
 	domain *libvirtxml.Domain
 }
 
-// snapshotDir is where the image's snapshot of shape under accel lives.
-func snapshotDir(img Image, accel string, s Shape) string {
-	return filepath.Join(filepath.Dir(img.Disk), "snapshots", accel+"-"+s.String())
+// snapshotKey is everything that shapes a saved machine. A snapshot is
+// found only under its key's digest, so one made by another domain
+// definition, QEMU, libvirt, kernel command line or image is never restored:
+// a new one is made beside it.
+type snapshotKey struct {
+	// Domain is the digest of the domain definition the snapshot's guest
+	// was made from, its per-run names and paths left out: devices and
+	// their addresses, machine type, CPU, vCPUs, memory, kernel, initrd and
+	// command line.
+	Domain  string `json:"domain"`
+	QEMU    uint64 `json:"qemu_version"`
+	Libvirt uint64 `json:"libvirt_version"`
+	Cmdline string `json:"cmdline"`
+	// Image is the image's build folder, named by the hash of its recipe:
+	// its packages, drivelab-gate and the rest of its overlay.
+	Image string `json:"image"`
+}
+
+// versions are the calls that tell libvirt's and QEMU's versions.
+type versions interface {
+	ConnectGetVersion() (uint64, error)
+	ConnectGetLibVersion() (uint64, error)
+}
+
+// newSnapshotKey is the key of a snapshot made from domain under conn's
+// QEMU and libvirt, over img.
+func newSnapshotKey(conn versions, img Image, domain *libvirtxml.Domain) (snapshotKey, error) {
+	d := *domain
+	d.Name, d.Metadata = "", nil
+	devs := *d.Devices
+	devs.Disks = slices.Clone(devs.Disks)
+	for i := range devs.Disks {
+		if f := devs.Disks[i].Source; f != nil && f.File != nil {
+			devs.Disks[i].Source = &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{}}
+		}
+	}
+	devs.Serials = nil
+	d.Devices = &devs
+	x, err := d.Marshal()
+	if err != nil {
+		return snapshotKey{}, err
+	}
+	k := snapshotKey{Domain: fmt.Sprintf("%x", sha256.Sum256([]byte(x)))[:16], Image: filepath.Base(filepath.Dir(img.Disk))}
+	if d.OS != nil {
+		k.Cmdline = d.OS.Cmdline
+	}
+	if k.QEMU, err = conn.ConnectGetVersion(); err != nil {
+		return k, fmt.Errorf("QEMU's version: %w", err)
+	}
+	if k.Libvirt, err = conn.ConnectGetLibVersion(); err != nil {
+		return k, fmt.Errorf("libvirt's version: %w", err)
+	}
+	return k, nil
+}
+
+func (k snapshotKey) digest() string {
+	b, _ := json.Marshal(k) // plain fields always marshal
+	return fmt.Sprintf("%x", sha256.Sum256(b))[:12]
+}
+
+// changes names the parts of k that differ from old.
+func (k snapshotKey) changes(old snapshotKey) []string {
+	var out []string
+	for _, c := range []struct {
+		what     string
+		now, was any
+	}{
+		{"the domain definition", k.Domain, old.Domain}, {"QEMU", k.QEMU, old.QEMU}, {"libvirt", k.Libvirt, old.Libvirt},
+		{"the kernel command line", k.Cmdline, old.Cmdline}, {"the image", k.Image, old.Image},
+	} {
+		if c.now != c.was {
+			out = append(out, fmt.Sprintf("%s (%v, was %v)", c.what, c.now, c.was))
+		}
+	}
+	return out
+}
+
+// keyFile records a snapshot's key in its folder, to say why a later one differs.
+const keyFile = "key.json"
+
+// snapshotDir is where the image's snapshot of shape under accel and key lives.
+func snapshotDir(img Image, accel string, s Shape, key snapshotKey) string {
+	return filepath.Join(filepath.Dir(img.Disk), "snapshots", accel+"-"+s.String()+"-"+key.digest())
+}
+
+// staleSnapshots are the snapshots of the same shape beside dir that do
+// not fit key, and why: the parts of the newest one's key that changed.
+func staleSnapshots(dir string, key snapshotKey) (stale []string, why string) {
+	prefix := strings.TrimSuffix(dir, key.digest())
+	siblings, _ := filepath.Glob(prefix + "*")
+	var newest time.Time
+	for _, d := range siblings {
+		// Only this shape's: another shape's name goes on past the prefix.
+		if d == dir || len(d) != len(dir) || strings.Contains(strings.TrimPrefix(d, prefix), "-") || strings.HasSuffix(d, ".lock") {
+			continue
+		}
+		stale = append(stale, d)
+		st, err := os.Stat(filepath.Join(d, keyFile))
+		b, rerr := os.ReadFile(filepath.Join(d, keyFile))
+		var old snapshotKey
+		if err != nil || rerr != nil || json.Unmarshal(b, &old) != nil || !st.ModTime().After(newest) {
+			continue
+		}
+		newest, why = st.ModTime(), fmt.Sprintf("%s is stale: %s changed", d, strings.Join(key.changes(old), ", "))
+	}
+	return stale, why
 }
 
 // snapshotInput is what making or finding snapshots needs.
@@ -65,6 +210,11 @@ type snapshotInput struct {
 	poll      time.Duration
 	out       *reporter
 	domainFor func(name string, s Shape, disk, console string) *libvirtxml.Domain
+}
+
+// key is the key of shape s's snapshot.
+func (in snapshotInput) key(s Shape) (snapshotKey, error) {
+	return newSnapshotKey(in.conn, in.img, in.domainFor("snapshot", s, "disk", "console"))
 }
 
 // ensureSnapshots returns a snapshot for every shape, making those the
@@ -93,7 +243,11 @@ func ensureSnapshots(ctx context.Context, in snapshotInput, shapes []Shape) (map
 }
 
 func ensureSnapshot(ctx context.Context, in snapshotInput, s Shape) (*Snapshot, error) {
-	dir := snapshotDir(in.img, in.accel, s)
+	key, err := in.key(s)
+	if err != nil {
+		return nil, err
+	}
+	dir := snapshotDir(in.img, in.accel, s, key)
 	unlock, err := lockfile.Lock(ctx, dir+".lock", func() {
 		in.out.printf("vm: snapshot %s: another run is making it; waiting", s)
 	})
@@ -105,17 +259,28 @@ func ensureSnapshot(ctx context.Context, in snapshotInput, s Shape) (*Snapshot, 
 	if _, err := os.Stat(sn.Memory); err == nil {
 		return sn, sn.load()
 	}
+	stale, why := staleSnapshots(dir, key)
+	if why != "" {
+		in.out.printf("vm: snapshot %s: %s; making a new one", s, why)
+	}
 	started := time.Now()
-	if err := makeSnapshot(ctx, in, s, dir); err != nil {
+	if err := makeSnapshot(ctx, in, s, dir, key); err != nil {
 		return nil, err
 	}
 	in.out.printf("vm: snapshot %s made in %.1fs: %s", s, time.Since(started).Seconds(), dir)
+	// A stale snapshot is never restored again; a node still running on
+	// one keeps its disk open, so removing it takes nothing from it.
+	for _, d := range stale {
+		if err := errors.Join(os.RemoveAll(d), os.Remove(d+".lock")); err != nil && !errors.Is(err, os.ErrNotExist) {
+			in.out.printf("vm: snapshot %s: could not remove the stale %s: %v", s, d, err)
+		}
+	}
 	return sn, sn.load()
 }
 
 // makeSnapshot boots a guest of shape s with neither drive nor NIC, saves
 // it once the gate waits, and moves the result into dir in one rename.
-func makeSnapshot(ctx context.Context, in snapshotInput, s Shape, dir string) (err error) {
+func makeSnapshot(ctx context.Context, in snapshotInput, s Shape, dir string, key snapshotKey) (err error) {
 	tmp := dir + ".new"
 	if err := os.RemoveAll(tmp); err != nil {
 		return err
@@ -173,6 +338,11 @@ func makeSnapshot(ctx context.Context, in snapshotInput, s Shape, dir string) (e
 	if err := in.conn.DomainSaveFlags(dom, memory, nil, 0); err != nil {
 		return fmt.Errorf("saving %s: %w", name, err)
 	}
+	k, _ := json.MarshalIndent(key, "", "  ") // plain fields always marshal
+	if err := atomicfile.Write(filepath.Join(dir, keyFile), append(k, '\n'), 0o644); err != nil {
+		return err
+	}
+	// The save image comes last: its presence says the snapshot is whole.
 	if err := os.Rename(memory, filepath.Join(dir, "memory.save")); err != nil {
 		return err
 	}
@@ -294,10 +464,14 @@ func (s *Snapshot) nodeDomain(name string, owner Owner, disk, console string) (*
 		return nil, err
 	}
 	d.Metadata = Spec{Owner: owner}.Domain().Metadata
-	if len(d.Devices.Disks) != 1 || len(d.Devices.Serials) != 1 || d.Devices.Serials[0].Log == nil {
-		return nil, fmt.Errorf("%s: expected one disk and one logged serial port in its domain", s.Memory)
+	root := slices.IndexFunc(d.Devices.Disks, func(k libvirtxml.DomainDisk) bool { return k.Device == "disk" })
+	tray := slices.IndexFunc(d.Devices.Disks, func(k libvirtxml.DomainDisk) bool {
+		return k.Device == "cdrom" && (k.Source == nil || k.Source.File == nil || k.Source.File.File == "")
+	})
+	if root < 0 || tray < 0 || len(d.Devices.Interfaces) != 0 || len(d.Devices.Serials) != 1 || d.Devices.Serials[0].Log == nil {
+		return nil, fmt.Errorf("%s: expected a root disk, an empty CD-ROM drive, no NIC and one logged serial port in its domain", s.Memory)
 	}
-	d.Devices.Disks[0].Source.File.File = disk
+	d.Devices.Disks[root].Source.File.File = disk
 	d.Devices.Serials[0].Log.File = console
 	return d, nil
 }

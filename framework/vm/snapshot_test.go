@@ -3,9 +3,11 @@ package vm
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,11 +18,22 @@ import (
 // fakeStream stands for QEMU's migration stream after the header.
 var fakeStream = bytes.Repeat([]byte("QEVM-state"), 1000)
 
+// fixedVersions are QEMU 7.2's and libvirt 9.0's versions.
+type fixedVersions struct{}
+
+func (fixedVersions) ConnectGetVersion() (uint64, error)    { return 7_002_000, nil }
+func (fixedVersions) ConnectGetLibVersion() (uint64, error) { return 9_000_000, nil }
+
 // writeFakeSnapshot writes a save image as libvirt lays it out, of the
-// domain a snapshot guest has, under img's snapshot folder for shape.
-func writeFakeSnapshot(t *testing.T, img Image, s Shape) *Snapshot {
+// domain a snapshot guest of in has, where a boot of in on conn finds it.
+func writeFakeSnapshot(t *testing.T, in BootInput, conn versions, s Shape) *Snapshot {
 	t.Helper()
-	dir := snapshotDir(img, "qemu", s)
+	guest := snapshotGuest(in, "qemu", "r0")
+	key, err := newSnapshotKey(conn, in.Image, guest("snapshot", s, "disk", "console"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := snapshotDir(in.Image, "qemu", s, key)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -28,8 +41,7 @@ func writeFakeSnapshot(t *testing.T, img Image, s Shape) *Snapshot {
 	if err := os.WriteFile(sn.Disk, []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	x, err := New(WithName("dl-r0-snapshot-"+s.String()), WithVCPUs(s.VCPUs), WithMemoryMiB(s.MemoryMiB),
-		WithDisk(sn.Disk), WithSerialLog(filepath.Join(dir, "console.log")), WithOwner(Owner{Run: "r0", Node: "snapshot"})).Marshal()
+	x, err := guest("dl-r0-snapshot-"+s.String(), s, sn.Disk, filepath.Join(dir, "console.log")).Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,8 +67,7 @@ func writeFakeSnapshot(t *testing.T, img Image, s Shape) *Snapshot {
 // console) and the cookie, and the snapshot's state byte for byte: libvirt
 // restores an image only as the domain its header names.
 func TestNodeImageIsTheSnapshotAsTheNode(t *testing.T) {
-	img := Image{Disk: filepath.Join(t.TempDir(), "disk.qcow2")}
-	sn := writeFakeSnapshot(t, img, Shape{1, 2048})
+	sn := writeFakeSnapshot(t, BootInput{Image: Image{Disk: filepath.Join(t.TempDir(), "disk.qcow2")}}, fixedVersions{}, Shape{VCPUs: 1, MemoryMiB: 2048})
 	owner := Owner{Run: "r1", Node: "web01"}
 	d, err := sn.nodeDomain("dl-r1-web01", owner, "/pool/web01.qcow2", "/art/web01.console.log")
 	if err != nil {
@@ -101,8 +112,7 @@ func TestNodeImageIsTheSnapshotAsTheNode(t *testing.T) {
 }
 
 func TestNodeImageRefusesWhatIsNotASaveImage(t *testing.T) {
-	img := Image{Disk: filepath.Join(t.TempDir(), "disk.qcow2")}
-	sn := writeFakeSnapshot(t, img, Shape{1, 1024})
+	sn := writeFakeSnapshot(t, BootInput{Image: Image{Disk: filepath.Join(t.TempDir(), "disk.qcow2")}}, fixedVersions{}, Shape{VCPUs: 1, MemoryMiB: 1024})
 	d, err := sn.nodeDomain("dl-r1-test2", Owner{Run: "r1", Node: "test2"}, "/d", "/c")
 	if err != nil {
 		t.Fatal(err)
@@ -125,8 +135,12 @@ func TestSnapshotShape(t *testing.T) {
 	n := topology.Node{Name: "web01", VCPUs: 2, MemoryMiB: 2048}
 	in := BootInput{Boot: config.BootSnapshot, Image: Image{Kernel: "vmlinuz"}}
 	limits := Limits{MaxVCPUs: 1}
-	if got := snapshotShape(in, n, limits); got != (Shape{1, 2048}) {
+	if got := snapshotShape(in, n, limits); got != (Shape{VCPUs: 1, MemoryMiB: 2048}) {
 		t.Errorf("snapshot boot: shape %v, want the capped size {1 2048}", got)
+	}
+	skip := BootInput{Boot: config.BootSnapshot, Image: Image{Kernel: "vmlinuz"}, GateSkip: map[string]string{"web01": "clock"}}
+	if got := snapshotShape(skip, n, limits); got != (Shape{VCPUs: 1, MemoryMiB: 2048, Args: "drivelab.gate_skip=clock"}) {
+		t.Errorf("a node whose gate skips its clock: shape %v, want a snapshot of its own", got)
 	}
 	for name, in := range map[string]BootInput{
 		"cold":        {Boot: config.BootCold, Image: Image{Kernel: "vmlinuz"}},
@@ -151,3 +165,69 @@ func TestNewUUID(t *testing.T) {
 		t.Errorf("uuids %q, %q: want two different version 4 uuids", a, b)
 	}
 }
+
+// A snapshot's key changes with everything that shapes the saved machine,
+// and with nothing a run names for itself; a stale one is named with what
+// changed.
+func TestSnapshotKeyCoversWhatShapesTheMachine(t *testing.T) {
+	img := Image{Disk: "/cache/image/debian12-aaaa/disk.qcow2", Kernel: "/cache/image/debian12-aaaa/vmlinuz", Cmdline: "root=/dev/vda"}
+	s := Shape{VCPUs: 1, MemoryMiB: 1024}
+	key := func(in BootInput, v versions, name, run string) snapshotKey {
+		t.Helper()
+		k, err := newSnapshotKey(v, in.Image, snapshotGuest(in, "qemu", run)(name, s, "/run/"+run+"/disk", "/run/"+run+"/console"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	base := key(BootInput{Image: img}, fixedVersions{}, "snapshot", "r1")
+	if other := key(BootInput{Image: img}, fixedVersions{}, "dl-r2-snapshot", "r2"); other.digest() != base.digest() {
+		t.Errorf("another run's names and paths changed the key: %+v vs %+v", other, base)
+	}
+	otherImage := img
+	otherImage.Disk = "/cache/image/debian12-bbbb/disk.qcow2"
+	otherCmdline := img
+	otherCmdline.Cmdline += " quiet"
+	for what, k := range map[string]snapshotKey{
+		"the image":               key(BootInput{Image: otherImage}, fixedVersions{}, "snapshot", "r1"),
+		"the kernel command line": key(BootInput{Image: otherCmdline}, fixedVersions{}, "snapshot", "r1"),
+		"QEMU":                    key(BootInput{Image: img}, newerQEMU{}, "snapshot", "r1"),
+	} {
+		if k.digest() == base.digest() {
+			t.Errorf("%s changed, the key did not", what)
+		}
+		if got := strings.Join(k.changes(base), "; "); !strings.HasPrefix(got, what) && !strings.Contains(got, "; "+what) {
+			t.Errorf("%s changed: changes say %q", what, got)
+		}
+	}
+	// The domain definition: a device more, or at another address.
+	d := snapshotGuest(BootInput{Image: img}, "qemu", "r1")("snapshot", s, "disk", "console")
+	d.Devices.RNGs = nil
+	k, err := newSnapshotKey(fixedVersions{}, img, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.digest() == base.digest() || !strings.Contains(strings.Join(k.changes(base), ";"), "the domain definition") {
+		t.Errorf("a domain without its RNG has the same key, or says %v", k.changes(base))
+	}
+
+	dir := t.TempDir()
+	old := filepath.Join(dir, "qemu-1cpu-1024mib-"+base.digest())
+	os.MkdirAll(old, 0o755)
+	b, _ := json.Marshal(base)
+	os.WriteFile(filepath.Join(old, keyFile), b, 0o644)
+	otherShape := filepath.Join(dir, "qemu-1cpu-1024mib-0a1b2c3d-"+base.digest()) // the same shape with gate_skip
+	os.MkdirAll(otherShape, 0o755)
+	newer := key(BootInput{Image: img}, newerQEMU{}, "snapshot", "r1")
+	stale, why := staleSnapshots(filepath.Join(dir, "qemu-1cpu-1024mib-"+newer.digest()), newer)
+	if !strings.Contains(why, old+" is stale: QEMU (7002001, was 7002000) changed") || !slices.Equal(stale, []string{old}) {
+		t.Errorf("stale %v, reason %q; want only %s, QEMU changed", stale, why, old)
+	}
+	if stale, why := staleSnapshots(old, base); why != "" || len(stale) != 0 {
+		t.Errorf("the snapshot itself is stale: %v %q", stale, why)
+	}
+}
+
+type newerQEMU struct{ fixedVersions }
+
+func (newerQEMU) ConnectGetVersion() (uint64, error) { return 7_002_001, nil }

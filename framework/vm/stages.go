@@ -82,6 +82,7 @@ var guestFaults = []struct {
 	re   *regexp.Regexp
 }{
 	{"kernel panic", regexp.MustCompile(`Kernel panic - not syncing`)},
+	{"gate failed", regexp.MustCompile(`drivelab-gate: failed: `)},
 	{"kernel oops", regexp.MustCompile(`\bOops: |\bBUG: (unable to handle|kernel NULL pointer|scheduling while atomic)|general protection fault`)},
 	{"emergency shell", regexp.MustCompile(`You are in (emergency|rescue) mode|Entering (emergency|rescue) mode|Give root password for maintenance|Cannot open access to console, the root account is locked`)},
 	{"initramfs shell", regexp.MustCompile(`Dropping to a shell|ALERT! .* does not exist`)},

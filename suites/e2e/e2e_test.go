@@ -147,6 +147,7 @@ var _ = Describe("scenario", func() {
 				}
 				report := verdict.Table()
 				if l != nil && l.Run != nil {
+					report = fmt.Sprintf("boot path: %s; accelerator: %s\n", l.Run.BootPath(), l.Run.DomainType) + report
 					slow := l.Run.SlowestCloudInit()
 					report += fmt.Sprintf("all nodes ready after %.1fs; slowest cloud-init: %s at %.1fs of guest uptime\n",
 						l.Run.AllReady.Seconds(), slow.Name, slow.Finished.Uptime.Seconds())
@@ -168,6 +169,7 @@ var _ = Describe("scenario", func() {
 						"slowest_node":         slow.Name,
 						"slowest_cloud_init_s": slow.Finished.Uptime.Seconds(),
 						"accel":                l.Run.DomainType,
+						"boot_path":            l.Run.BootPath(),
 						"host_cores":           l.Run.Scale.HostCores,
 						"deadline_scale":       l.Run.Scale,
 						"nodes":                nodeTimings(l.Run),

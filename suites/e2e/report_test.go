@@ -22,13 +22,17 @@ type nodeTiming struct {
 	CloudInit float64            `json:"cloud_init_finished_s"`
 	Ready     float64            `json:"ready_s"`
 	Stages    map[string]float64 `json:"stage_started_s"`
+	// Path is how the harness started the node, GatePath what the image's
+	// gate saw (the boot fails when they differ).
+	Path     string `json:"boot_path"`
+	GatePath string `json:"gate_path"`
 }
 
 func nodeTimings(run *vm.Run) []nodeTiming {
 	var out []nodeTiming
 	for _, n := range run.Nodes {
 		t := nodeTiming{Name: n.Name, VCPUs: n.VCPUs, MemoryMiB: n.MemoryMiB, CPUS: n.CPU.Seconds(),
-			CloudInit: n.CloudInit.Seconds(), Ready: n.Ready.Seconds(), Stages: map[string]float64{}}
+			CloudInit: n.CloudInit.Seconds(), Ready: n.Ready.Seconds(), Stages: map[string]float64{}, Path: n.Path(), GatePath: n.GatePath}
 		for _, s := range n.Stages {
 			t.Stages[string(s.Stage)] = s.Seen.Sub(run.Started).Seconds()
 		}
@@ -41,6 +45,7 @@ func nodeTimings(run *vm.Run) []nodeTiming {
 func runProperties(scenario string, run *vm.Run) []reporters.JUnitProperty {
 	p := []reporters.JUnitProperty{
 		{Name: scenario + ".accel", Value: run.DomainType},
+		{Name: scenario + ".boot_path", Value: run.BootPath()},
 		{Name: scenario + ".host_cores", Value: fmt.Sprint(run.Scale.HostCores)},
 		{Name: scenario + ".guest_vcpus", Value: fmt.Sprint(run.Scale.GuestVCPUs)},
 		{Name: scenario + ".deadline_scale", Value: fmt.Sprintf("%.2f", run.Scale.Factor)},

@@ -31,6 +31,7 @@ type Libvirt struct {
 }
 
 type domain struct {
+	xml      string
 	metadata string
 	state    libvirt.DomainState
 }
@@ -110,6 +111,7 @@ func (f *Libvirt) record(call, name string) { f.calls = append(f.calls, call+" "
 
 func (f *Libvirt) ConnectGetCapabilities() (string, error) { return "<capabilities/>", nil }
 func (f *Libvirt) ConnectGetLibVersion() (uint64, error)   { return 9_000_000, nil }
+func (f *Libvirt) ConnectGetVersion() (uint64, error)      { return 7_002_000, nil }
 func (f *Libvirt) IsConnected() bool                       { return true }
 func (f *Libvirt) ConnectToURI(libvirt.ConnectURI) error   { return nil }
 func (f *Libvirt) Disconnect() error                       { return nil }
@@ -135,7 +137,7 @@ func (f *Libvirt) DomainDefineXML(x string) (libvirt.Domain, error) {
 		return libvirt.Domain{}, err
 	}
 	f.record("DomainDefineXML", d.Name)
-	dom := &domain{state: libvirt.DomainShutoff}
+	dom := &domain{xml: x, state: libvirt.DomainShutoff}
 	if d.Metadata != nil {
 		dom.metadata = d.Metadata.XML
 	}
@@ -265,6 +267,27 @@ func (f *Libvirt) DomainAttachDeviceFlags(dom libvirt.Domain, _ string, _ uint32
 	}
 	f.record("DomainAttachDeviceFlags", dom.Name)
 	return nil
+}
+
+func (f *Libvirt) DomainUpdateDeviceFlags(dom libvirt.Domain, _ string, _ libvirt.DomainDeviceModifyFlags) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, err := f.lookup(dom); err != nil {
+		return err
+	}
+	f.record("DomainUpdateDeviceFlags", dom.Name)
+	return nil
+}
+
+// DomainGetXMLDesc is the XML the domain was defined with.
+func (f *Libvirt) DomainGetXMLDesc(dom libvirt.Domain, _ libvirt.DomainXMLFlags) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d, err := f.lookup(dom)
+	if err != nil {
+		return "", err
+	}
+	return d.xml, nil
 }
 
 func (f *Libvirt) DomainResume(dom libvirt.Domain) error {
