@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/crypto/ssh"
@@ -449,5 +451,39 @@ func TestNodesWithRoleInTemplates(t *testing.T) {
 	_, err = renderRef(t, render.Input{Flavor: "debian12", Overlay: typo})
 	if err == nil || !strings.Contains(err.Error(), `node test2: NodesWithRole "wbe": the topology defines no such role (it has client, loadbalancer, web)`) {
 		t.Fatalf("a role the topology lacks: %v", err)
+	}
+}
+
+// A template that loops without end is stopped at the output limit, with a
+// message naming it; a cancelled context stops it at once, whether it
+// writes or not.
+func TestRunawayTemplateIsBounded(t *testing.T) {
+	overlay := writeFiles(t, map[string]string{"user_data.client.tmpl": "#!/bin/bash\n{{range 100000000}}xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx{{end}}\n"})
+	_, err := renderRef(t, render.Input{Flavor: "debian12", Overlay: overlay})
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(overlay, "user_data.client.tmpl")+": renders more than 16 MiB, so it was stopped there") {
+		t.Fatalf("error = %v", err)
+	}
+	for name, loop := range map[string]string{"writing": "{{range 100000000}}x{{end}}", "silent": "{{range 100000000}}{{end}}"} {
+		overlay := writeFiles(t, map[string]string{"user_data.client.tmpl": "#!/bin/bash\n" + loop + "\n"})
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		start := time.Now()
+		_, err := render.Render(ctx, render.Input{Topology: reference(t), TemplatesDir: templatesDir, Flavor: "debian12", Overlay: overlay})
+		cancel()
+		if took := time.Since(start); took > time.Second || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: cancelled after 200ms, returned after %v with %v", name, took, err)
+		}
+	}
+}
+
+// A template that is not a regular file is refused by name, not read.
+func TestTemplateMustBeAFile(t *testing.T) {
+	overlay := writeFiles(t, map[string]string{"README.md": "x"})
+	fifo := filepath.Join(overlay, "user_data.client.tmpl")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := renderRef(t, render.Input{Flavor: "debian12", Overlay: overlay})
+	if err == nil || !strings.Contains(err.Error(), "overlay file "+fifo+" is a named pipe (FIFO)") {
+		t.Fatalf("error = %v", err)
 	}
 }

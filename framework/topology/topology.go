@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/drivelab/drivelab/framework/inputfile"
 	"github.com/drivelab/drivelab/framework/yamlstrict"
 )
 
@@ -125,7 +126,7 @@ func Load(path string) (*Topology, error) {
 	if path == "" {
 		return nil, errors.New("topology: no file given; pass --topology FILE (fixtures/topology.yaml is the reference)")
 	}
-	data, err := os.ReadFile(path)
+	data, err := inputfile.Read(path, "topology", inputfile.MaxTopology)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("topology %s does not exist; pass --topology FILE (fixtures/topology.yaml is the reference)", path)
 	}
@@ -133,7 +134,7 @@ func Load(path string) (*Topology, error) {
 		return nil, fmt.Errorf("topology %s is a folder; pass the topology file, such as fixtures/topology.yaml", path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("topology: %w", err)
+		return nil, err
 	}
 	return Parse(path, data)
 }
