@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net"
 	"net/netip"
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -173,9 +175,19 @@ func Parse(path string, data []byte) (*Topology, error) {
 			}
 			switch v := sizes.Nodes[i][f].(type) {
 			case nil, int, int64, uint64:
-			default:
+			case float64:
 				key := fmt.Sprintf("nodes.%d.%s", i, f)
-				errs = append(errs, fmt.Errorf("%s: node %q: %s %v is not a whole number; write e.g. %s: 2", fields.At(path, key), n.Name, f, v, f))
+				written := strconv.FormatFloat(v, 'f', -1, 64)
+				if v == math.Trunc(v) {
+					written = strconv.FormatFloat(v, 'f', 1, 64) // 1.0, not 1
+				}
+				if n, ok := fields[key]; ok && n.Kind == yaml.ScalarNode {
+					written = n.Value // 1.0 as written, not Go's 1
+					if n.Style&yaml.TaggedStyle != 0 {
+						written = n.Tag + " " + n.Value
+					}
+				}
+				errs = append(errs, fmt.Errorf("%s: node %q: %s %s is not a whole number; write %s", fields.At(path, key), n.Name, f, written, wholeFix(f, v)))
 			}
 		}
 	}
@@ -183,6 +195,21 @@ func Parse(path string, data []byte) (*Topology, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// wholeFix is the whole-number spelling to suggest for a size written as
+// v: the same number without a fraction, or the next whole one up, never
+// below the field's minimum, so the fix passes Validate.
+func wholeFix(field string, v float64) string {
+	least := 1.0
+	if field == "memory_mib" {
+		least = 256
+	}
+	w := math.Max(math.Ceil(v), least)
+	if math.IsInf(v, 0) || math.IsNaN(v) || w > 1<<40 {
+		w = least
+	}
+	return fmt.Sprintf("%s: %d", field, int64(w))
 }
 
 var (

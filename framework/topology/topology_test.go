@@ -109,3 +109,34 @@ func TestFitsHost(t *testing.T) {
 		}
 	}
 }
+
+// A size that is not whole is named as written, and the fix suggested is
+// itself valid: never "vcpus 1 is not a whole number; write vcpus: 2".
+func TestFractionalSizeFixIsValid(t *testing.T) {
+	node := `  - {name: a, role: client, fqdn: a.cloud.org, ip: 192.168.100.10, mac: "52:54:00:00:00:0a", vcpus: VCPUS, memory_mib: MEM, password: a, uuid: 11111111-1111-4111-8111-111111111111}`
+	base := "network: {bridge: br0, cidr: 192.168.100.0/24, gateway: 192.168.100.1, domain: cloud.org}\nroles:\n  client: {files: [hosts, network], user_data: u.tmpl}\nnodes:\n"
+	for _, c := range []struct{ vcpus, mem, want, fix string }{
+		{"1.0", "512", "vcpus 1.0 is not a whole number; write vcpus: 1", "vcpus: 1"},
+		{"!!float 2", "512", "vcpus !!float 2 is not a whole number; write vcpus: 2", "vcpus: 2"},
+		{"1.5", "512", "vcpus 1.5 is not a whole number; write vcpus: 2", "vcpus: 2"},
+		{"0.5", "512", "vcpus 0.5 is not a whole number; write vcpus: 1", "vcpus: 1"},
+		{"1", "100.5", "memory_mib 100.5 is not a whole number; write memory_mib: 256", "memory_mib: 256"},
+	} {
+		r := strings.NewReplacer("VCPUS", c.vcpus, "MEM", c.mem)
+		_, err := topology.Parse("t.yaml", []byte(base+r.Replace(node)))
+		if err == nil || !strings.Contains(err.Error(), "t.yaml:5: node \"a\": "+c.want) {
+			t.Errorf("vcpus %s, memory_mib %s: %v", c.vcpus, c.mem, err)
+			continue
+		}
+		// The fix, applied, is accepted.
+		var fixed *strings.Replacer
+		if strings.HasPrefix(c.fix, "vcpus") {
+			fixed = strings.NewReplacer("vcpus: VCPUS", c.fix, "MEM", c.mem)
+		} else {
+			fixed = strings.NewReplacer("VCPUS", c.vcpus, "memory_mib: MEM", c.fix)
+		}
+		if _, err := topology.Parse("t.yaml", []byte(base+fixed.Replace(node))); err != nil {
+			t.Errorf("the fix %q is refused: %v", c.fix, err)
+		}
+	}
+}
