@@ -58,7 +58,8 @@ func WriteAll(ctx context.Context, drives []render.Drive, dir string) (_ []Manif
 		}
 	}()
 	if err != nil {
-		return nil, fmt.Errorf("output %s: %w", dir, err)
+		shown := strings.NewReplacer(dir, given, parent, filepath.Dir(filepath.Clean(given)))
+		return nil, fmt.Errorf("output %s: %s", given, shown.Replace(err.Error()))
 	}
 	unlock, _, err := lockfile.LockTransient(ctx, filepath.Join(parent, "."+base+".lock"), nil)
 	if err != nil {
@@ -155,7 +156,9 @@ func mkdirParents(dir string) (made []string, err error) {
 		}
 		made = append(made, missing[i])
 	}
-	if st, err := os.Stat(dir); err != nil {
+	if st, err := os.Stat(dir); errors.Is(err, syscall.ENOTDIR) {
+		return made, fmt.Errorf("a part of %s is a file, not a folder; give a folder whose parents are folders", dir)
+	} else if err != nil {
 		return made, err
 	} else if !st.IsDir() {
 		return made, fmt.Errorf("its parent %s is a file, not a folder; give a folder whose parents are folders", dir)

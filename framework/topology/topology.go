@@ -414,6 +414,9 @@ const MaxVCPUs = 255
 type Host struct {
 	CPUs      int // logical CPUs
 	MemoryMiB int // physical memory (MemTotal)
+	// ReservedMiB is kept for the host: guests may have MemoryMiB minus it
+	// (config.HostMemoryReserveMiB, what admission leaves too).
+	ReservedMiB int
 	// MaxVCPUs and MaxMemoryMiB cap every node when set (E2E_MAX_VCPUS,
 	// E2E_MAX_MEMORY_MIB), as the boot does.
 	MaxVCPUs, MaxMemoryMiB int
@@ -430,6 +433,11 @@ const VCPUOvercommit = 4
 func (t *Topology) FitsHost(h Host) error {
 	var errs []error
 	total, nodeMem := 0, false
+	guests := h.MemoryMiB - h.ReservedMiB // what admission lets runs have
+	has := fmt.Sprintf("this host has (%d MiB)", h.MemoryMiB)
+	if h.ReservedMiB > 0 {
+		has = fmt.Sprintf("this host gives guests (%d MiB: %d MiB less the %d MiB kept for the host)", guests, h.MemoryMiB, h.ReservedMiB)
+	}
 	for i, n := range t.Nodes {
 		vcpus, mem := n.VCPUs, n.MemoryMiB
 		if h.MaxVCPUs > 0 {
@@ -443,15 +451,15 @@ func (t *Topology) FitsHost(h Host) error {
 			errs = append(errs, fmt.Errorf("%s: node %q: vcpus %d is more than %d per host CPU on this host of %d CPUs; lower it to at most %d or cap every node with E2E_MAX_VCPUS",
 				t.At(fmt.Sprintf("nodes.%d.vcpus", i)), n.Name, vcpus, VCPUOvercommit, h.CPUs, h.CPUs*VCPUOvercommit))
 		}
-		if h.MemoryMiB > 0 && mem > h.MemoryMiB {
+		if h.MemoryMiB > 0 && mem > guests {
 			nodeMem = true
-			errs = append(errs, fmt.Errorf("%s: node %q: memory_mib %d is more than this host has (%d MiB); lower it or cap every node with E2E_MAX_MEMORY_MIB",
-				t.At(fmt.Sprintf("nodes.%d.memory_mib", i)), n.Name, mem, h.MemoryMiB))
+			errs = append(errs, fmt.Errorf("%s: node %q: memory_mib %d is more than %s; lower it or cap every node with E2E_MAX_MEMORY_MIB",
+				t.At(fmt.Sprintf("nodes.%d.memory_mib", i)), n.Name, mem, has))
 		}
 	}
-	if h.MemoryMiB > 0 && total > h.MemoryMiB && !nodeMem {
-		errs = append(errs, fmt.Errorf("%s: the nodes ask %d MiB of memory together, more than this host has (%d MiB); lower memory_mib or cap every node with E2E_MAX_MEMORY_MIB",
-			t.At("nodes"), total, h.MemoryMiB))
+	if h.MemoryMiB > 0 && total > guests && !nodeMem {
+		errs = append(errs, fmt.Errorf("%s: the nodes ask %d MiB of memory together, more than %s; lower memory_mib or cap every node with E2E_MAX_MEMORY_MIB",
+			t.At("nodes"), total, has))
 	}
 	return errors.Join(errs...)
 }

@@ -98,6 +98,9 @@ func TestFitsHost(t *testing.T) {
 		{topology.Host{CPUs: 3, MemoryMiB: 3000}, `topology.yaml:44: node "haproxy": memory_mib 4096 is more than this host has (3000 MiB)`},
 		{topology.Host{CPUs: 3, MemoryMiB: 8000}, `topology.yaml:27: the nodes ask 9216 MiB of memory together, more than this host has (8000 MiB)`},
 		{topology.Host{CPUs: 3, MemoryMiB: 8000, MaxMemoryMiB: 1024}, ""},
+		// What admission keeps for the host, lint keeps too.
+		{topology.Host{CPUs: 3, MemoryMiB: 10000, ReservedMiB: 2048}, `topology.yaml:27: the nodes ask 9216 MiB of memory together, more than this host gives guests (7952 MiB: 10000 MiB less the 2048 MiB kept for the host)`},
+		{topology.Host{CPUs: 3, MemoryMiB: 5000, ReservedMiB: 2048, MaxMemoryMiB: 1024}, `more than this host gives guests (2952 MiB`},
 	}
 	for _, c := range cases {
 		err := topo.FitsHost(c.host)
