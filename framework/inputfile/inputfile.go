@@ -20,6 +20,9 @@ const (
 	MaxFlavor   = 1 << 20  // a flavor.yaml
 	MaxTemplate = 1 << 20  // one template of a flavor or an overlay
 	MaxRendered = 16 << 20 // one file rendered from a template
+	// MaxRenderedTotal bounds all files of all drives rendered at once, and
+	// with it rendering's memory whatever the number of nodes.
+	MaxRenderedTotal = 64 << 20
 )
 
 // Read returns the content of path, what the file is for messages

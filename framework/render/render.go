@@ -208,7 +208,7 @@ func Render(ctx context.Context, in Input) (*Result, error) {
 			res.Drives = append(res.Drives, d)
 		}
 	}
-	// A template that does not parse is reported once, not once per node.
+	// A template that does not parse or runs away is reported once, not once per node.
 	for _, p := range slices.Sorted(maps.Keys(r.parseErr)) {
 		errs = append(errs, r.parseErr[p])
 	}
@@ -310,10 +310,15 @@ func checkAccess(t *topology.Topology, a *Access) error {
 }
 
 type renderer struct {
-	in       Input
-	flavor   *Flavor
-	parsed   map[string]*template.Template // by file path
-	parseErr map[string]error              // by file path
+	in     Input
+	flavor *Flavor
+	parsed map[string]*template.Template // by file path
+	// parseErr holds, by file path, the error of a template that does not
+	// parse or that ran away (too much output or time): each is reported
+	// once, and a runaway one is not run again for every node.
+	parseErr map[string]error
+	// rendered counts the bytes rendered so far, for MaxRenderedTotal.
+	rendered int
 }
 
 // Data is what every template sees.
@@ -447,13 +452,19 @@ var errParse = errors.New("template does not parse")
 // is the time (renderTimeout); a cancelled ctx stops it at once.
 func (r *renderer) execute(ctx context.Context, node, name string, data Data) ([]byte, string, error) {
 	file, _ := r.lookup(node, name)
+	if _, ok := r.parseErr[file]; ok {
+		return nil, file, errParse
+	}
 	tmpl, err := r.parse(file)
 	if err != nil {
 		return nil, file, errParse
 	}
+	if r.rendered >= inputfile.MaxRenderedTotal {
+		return nil, file, &Error{Node: node, File: file, Err: fmt.Errorf("not rendered: the drives' files rendered so far hold %s together, the most a topology's drives may; look for a template that renders far more than it should", inputfile.Size(inputfile.MaxRenderedTotal))}
+	}
 	ctx, cancel := context.WithTimeoutCause(ctx, renderTimeout, errSlow)
 	defer cancel()
-	out := &boundedBuffer{ctx: ctx, max: inputfile.MaxRendered}
+	out := &boundedBuffer{ctx: ctx, max: min(inputfile.MaxRendered, inputfile.MaxRenderedTotal-r.rendered)}
 	done := make(chan error, 1)
 	go func() { done <- tmpl.Execute(out, data) }()
 	select {
@@ -465,11 +476,16 @@ func (r *renderer) execute(ctx context.Context, node, name string, data Data) ([
 	}
 	switch {
 	case err == nil:
+		r.rendered += out.Len()
 		return out.Bytes(), file, nil
 	case errors.Is(err, errSlow):
-		return nil, file, &Error{Node: node, File: file, Err: fmt.Errorf("still rendering after %s, so it was stopped; a template renders in milliseconds: look for a loop that does not end ({{range}} over a large number)", renderTimeout)}
+		r.parseErr[file] = &Error{Node: node, File: file, Err: fmt.Errorf("still rendering after %s, so it was stopped; a template renders in milliseconds: look for a loop that does not end ({{range}} over a large number)", renderTimeout)}
+		return nil, file, errParse
+	case errors.Is(err, errTooBig) && out.max < inputfile.MaxRendered:
+		return nil, file, &Error{Node: node, File: file, Err: fmt.Errorf("stopped: with it the drives' rendered files would hold over %s together, the most a topology's drives may; look for a template that renders far more than it should", inputfile.Size(inputfile.MaxRenderedTotal))}
 	case errors.Is(err, errTooBig):
-		return nil, file, &Error{Node: node, File: file, Err: fmt.Errorf("renders more than %s, so it was stopped there; a drive file is kilobytes: look for a loop that does not end ({{range}} over a large number)", inputfile.Size(inputfile.MaxRendered))}
+		r.parseErr[file] = &Error{Node: node, File: file, Err: fmt.Errorf("renders more than %s, so it was stopped there; a drive file is kilobytes: look for a loop that does not end ({{range}} over a large number)", inputfile.Size(inputfile.MaxRendered))}
+		return nil, file, errParse
 	case ctx.Err() != nil:
 		return nil, file, context.Cause(ctx)
 	}

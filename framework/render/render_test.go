@@ -487,3 +487,53 @@ func TestTemplateMustBeAFile(t *testing.T) {
 		t.Fatalf("error = %v", err)
 	}
 }
+
+// A runaway template every node renders is run and reported once, and the
+// drives' rendered files together are bounded whatever the node count.
+func TestRenderingIsBoundedAcrossNodes(t *testing.T) {
+	line := strings.Repeat("x", 99) + "\n"
+	overlay := writeFiles(t, map[string]string{"hosts.tmpl": "{{range 100000000}}" + line + "{{end}}"})
+	_, err := renderRef(t, render.Input{Flavor: "debian12", Overlay: overlay})
+	if err == nil || strings.Count(err.Error(), "renders more than 16 MiB") != 1 {
+		t.Errorf("want one report of the runaway hosts.tmpl, got %v", err)
+	}
+	// Just under the per-file limit for each of five nodes: the fifth
+	// passes the limit of all drives together.
+	overlay = writeFiles(t, map[string]string{"hosts.tmpl": "{{range 157000}}" + line + "{{end}}"})
+	web3, err := topology.Load("../../fixtures/topology-web3.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = renderRef(t, render.Input{Topology: web3, Flavor: "debian12", Overlay: overlay})
+	if err == nil || !strings.Contains(err.Error(), "node web03: "+filepath.Join(overlay, "hosts.tmpl")+": stopped: with it the drives' rendered files would hold over 64 MiB together") {
+		t.Errorf("error = %v", err)
+	}
+}
+
+// A flavor.yaml that is a FIFO or oversized is refused by name, not read.
+func TestFlavorFileMustBeASmallFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "pipe"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "pipe", render.FlavorFile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	writeFile := func(p, s string) {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(filepath.Join(dir, "big", render.FlavorFile), strings.Repeat("# comment\n", 2<<20/10))
+	for flavor, want := range map[string]string{
+		"pipe": "flavor file " + filepath.Join(dir, "pipe", render.FlavorFile) + " is a named pipe (FIFO)",
+		"big":  "flavor file " + filepath.Join(dir, "big", render.FlavorFile) + " is over 1 MiB",
+	} {
+		if _, err := render.LoadFlavor(dir, flavor); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v", flavor, err)
+		}
+	}
+}
