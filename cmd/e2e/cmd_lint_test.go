@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/drivelab/drivelab/framework/configdrive"
 	"github.com/drivelab/drivelab/framework/profile"
@@ -26,7 +28,19 @@ func e2e(t *testing.T) string {
 // runE2E runs the command from the repository root, as make does.
 func runE2E(t *testing.T, bin string, args ...string) (string, int) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	return runE2EEnv(t, bin, nil, args...)
+}
+
+// runTimeout bounds one command of a test: every input, however broken,
+// must end the command well within it (a FIFO once blocked it for ever).
+const runTimeout = 2 * time.Minute
+
+// runE2EEnv is runE2E with env ("NAME=value") added to the environment.
+func runE2EEnv(t *testing.T, bin string, env []string, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Dir = "../.."
 	// A runner's caps would let oversized nodes of fixtures/bad through.
 	for _, e := range os.Environ() {
@@ -34,9 +48,13 @@ func runE2E(t *testing.T, bin string, args ...string) (string, int) {
 			cmd.Env = append(cmd.Env, e)
 		}
 	}
+	cmd.Env = append(cmd.Env, env...)
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("e2e %s still running after %v:\n%s", strings.Join(args, " "), runTimeout, out)
+		return "", 0
 	case err == nil:
 		return string(out), 0
 	case errors.As(err, &exit):

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -14,17 +17,15 @@ import (
 const corpusDir = "fixtures/bad"
 
 // Every case of the corpus must be refused, with a non-zero exit and each
-// line of its want file in the output.
+// line of its want file in the output, and leave its own folder as it was
+// (a case's --out may hold files that must survive).
 func TestBadInputsAreRefused(t *testing.T) {
 	bin := e2e(t)
 	cases, err := os.ReadDir(filepath.Join("../..", corpusDir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	packages := t.TempDir()
-	for _, f := range []string{"haproxy.tar.gz", "apache2.tar.gz", "haproxy.rpm", "httpd.tar.gz"} {
-		writeFile(t, filepath.Join(packages, f), "placeholder "+f+"\n")
-	}
+	in := newStandIns(t)
 	n := 0
 	for _, c := range cases {
 		if !c.IsDir() {
@@ -38,18 +39,22 @@ func TestBadInputsAreRefused(t *testing.T) {
 					t.Skipf("the case needs a host of fewer than %d CPUs; this one has %d", n, runtime.NumCPU())
 				}
 			}
-			args, want, code := corpusCase(t, dir, packages)
-			out, got := runE2E(t, bin, args...)
+			cs := corpusCase(t, dir, in, true)
+			before := tree(t, filepath.Join("../..", dir))
+			out, got := runE2EEnv(t, bin, cs.env, cs.args...)
 			if got == 0 {
-				t.Fatalf("accepted (exit 0): e2e %s\n%s", strings.Join(args, " "), out)
+				t.Fatalf("accepted (exit 0): e2e %s\n%s", strings.Join(cs.args, " "), out)
 			}
-			if got != code {
-				t.Errorf("exit %d, want %d", got, code)
+			if got != cs.code {
+				t.Errorf("exit %d, want %d", got, cs.code)
 			}
-			for _, w := range want {
+			for _, w := range cs.want {
 				if !strings.Contains(out, w) {
-					t.Errorf("e2e %s: output lacks %q:\n%s", strings.Join(args, " "), w, out)
+					t.Errorf("e2e %s: output lacks %q:\n%s", strings.Join(cs.args, " "), w, out)
 				}
+			}
+			if after := tree(t, filepath.Join("../..", dir)); after != before {
+				t.Errorf("e2e %s changed the case's folder:\n%s\nwas:\n%s", strings.Join(cs.args, " "), after, before)
 			}
 		})
 	}
@@ -58,9 +63,64 @@ func TestBadInputsAreRefused(t *testing.T) {
 	}
 }
 
+// standIns are the stand-ins a case's args may name: placeholder
+// packages, a FIFO and a topology over the size limit.
+type standIns struct{ packages, fifo, big string }
+
+func newStandIns(t *testing.T) standIns {
+	t.Helper()
+	in := standIns{packages: t.TempDir()}
+	for _, f := range []string{"haproxy.tar.gz", "apache2.tar.gz", "haproxy.rpm", "httpd.tar.gz"} {
+		writeFile(t, filepath.Join(in.packages, f), "placeholder "+f+"\n")
+	}
+	in.fifo = filepath.Join(t.TempDir(), "topology.yaml")
+	if err := syscall.Mkfifo(in.fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in.big = filepath.Join(t.TempDir(), "topology.yaml")
+	writeFile(t, in.big, strings.Repeat("# a comment line to make the topology big\n", 2<<20/40))
+	return in
+}
+
+// tree lists a folder's files and their contents, for comparison.
+func tree(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %v", p, info.Mode())
+		if info.Mode().IsRegular() {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(&b, " %x", sha256.Sum256(data))
+		}
+		b.WriteString("\n")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// aCase is one corpus case as the command runs it.
+type aCase struct {
+	args, env, want []string
+	code            int
+}
+
 // corpusCase reads a case folder (relative to the repository root) into the
-// command's arguments, the substrings its output must hold and its exit code.
-func corpusCase(t *testing.T, dir, packages string) (args, want []string, code int) {
+// command's arguments and environment, the substrings its output must hold
+// and its exit code; a want file is required when needWant.
+func corpusCase(t *testing.T, dir string, in standIns, needWant bool) (c aCase) {
 	t.Helper()
 	root := "../.."
 	read := func(name string) (string, bool) {
@@ -74,43 +134,49 @@ func corpusCase(t *testing.T, dir, packages string) (args, want []string, code i
 		_, err := os.Stat(filepath.Join(root, dir, name))
 		return err == nil
 	}
+	lines := func(s string) []string { return strings.Split(strings.TrimRight(s, "\n"), "\n") }
 	w, ok := read("want")
-	if !ok || strings.TrimSpace(w) == "" {
+	if needWant && (!ok || strings.TrimSpace(w) == "") {
 		t.Fatalf("%s/want is missing or empty: give the message the case must produce", dir)
 	}
-	for _, l := range strings.Split(strings.TrimRight(w, "\n"), "\n") {
-		want = append(want, l)
+	if ok {
+		c.want = lines(w)
 	}
-	code = 1
+	c.code = 1
 	if s, ok := read("exit"); ok {
 		var err error
-		if code, err = strconv.Atoi(strings.TrimSpace(s)); err != nil {
+		if c.code, err = strconv.Atoi(strings.TrimSpace(s)); err != nil {
 			t.Fatalf("%s/exit: %v", dir, err)
 		}
 	}
 	out := filepath.Join(t.TempDir(), "drives")
-	expand := strings.NewReplacer("{case}", dir, "{packages}", packages, "{out}", out)
+	expand := strings.NewReplacer("{case}", dir, "{packages}", in.packages, "{out}", out, "{fifo}", in.fifo, "{big}", in.big)
 	if s, ok := read("args"); ok {
-		for _, a := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		for _, a := range lines(s) {
 			if a != "" || s != "\n" {
-				args = append(args, expand.Replace(a))
+				c.args = append(c.args, expand.Replace(a))
 			}
 		}
 	} else {
-		args = []string{"lint"}
+		c.args = []string{"lint"}
 	}
-	if len(args) > 0 && (args[0] == "lint" || args[0] == "drives") {
-		if exists("topology.yaml") {
-			args = append(args, "--topology", filepath.Join(dir, "topology.yaml"))
+	if s, ok := read("env"); ok {
+		for _, e := range lines(s) {
+			c.env = append(c.env, expand.Replace(e))
 		}
-		if exists("overlay") && !strings.Contains(s(args), "--overlay") {
-			args = append(args, "--overlay", filepath.Join(dir, "overlay"))
+	}
+	if len(c.args) > 0 && (c.args[0] == "lint" || c.args[0] == "drives") {
+		if exists("topology.yaml") {
+			c.args = append(c.args, "--topology", filepath.Join(dir, "topology.yaml"))
+		}
+		if exists("overlay") && !strings.Contains(s(c.args), "--overlay") {
+			c.args = append(c.args, "--overlay", filepath.Join(dir, "overlay"))
 		}
 		if exists("templates") {
-			args = append(args, "--templates", overlayTemplates(t, filepath.Join(root, dir, "templates")))
+			c.args = append(c.args, "--templates", overlayTemplates(t, filepath.Join(root, dir, "templates")))
 		}
 	}
-	return args, want, code
+	return c
 }
 
 func s(args []string) string { return strings.Join(args, " ") }

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/vm"
 )
 
 // thisHost measures what this machine gives guests, with the caps the boot
-// applies (E2E_MAX_VCPUS, E2E_MAX_MEMORY_MIB).
+// applies (E2E_MAX_VCPUS, E2E_MAX_MEMORY_MIB) and the memory admission
+// keeps for the host.
 func thisHost() (topology.Host, error) {
 	env, err := settings()
 	if err != nil {
@@ -19,7 +21,7 @@ func thisHost() (topology.Host, error) {
 	if err != nil {
 		return topology.Host{}, fmt.Errorf("host memory: %w", err)
 	}
-	return topology.Host{CPUs: runtime.NumCPU(), MemoryMiB: mem, MaxVCPUs: env.Limits.MaxVCPUs, MaxMemoryMiB: env.Limits.MaxMemoryMiB}, nil
+	return topology.Host{CPUs: runtime.NumCPU(), MemoryMiB: mem, ReservedMiB: config.HostMemoryReserveMiB, MaxVCPUs: env.Limits.MaxVCPUs, MaxMemoryMiB: env.Limits.MaxMemoryMiB}, nil
 }
 
 // loadTopology loads a topology and checks that this host can run it.

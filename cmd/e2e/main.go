@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // command is one subcommand; name may hold a space ("lab up").
@@ -85,7 +87,11 @@ func (i interrupted) String() string {
 	if i.sig == os.Interrupt {
 		return "SIGINT (Ctrl-C)"
 	}
-	return strings.ToUpper("SIG" + strings.TrimPrefix(i.sig.String(), "sig"))
+	// os.Signal's own name is "terminated", not SIGTERM.
+	if s, ok := i.sig.(syscall.Signal); ok && unix.SignalName(s) != "" {
+		return unix.SignalName(s)
+	}
+	return i.sig.String()
 }
 
 // lookup finds the longest registered name that prefixes args, or says

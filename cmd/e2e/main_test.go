@@ -32,6 +32,13 @@ func TestInterruptSaysSo(t *testing.T) {
 	if code != 130 || !strings.Contains(b.String(), "e2e drives: stopped by SIGINT (Ctrl-C) before it finished (context canceled; out/drives is as it was)") {
 		t.Errorf("exit %d: %s", code, b.String())
 	}
+	// SIGTERM by its name, not Go's "terminated".
+	b.Reset()
+	ctxTerm, cancelTerm := context.WithCancelCause(context.Background())
+	cancelTerm(interrupted{syscall.SIGTERM})
+	if exitCode(ctxTerm, "lint", context.Canceled, &b); !strings.Contains(b.String(), "e2e lint: stopped by SIGTERM before it finished") {
+		t.Errorf("SIGTERM: %s", b.String())
+	}
 	// After the signal, any failure is the signal's.
 	b.Reset()
 	if code := exitCode(ctx, "drives", errors.New("writing files: context canceled"), &b); code != 130 {
@@ -139,5 +146,44 @@ func TestDrivesForce(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "test2.iso")); err != nil {
 		t.Error(err)
+	}
+}
+
+// SIGTERM or SIGINT during a runaway template ends lint and drives within a
+// second, with exit 130 and nothing written: rendering checks the context.
+func TestSignalStopsRenderingWithinASecond(t *testing.T) {
+	bin := e2e(t)
+	pkgs := t.TempDir()
+	for _, f := range []string{"haproxy.tar.gz", "apache2.tar.gz"} {
+		writeFile(t, filepath.Join(pkgs, f), "placeholder\n")
+	}
+	for _, loop := range []string{"template-runaway-output", "template-runaway-silent"} {
+		overlay, _ := filepath.Abs("../../fixtures/bad/" + loop + "/overlay")
+		for _, sig := range []os.Signal{syscall.SIGTERM, os.Interrupt} {
+			parent := t.TempDir()
+			out := filepath.Join(parent, "new", "drives")
+			for _, args := range [][]string{{"lint", "--overlay", overlay}, {"drives", "--packages", pkgs, "--out", out, "--overlay", overlay}} {
+				cmd := exec.Command(bin, args...)
+				cmd.Dir = "../.."
+				var stderr strings.Builder
+				cmd.Stderr = &stderr
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(time.Second) // rendering by now
+				cmd.Process.Signal(sig)
+				sent := time.Now()
+				err := cmd.Wait()
+				took := time.Since(sent)
+				t.Logf("%s, %s %s: exit after %v: %v", loop, sig, args[0], took, err)
+				var exit *exec.ExitError
+				if !errors.As(err, &exit) || exit.ExitCode() != 130 || took > time.Second {
+					t.Errorf("%s, %s during e2e %s: %v after %v, want exit 130 within 1s\n%s", loop, sig, args[0], err, took, stderr.String())
+				}
+				if left, _ := os.ReadDir(parent); len(left) != 0 {
+					t.Errorf("%s, %s during e2e %s: left %v in %s", loop, sig, args[0], left, parent)
+				}
+			}
+		}
 	}
 }

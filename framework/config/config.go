@@ -83,6 +83,11 @@ func DefaultIntervals(a Accel) Intervals {
 	}
 }
 
+// HostMemoryReserveMiB is the memory no run's guests may take: the host's
+// own. Admission's budget and lint's check of a topology against the host
+// both leave it, so that lint passes exactly the topologies admission takes.
+const HostMemoryReserveMiB = 2048
+
 // Paths are where the harness keeps things outside the repository.
 type Paths struct {
 	// Cache holds the guest image and package bundles, keyed by recipe hash.

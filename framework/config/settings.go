@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -69,8 +71,12 @@ type Limits struct {
 // Getenv looks up one variable, as os.LookupEnv does.
 type Getenv func(name string) (string, bool)
 
-// FromEnv loads the settings from the process's environment.
-func FromEnv() (Settings, error) { return Load(os.LookupEnv) }
+// FromEnv loads the settings from the process's environment, which must
+// name no E2E_ variable the harness does not know (a typo would be ignored).
+func FromEnv() (Settings, error) {
+	s, err := Load(os.LookupEnv)
+	return s, errors.Join(err, Unknown(os.Environ()))
+}
 
 // Load reads every setting through getenv and reports every bad value, each
 // naming its variable and what it wants.
@@ -100,6 +106,19 @@ func Load(getenv Getenv) (Settings, error) {
 	case BootCold, BootSnapshot, "":
 	default:
 		errs = append(errs, fmt.Errorf("E2E_BOOT=%q: want %q or %q, or unset for %q under TCG and %q under KVM", s.Boot, BootCold, BootSnapshot, BootSnapshot, BootCold))
+	}
+	switch s.LabMode {
+	case "netns", "host":
+	default:
+		errs = append(errs, fmt.Errorf("E2E_LAB_MODE=%q: want %q (a lab of its own in a network namespace) or %q (this host's libvirtd and bridge), or unset for netns", s.LabMode, "netns", "host"))
+	}
+	for _, p := range []struct{ name, dir string }{{"E2E_CACHE_DIR", s.Paths.Cache}, {"E2E_STATE_DIR", s.Paths.State}, {"E2E_ARTIFACTS_DIR", s.Paths.Artifacts}} {
+		if err := folderProblem(p.dir); err != nil {
+			errs = append(errs, fmt.Errorf("%s=%q: %v; give a folder (it is created if missing)", p.name, p.dir, err))
+		}
+	}
+	if st, err := os.Stat(s.LibvirtSocket); err == nil && st.Mode()&os.ModeSocket == 0 {
+		errs = append(errs, fmt.Errorf("E2E_LIBVIRT_SOCKET=%q is not a socket; give libvirtd's unix socket, or unset it for %s", s.LibvirtSocket, DefaultLibvirtSocket))
 	}
 	if err := s.loadLimits(get); err != nil {
 		errs = append(errs, err)
@@ -161,4 +180,57 @@ func (s Settings) Intervals(accel Accel) Intervals {
 		}
 	}
 	return iv
+}
+
+// folderProblem says why dir cannot be a folder of the harness's: it is a
+// file, or inside one. A folder that does not exist yet is fine.
+func folderProblem(dir string) error {
+	st, err := os.Stat(dir)
+	switch {
+	case err == nil && !st.IsDir():
+		return errors.New("it is a file, not a folder")
+	case errors.Is(err, syscall.ENOTDIR):
+		return errors.New("a part of the path is a file, not a folder")
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return err
+	}
+	return nil
+}
+
+// otherVariables are E2E_ variables that are not settings of the harness
+// but belong to the Makefile (E2E_LABELS, E2E_ARGS, E2E_TOPOLOGY, passed
+// into the environment by `make e2e E2E_LABELS=...`) and to the VM tests.
+var otherVariables = []string{"E2E_LABELS", "E2E_ARGS", "E2E_TOPOLOGY", "E2E_IMAGE_BOOT", "E2E_VM_LOCK", "E2E_LAB"}
+
+// Variables are the E2E_ settings Load reads.
+func Variables() []string {
+	names := []string{"E2E_CACHE_DIR", "E2E_STATE_DIR", "E2E_ARTIFACTS_DIR", "E2E_LIBVIRT_SOCKET", "E2E_LAB_MODE",
+		"E2E_ACCEL", "E2E_BOOT", "E2E_MAX_VCPUS", "E2E_MAX_MEMORY_MIB"}
+	t := reflect.TypeOf(Intervals{})
+	for i := range t.NumField() {
+		names = append(names, "E2E_"+t.Field(i).Tag.Get("env"))
+	}
+	return names
+}
+
+// Unknown refuses E2E_ variables of environ ("NAME=value" entries) that
+// nothing reads: E2E_CLOUDINIT=20m would otherwise change nothing, silently.
+func Unknown(environ []string) error {
+	known := append(Variables(), otherVariables...)
+	var errs []error
+	for _, e := range environ {
+		name, _, _ := strings.Cut(e, "=")
+		if !strings.HasPrefix(name, "E2E_") || slices.Contains(known, name) {
+			continue
+		}
+		hint := "the settings are " + strings.Join(Variables(), ", ")
+		squash := func(s string) string { return strings.ReplaceAll(s, "_", "") }
+		for _, k := range known {
+			if squash(k) == squash(name) || strings.EqualFold(k, name) {
+				hint = "did you mean " + k + "?"
+			}
+		}
+		errs = append(errs, fmt.Errorf("%s is set, but no E2E_ setting has that name (%s); unset it", name, hint))
+	}
+	return errors.Join(errs...)
 }

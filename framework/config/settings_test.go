@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -125,6 +127,45 @@ func TestChecksAtOnce(t *testing.T) {
 	}{{AccelKVM, 2, 0}, {AccelTCG, 2, 2}, {AccelTCG, 8, 8}, {AccelTCG, 0, 1}} {
 		if got := ChecksAtOnce(c.accel, c.cores); got != c.want {
 			t.Errorf("ChecksAtOnce(%s, %d) = %d, want %d", c.accel, c.cores, got, c.want)
+		}
+	}
+}
+
+// A lab mode that is neither netns nor host, and a path setting that is a
+// file or inside one, are each refused naming the variable.
+func TestLoadRefusesBadModesAndPaths(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "state")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ name, value, want string }{
+		{"E2E_LAB_MODE", "bogus", `E2E_LAB_MODE="bogus": want "netns"`},
+		{"E2E_LAB_MODE", "Host", `E2E_LAB_MODE="Host"`},
+		{"E2E_STATE_DIR", file, "E2E_STATE_DIR=\"" + file + "\": it is a file, not a folder"},
+		{"E2E_CACHE_DIR", filepath.Join(file, "cache"), "E2E_CACHE_DIR=\"" + file + "/cache\": a part of the path is a file"},
+		{"E2E_ARTIFACTS_DIR", file, "E2E_ARTIFACTS_DIR="},
+		{"E2E_LIBVIRT_SOCKET", file, "E2E_LIBVIRT_SOCKET=\"" + file + "\" is not a socket"},
+	} {
+		_, err := Load(env(map[string]string{c.name: c.value}))
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s=%s: want %q, got %v", c.name, c.value, c.want, err)
+		}
+	}
+	if _, err := Load(env(map[string]string{"E2E_STATE_DIR": filepath.Join(dir, "new"), "E2E_LAB_MODE": "host"})); err != nil {
+		t.Errorf("a folder yet to be made, host mode: %v", err)
+	}
+}
+
+// An E2E_ variable nothing reads is refused, with the setting it looks like.
+func TestUnknownVariables(t *testing.T) {
+	if err := Unknown([]string{"HOME=/root", "E2E_LABELS=vm", "E2E_CLOUD_INIT=1m", "E2E_ARGS=-x"}); err != nil {
+		t.Errorf("known variables refused: %v", err)
+	}
+	err := Unknown([]string{"E2E_CLOUDINIT=20m", "E2E_lab_mode=host", "E2E_WHATEVER=1"})
+	for _, want := range []string{"E2E_CLOUDINIT is set, but no E2E_ setting has that name (did you mean E2E_CLOUD_INIT?)", "E2E_lab_mode is set, but no E2E_ setting has that name (did you mean E2E_LAB_MODE?)", "E2E_WHATEVER is set, but no E2E_ setting has that name (the settings are E2E_CACHE_DIR"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q, got %v", want, err)
 		}
 	}
 }

@@ -14,11 +14,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kdomanski/iso9660"
 
 	"github.com/drivelab/drivelab/framework/configdrive"
 	"github.com/drivelab/drivelab/framework/golden"
+	"github.com/drivelab/drivelab/framework/lockfile"
 	"github.com/drivelab/drivelab/framework/render"
 	"github.com/drivelab/drivelab/framework/topology"
 )
@@ -430,8 +432,12 @@ func TestWriteAllIsAllOrNothing(t *testing.T) {
 			return err
 		},
 	} {
-		if err := run(); err == nil {
+		err := run()
+		if err == nil {
 			t.Fatalf("%s: no error", name)
+		}
+		if strings.Contains(err.Error(), ".drives.new-") {
+			t.Errorf("%s: the message names the temporary folder, not %s: %v", name, dir, err)
 		}
 		after := snapshot(t, dir)
 		if len(after) != len(before) {
@@ -469,18 +475,95 @@ func TestWriteAllRemovesStaleDrives(t *testing.T) {
 	}
 }
 
-// A folder holding anything but drives is refused: replacing it would lose it.
+// A folder holding anything but the drives its manifest lists is refused,
+// ISOs included (the user's own installer images): replacing it would lose them.
 func TestWriteAllRefusesForeignFiles(t *testing.T) {
-	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o644); err != nil {
+	for name, files := range map[string][]string{
+		"notes":       {"notes.txt"},
+		"foreign ISO": {"debian-12.8.0-amd64-netinst.iso", "web01.iso"},
+	} {
+		dir := filepath.Join(t.TempDir(), "out")
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if err := os.WriteFile(filepath.Join(dir, f), []byte("mine"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := configdrive.WriteAll(context.Background(), drives(t, "debian12", 0), dir)
+		if err == nil || !strings.Contains(err.Error(), "holds files e2e drives did not write ("+strings.Join(files, ", ")+"; it has no manifest.json)") {
+			t.Fatalf("%s: error = %v", name, err)
+		}
+		if got := snapshot(t, dir); len(got) != len(files) {
+			t.Errorf("%s: the folder holds %v, want only %v", name, got, files)
+		}
+		for _, f := range files {
+			if got := snapshot(t, dir)[f]; got != "mine" {
+				t.Errorf("%s: %s is %q", name, f, got)
+			}
+		}
+		if left, _ := os.ReadDir(filepath.Dir(dir)); len(left) != 1 {
+			t.Errorf("%s: %v beside the folder, want nothing", name, left)
+		}
+	}
+}
+
+// An ISO put beside drives WriteAll wrote is not its manifest's, and is kept.
+func TestWriteAllRefusesAnISONotInItsManifest(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "drives")
+	ds := drives(t, "debian12", 0)
+	if _, err := configdrive.WriteAll(context.Background(), ds, dir); err != nil {
 		t.Fatal(err)
 	}
-	_, err := configdrive.WriteAll(context.Background(), drives(t, "debian12", 0), dir)
-	if err == nil || !strings.Contains(err.Error(), "holds files that are not drives (notes.txt)") {
+	if err := os.WriteFile(filepath.Join(dir, "old.iso"), []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if stale := configdrive.Stale(dir, ds[:3]); len(stale) != 1 || stale[0] != "web02.iso" {
+		t.Errorf("Stale = %v, want [web02.iso] (old.iso is not a drive written there)", stale)
+	}
+	_, err := configdrive.WriteAll(context.Background(), ds, dir)
+	if err == nil || !strings.Contains(err.Error(), "(old.iso; its manifest.json does not list them)") {
 		t.Fatalf("error = %v", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "notes.txt")); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, "old.iso")); err != nil {
 		t.Error(err)
+	}
+}
+
+// A failed WriteAll into a folder whose parents it had to create takes them
+// away again.
+func TestWriteAllFailureLeavesNoParents(t *testing.T) {
+	root := t.TempDir()
+	broken := drives(t, "debian12", 0)
+	broken[1].MetaData = []byte("{")
+	if _, err := configdrive.WriteAll(context.Background(), broken, filepath.Join(root, "a", "b", "drives")); err == nil {
+		t.Fatal("no error")
+	}
+	if left, _ := os.ReadDir(root); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
+
+// Writers into one folder take turns on a lock file beside it.
+func TestWriteAllWaitsForAnotherWriter(t *testing.T) {
+	parent := t.TempDir()
+	unlock, _, err := lockfile.LockTransient(context.Background(), filepath.Join(parent, ".drives.lock"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	_, err = configdrive.WriteAll(ctx, drives(t, "debian12", 0), filepath.Join(parent, "drives"))
+	if err == nil || !strings.Contains(err.Error(), "waiting for lock") {
+		t.Fatalf("wrote beside another writer: %v", err)
+	}
+	unlock()
+	if _, err := configdrive.WriteAll(context.Background(), drives(t, "debian12", 0), filepath.Join(parent, "drives")); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(parent); len(left) != 1 {
+		t.Errorf("%v beside the drives, want nothing", left)
 	}
 }
 

@@ -57,14 +57,14 @@ type Budget struct {
 // scaled by load, but the sum of CPU work stays), so booting vCPUs are
 // held to two per core, which the reference topology's four capped guests
 // fill on two cores: runs boot one after another and check side by side.
-// Under KVM a vCPU costs a fraction of that: four per core. Memory keeps 2
-// GiB for the host.
+// Under KVM a vCPU costs a fraction of that: four per core. Memory keeps
+// config.HostMemoryReserveMiB for the host, as lint does (topology.FitsHost).
 func DefaultBudget(accel config.Accel, cores, memTotalMiB int) Budget {
 	perCore := 4
 	if accel == config.AccelTCG {
 		perCore = 2
 	}
-	return Budget{BootingVCPUs: perCore * cores, MemoryMiB: max(memTotalMiB-2048, 0)}
+	return Budget{BootingVCPUs: perCore * cores, MemoryMiB: max(memTotalMiB-config.HostMemoryReserveMiB, 0)}
 }
 
 // HostBudget is DefaultBudget for this machine's cores and memory.

@@ -24,18 +24,49 @@ func Lock(ctx context.Context, path string, waiting func()) (unlock func(), err 
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := lock(ctx, path, waiting)
 	if err != nil {
-		return nil, fmt.Errorf("lock %s: %w", path, err)
+		return nil, err
 	}
+	return func() { f.Close() }, nil
+}
+
+// LockTransient is Lock for a lock file that must not outlive its holder
+// (one beside a user's folder): unlock removes the file, and a waiter that
+// then holds the removed file tries again on the path. path's folder must
+// exist; created reports whether this call created the file.
+func LockTransient(ctx context.Context, path string, waiting func()) (unlock func(), created bool, err error) {
+	_, statErr := os.Lstat(path)
+	f, err := lock(ctx, path, waiting)
+	if err != nil {
+		return nil, false, err
+	}
+	return func() { os.Remove(path); f.Close() }, errors.Is(statErr, os.ErrNotExist), nil
+}
+
+// lock opens path and waits for its flock; the file it returns holds it.
+func lock(ctx context.Context, path string, waiting func()) (*os.File, error) {
 	said := false
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
+		if opened != nil {
+			opened()
+		}
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			if same(f, path) {
+				return f, nil
+			}
+			// Its holder removed it (LockTransient) while we opened it:
+			// this lock guards nothing, the path's new file does.
 			f.Close()
+			continue
+		}
+		f.Close()
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
 		if !said && waiting != nil {
@@ -44,9 +75,21 @@ func Lock(ctx context.Context, path string, waiting func()) (unlock func(), err 
 		}
 		select {
 		case <-ctx.Done():
-			f.Close()
 			return nil, fmt.Errorf("waiting for lock %s: %w", path, context.Cause(ctx))
 		case <-time.After(poll):
 		}
 	}
+}
+
+// opened, when set by a test, runs between opening the file and locking it.
+var opened func()
+
+// same reports whether the open file f is still the one at path.
+func same(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Lstat(path)
+	return err == nil && os.SameFile(a, b)
 }

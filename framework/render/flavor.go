@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/drivelab/drivelab/framework/inputfile"
 	"github.com/drivelab/drivelab/framework/yamlstrict"
 )
 
@@ -49,7 +50,7 @@ func LoadFlavor(templatesDir, name string) (*Flavor, error) {
 	if st, err := os.Stat(templatesDir); err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("templates folder %q is missing or not a folder; give the folder holding one folder per flavor, such as fixtures/templates", templatesDir)
 	}
-	data, err := os.ReadFile(file)
+	data, err := inputfile.Read(file, "flavor file", inputfile.MaxFlavor)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("flavor %q: %s does not exist; known flavors in %s: %s", name, file, templatesDir, strings.Join(flavorNames(templatesDir), ", "))
 	}
@@ -133,10 +134,12 @@ func (fl *Flavor) checkTemplateName(name string) error {
 	if filepath.Base(name) != name || name == "." || name == ".." {
 		return fmt.Errorf("template %q must be a file name in %s, without directories", name, fl.Dir)
 	}
-	if st, err := os.Stat(filepath.Join(fl.Dir, name)); err != nil || !st.Mode().IsRegular() {
-		return fmt.Errorf("template %s does not exist; create it or fix the name", filepath.Join(fl.Dir, name))
+	file := filepath.Join(fl.Dir, name)
+	st, err := os.Stat(file)
+	if err != nil {
+		return fmt.Errorf("template %s does not exist; create it or fix the name", file)
 	}
-	return nil
+	return inputfile.Regular(file, "template", st)
 }
 
 // flavorNames lists the flavors found in dir, for messages.

@@ -69,7 +69,9 @@ func FuzzRenderNode(f *testing.F) {
 // FuzzTemplate: any overlay template renders or is refused with an error
 // naming the node or the template file; nothing panics.
 func FuzzTemplate(f *testing.F) {
-	for _, s := range []string{"Greetings from {{.Node.FQDN}} !\n", "{{.Node.Fqdn}}", "{{range .Nodes}}{{.IP}} {{.FQDN}}\n{{end}}", "{{define \"x\"}}{{template \"x\"}}{{end}}{{template \"x\"}}", "{{.Path \"nope\"}}", "{{json .Node}}{{shq .Node.Password}}{{shword .Node.MAC}}{{netmask .Network.CIDR}}"} {
+	for _, s := range []string{"Greetings from {{.Node.FQDN}} !\n", "{{.Node.Fqdn}}", "{{range .Nodes}}{{.IP}} {{.FQDN}}\n{{end}}", "{{define \"x\"}}{{template \"x\"}}{{end}}{{template \"x\"}}", "{{.Path \"nope\"}}", "{{json .Node}}{{shq .Node.Password}}{{shword .Node.MAC}}{{netmask .Network.CIDR}}",
+		// Runaway output is stopped at the limit, and named like any other error.
+		"{{range 100000000}}" + strings.Repeat("x", 1024) + "{{end}}"} {
 		f.Add(s)
 	}
 	overlay := f.TempDir()

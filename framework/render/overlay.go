@@ -3,13 +3,13 @@ package render
 import (
 	"errors"
 	"fmt"
-	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/drivelab/drivelab/framework/inputfile"
 	"github.com/drivelab/drivelab/framework/topology"
 )
 
@@ -58,35 +58,46 @@ func checkOverlay(t *topology.Topology, fl *Flavor, dir string) error {
 	fail := func(path, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("overlay %s: %s", path, fmt.Sprintf(format, args...)))
 	}
-	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	// A walk of its own, not filepath.WalkDir: symlinked folders (the
+	// overlay itself, nodes/<node>) are followed, as rendering reads them.
+	// The layout is three levels deep, so a link cycle ends there.
+	var walk func(path string, parts []string)
+	walk = func(path string, parts []string) {
+		info, err := os.Stat(path)
 		if err != nil {
-			fail(path, "%v", err)
-			return nil
+			fail(path, "%v; %s", err, layout)
+			return
 		}
-		rel, _ := filepath.Rel(dir, path)
-		parts := strings.Split(filepath.ToSlash(rel), "/")
-		if hidden := rel != "." && strings.HasPrefix(d.Name(), "."); hidden && d.IsDir() {
-			return fs.SkipDir
-		} else if hidden && !all[d.Name()] {
-			return nil
+		name := filepath.Base(path)
+		if hidden := len(parts) > 0 && strings.HasPrefix(name, "."); hidden && info.IsDir() {
+			return
+		} else if hidden && !all[name] {
+			return
 		}
-		if d.IsDir() {
+		if info.IsDir() {
 			switch {
-			case rel == ".", rel == "nodes":
+			case len(parts) == 0, len(parts) == 1 && parts[0] == "nodes":
 			case len(parts) == 2 && parts[0] == "nodes":
 				if _, ok := t.Node(parts[1]); !ok {
 					fail(path, "no node %q in %s (nodes: %s); rename the folder or remove it", parts[1], t.Path, strings.Join(t.NodeNames(), ", "))
-					return fs.SkipDir
+					return
 				}
 			default:
 				fail(path, "is a folder that overrides nothing; %s", layout)
-				return fs.SkipDir
+				return
 			}
-			return nil
+			entries, err := os.ReadDir(path)
+			if err != nil {
+				fail(path, "%v", err)
+			}
+			for _, e := range entries {
+				walk(filepath.Join(path, e.Name()), append(slices.Clip(parts), e.Name()))
+			}
+			return
 		}
-		if info, err := os.Stat(path); err != nil || !info.Mode().IsRegular() {
-			fail(path, "is not a regular file; %s", layout)
-			return nil
+		if err := inputfile.Regular(path, "overlay file", info); err != nil {
+			errs = append(errs, err)
+			return
 		}
 		switch {
 		case len(parts) == 1 && slices.Contains(OverlayNotes, parts[0]):
@@ -97,7 +108,7 @@ func checkOverlay(t *topology.Topology, fl *Flavor, dir string) error {
 		case len(parts) == 2:
 			fail(path, "is a file where a node's folder belongs; %s", layout)
 		}
-		return nil
-	})
-	return errors.Join(append(errs, err)...)
+	}
+	walk(dir, nil)
+	return errors.Join(errs...)
 }

@@ -19,9 +19,11 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/drivelab/drivelab/framework/inputfile"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/yamlstrict"
 )
@@ -200,13 +202,13 @@ func Render(ctx context.Context, in Input) (*Result, error) {
 		if err := ctx.Err(); err != nil {
 			return &Result{Topology: in.Topology}, err
 		}
-		d, derrs, ok := r.drive(n)
+		d, derrs, ok := r.drive(ctx, n)
 		errs = append(errs, derrs...)
 		if ok {
 			res.Drives = append(res.Drives, d)
 		}
 	}
-	// A template that does not parse is reported once, not once per node.
+	// A template that does not parse or runs away is reported once, not once per node.
 	for _, p := range slices.Sorted(maps.Keys(r.parseErr)) {
 		errs = append(errs, r.parseErr[p])
 	}
@@ -308,10 +310,15 @@ func checkAccess(t *topology.Topology, a *Access) error {
 }
 
 type renderer struct {
-	in       Input
-	flavor   *Flavor
-	parsed   map[string]*template.Template // by file path
-	parseErr map[string]error              // by file path
+	in     Input
+	flavor *Flavor
+	parsed map[string]*template.Template // by file path
+	// parseErr holds, by file path, the error of a template that does not
+	// parse or that ran away (too much output or time): each is reported
+	// once, and a runaway one is not run again for every node.
+	parseErr map[string]error
+	// rendered counts the bytes rendered so far, for MaxRenderedTotal.
+	rendered int
 }
 
 // Data is what every template sees.
@@ -357,7 +364,7 @@ func (d Data) Path(logical string) (string, error) {
 
 // drive renders one node's drive; ok is false when anything failed,
 // including a template that does not parse (reported once by Render).
-func (r *renderer) drive(n topology.Node) (d Drive, errs []error, ok bool) {
+func (r *renderer) drive(ctx context.Context, n topology.Node) (d Drive, errs []error, ok bool) {
 	t := r.in.Topology
 	role := t.Roles[n.Role]
 	data := Data{Node: n, Network: t.Network, Nodes: t.Nodes, node: n.Name, paths: map[string]string{}, roles: t.Roles}
@@ -373,7 +380,7 @@ func (r *renderer) drive(n topology.Node) (d Drive, errs []error, ok bool) {
 	d = Drive{Node: n, Templates: map[string]string{}}
 	unparsed := false
 	render := func(drivePath, name string) []byte {
-		out, file, err := r.execute(n.Name, name, data)
+		out, file, err := r.execute(ctx, n.Name, name, data)
 		if err == errParse {
 			unparsed = true
 			return nil
@@ -441,18 +448,76 @@ type MetaFile struct {
 var errParse = errors.New("template does not parse")
 
 // execute renders template name for a node, returning the bytes and the
-// template file used.
-func (r *renderer) execute(node, name string, data Data) ([]byte, string, error) {
+// template file used. The output is bounded (inputfile.MaxRendered) and so
+// is the time (renderTimeout); a cancelled ctx stops it at once.
+func (r *renderer) execute(ctx context.Context, node, name string, data Data) ([]byte, string, error) {
 	file, _ := r.lookup(node, name)
+	if _, ok := r.parseErr[file]; ok {
+		return nil, file, errParse
+	}
 	tmpl, err := r.parse(file)
 	if err != nil {
 		return nil, file, errParse
 	}
-	var out bytes.Buffer
-	if err := tmpl.Execute(&out, data); err != nil {
-		return nil, file, templateError(node, file, err)
+	if r.rendered >= inputfile.MaxRenderedTotal {
+		return nil, file, &Error{Node: node, File: file, Err: fmt.Errorf("not rendered: the drives' files rendered so far hold %s together, the most a topology's drives may; look for a template that renders far more than it should", inputfile.Size(inputfile.MaxRenderedTotal))}
 	}
-	return out.Bytes(), file, nil
+	ctx, cancel := context.WithTimeoutCause(ctx, renderTimeout, errSlow)
+	defer cancel()
+	out := &boundedBuffer{ctx: ctx, max: min(inputfile.MaxRendered, inputfile.MaxRenderedTotal-r.rendered)}
+	done := make(chan error, 1)
+	go func() { done <- tmpl.Execute(out, data) }()
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		// A loop that writes nothing never sees ctx: it is left to end on
+		// its own (the command exits; its output is never read).
+		err = context.Cause(ctx)
+	}
+	switch {
+	case err == nil:
+		r.rendered += out.Len()
+		return out.Bytes(), file, nil
+	case errors.Is(err, errSlow):
+		r.parseErr[file] = &Error{Node: node, File: file, Err: fmt.Errorf("still rendering after %s, so it was stopped; a template renders in milliseconds: look for a loop that does not end ({{range}} over a large number)", renderTimeout)}
+		return nil, file, errParse
+	case errors.Is(err, errTooBig) && out.max < inputfile.MaxRendered:
+		return nil, file, &Error{Node: node, File: file, Err: fmt.Errorf("stopped: with it the drives' rendered files would hold over %s together, the most a topology's drives may; look for a template that renders far more than it should", inputfile.Size(inputfile.MaxRenderedTotal))}
+	case errors.Is(err, errTooBig):
+		r.parseErr[file] = &Error{Node: node, File: file, Err: fmt.Errorf("renders more than %s, so it was stopped there; a drive file is kilobytes: look for a loop that does not end ({{range}} over a large number)", inputfile.Size(inputfile.MaxRendered))}
+		return nil, file, errParse
+	case ctx.Err() != nil:
+		return nil, file, context.Cause(ctx)
+	}
+	return nil, file, templateError(node, file, err)
+}
+
+// renderTimeout bounds one template's rendering: the largest renders in
+// well under a millisecond.
+const renderTimeout = 10 * time.Second
+
+var (
+	errSlow   = errors.New("template still rendering at its deadline")
+	errTooBig = errors.New("template output over its limit")
+)
+
+// boundedBuffer is the output of one template: it refuses to grow past max
+// and stops the template once ctx is done, since text/template checks
+// nothing itself.
+type boundedBuffer struct {
+	bytes.Buffer
+	ctx context.Context
+	max int
+}
+
+func (b *boundedBuffer) Write(p []byte) (int, error) {
+	if err := b.ctx.Err(); err != nil {
+		return 0, context.Cause(b.ctx)
+	}
+	if b.Len()+len(p) > b.max {
+		return 0, errTooBig
+	}
+	return b.Buffer.Write(p)
 }
 
 // lookup finds the file a template name resolves to for one node: overlay
@@ -467,7 +532,8 @@ func (r *renderer) lookup(node, name string) (string, bool) {
 		}
 	}
 	for _, c := range candidates {
-		if st, err := os.Stat(c); err == nil && st.Mode().IsRegular() {
+		// Whatever is there is used: parse refuses what is not a regular file.
+		if _, err := os.Stat(c); err == nil {
 			return c, true
 		}
 	}
@@ -481,7 +547,7 @@ func (r *renderer) parse(file string) (*template.Template, error) {
 	if err, ok := r.parseErr[file]; ok {
 		return nil, err
 	}
-	src, err := os.ReadFile(file)
+	src, err := inputfile.Read(file, "template", inputfile.MaxTemplate)
 	if err == nil {
 		var t *template.Template
 		t, err = template.New(file).Option("missingkey=error").Funcs(funcs).Parse(string(src))
@@ -543,7 +609,7 @@ func cloudConfigYAML(node, file string, data []byte) error {
 // its rendering, when exactly one does; 0 otherwise.
 func sourceLine(file string, rendered []byte, n int) int {
 	lines := strings.Split(string(rendered), "\n")
-	src, err := os.ReadFile(file)
+	src, err := inputfile.Read(file, "template", inputfile.MaxTemplate)
 	if n < 1 || n > len(lines) || err != nil {
 		return 0
 	}

@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 	"golang.org/x/crypto/ssh"
@@ -449,5 +451,89 @@ func TestNodesWithRoleInTemplates(t *testing.T) {
 	_, err = renderRef(t, render.Input{Flavor: "debian12", Overlay: typo})
 	if err == nil || !strings.Contains(err.Error(), `node test2: NodesWithRole "wbe": the topology defines no such role (it has client, loadbalancer, web)`) {
 		t.Fatalf("a role the topology lacks: %v", err)
+	}
+}
+
+// A template that loops without end is stopped at the output limit, with a
+// message naming it; a cancelled context stops it at once, whether it
+// writes or not.
+func TestRunawayTemplateIsBounded(t *testing.T) {
+	overlay := writeFiles(t, map[string]string{"user_data.client.tmpl": "#!/bin/bash\n{{range 100000000}}xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx{{end}}\n"})
+	_, err := renderRef(t, render.Input{Flavor: "debian12", Overlay: overlay})
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(overlay, "user_data.client.tmpl")+": renders more than 16 MiB, so it was stopped there") {
+		t.Fatalf("error = %v", err)
+	}
+	for name, loop := range map[string]string{"writing": "{{range 100000000}}x{{end}}", "silent": "{{range 100000000}}{{end}}"} {
+		overlay := writeFiles(t, map[string]string{"user_data.client.tmpl": "#!/bin/bash\n" + loop + "\n"})
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		start := time.Now()
+		_, err := render.Render(ctx, render.Input{Topology: reference(t), TemplatesDir: templatesDir, Flavor: "debian12", Overlay: overlay})
+		cancel()
+		if took := time.Since(start); took > time.Second || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s: cancelled after 200ms, returned after %v with %v", name, took, err)
+		}
+	}
+}
+
+// A template that is not a regular file is refused by name, not read.
+func TestTemplateMustBeAFile(t *testing.T) {
+	overlay := writeFiles(t, map[string]string{"README.md": "x"})
+	fifo := filepath.Join(overlay, "user_data.client.tmpl")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := renderRef(t, render.Input{Flavor: "debian12", Overlay: overlay})
+	if err == nil || !strings.Contains(err.Error(), "overlay file "+fifo+" is a named pipe (FIFO)") {
+		t.Fatalf("error = %v", err)
+	}
+}
+
+// A runaway template every node renders is run and reported once, and the
+// drives' rendered files together are bounded whatever the node count.
+func TestRenderingIsBoundedAcrossNodes(t *testing.T) {
+	line := strings.Repeat("x", 99) + "\n"
+	overlay := writeFiles(t, map[string]string{"hosts.tmpl": "{{range 100000000}}" + line + "{{end}}"})
+	_, err := renderRef(t, render.Input{Flavor: "debian12", Overlay: overlay})
+	if err == nil || strings.Count(err.Error(), "renders more than 16 MiB") != 1 {
+		t.Errorf("want one report of the runaway hosts.tmpl, got %v", err)
+	}
+	// Just under the per-file limit for each of five nodes: the fifth
+	// passes the limit of all drives together.
+	overlay = writeFiles(t, map[string]string{"hosts.tmpl": "{{range 157000}}" + line + "{{end}}"})
+	web3, err := topology.Load("../../fixtures/topology-web3.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = renderRef(t, render.Input{Topology: web3, Flavor: "debian12", Overlay: overlay})
+	if err == nil || !strings.Contains(err.Error(), "node web03: "+filepath.Join(overlay, "hosts.tmpl")+": stopped: with it the drives' rendered files would hold over 64 MiB together") {
+		t.Errorf("error = %v", err)
+	}
+}
+
+// A flavor.yaml that is a FIFO or oversized is refused by name, not read.
+func TestFlavorFileMustBeASmallFile(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "pipe"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "pipe", render.FlavorFile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	writeFile := func(p, s string) {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeFile(filepath.Join(dir, "big", render.FlavorFile), strings.Repeat("# comment\n", 2<<20/10))
+	for flavor, want := range map[string]string{
+		"pipe": "flavor file " + filepath.Join(dir, "pipe", render.FlavorFile) + " is a named pipe (FIFO)",
+		"big":  "flavor file " + filepath.Join(dir, "big", render.FlavorFile) + " is over 1 MiB",
+	} {
+		if _, err := render.LoadFlavor(dir, flavor); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v", flavor, err)
+		}
 	}
 }

@@ -6,16 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"net"
 	"net/netip"
 	"os"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/drivelab/drivelab/framework/inputfile"
 	"github.com/drivelab/drivelab/framework/yamlstrict"
 )
 
@@ -125,7 +128,7 @@ func Load(path string) (*Topology, error) {
 	if path == "" {
 		return nil, errors.New("topology: no file given; pass --topology FILE (fixtures/topology.yaml is the reference)")
 	}
-	data, err := os.ReadFile(path)
+	data, err := inputfile.Read(path, "topology", inputfile.MaxTopology)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("topology %s does not exist; pass --topology FILE (fixtures/topology.yaml is the reference)", path)
 	}
@@ -133,7 +136,7 @@ func Load(path string) (*Topology, error) {
 		return nil, fmt.Errorf("topology %s is a folder; pass the topology file, such as fixtures/topology.yaml", path)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("topology: %w", err)
+		return nil, err
 	}
 	return Parse(path, data)
 }
@@ -172,9 +175,19 @@ func Parse(path string, data []byte) (*Topology, error) {
 			}
 			switch v := sizes.Nodes[i][f].(type) {
 			case nil, int, int64, uint64:
-			default:
+			case float64:
 				key := fmt.Sprintf("nodes.%d.%s", i, f)
-				errs = append(errs, fmt.Errorf("%s: node %q: %s %v is not a whole number; write e.g. %s: 2", fields.At(path, key), n.Name, f, v, f))
+				written := strconv.FormatFloat(v, 'f', -1, 64)
+				if v == math.Trunc(v) {
+					written = strconv.FormatFloat(v, 'f', 1, 64) // 1.0, not 1
+				}
+				if n, ok := fields[key]; ok && n.Kind == yaml.ScalarNode {
+					written = n.Value // 1.0 as written, not Go's 1
+					if n.Style&yaml.TaggedStyle != 0 {
+						written = n.Tag + " " + n.Value
+					}
+				}
+				errs = append(errs, fmt.Errorf("%s: node %q: %s %s is not a whole number; write %s", fields.At(path, key), n.Name, f, written, wholeFix(f, v)))
 			}
 		}
 	}
@@ -182,6 +195,21 @@ func Parse(path string, data []byte) (*Topology, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// wholeFix is the whole-number spelling to suggest for a size written as
+// v: the same number without a fraction, or the next whole one up, never
+// below the field's minimum, so the fix passes Validate.
+func wholeFix(field string, v float64) string {
+	least := 1.0
+	if field == "memory_mib" {
+		least = 256
+	}
+	w := math.Max(math.Ceil(v), least)
+	if math.IsInf(v, 0) || math.IsNaN(v) || w > 1<<40 {
+		w = least
+	}
+	return fmt.Sprintf("%s: %d", field, int64(w))
 }
 
 var (
@@ -386,6 +414,9 @@ const MaxVCPUs = 255
 type Host struct {
 	CPUs      int // logical CPUs
 	MemoryMiB int // physical memory (MemTotal)
+	// ReservedMiB is kept for the host: guests may have MemoryMiB minus it
+	// (config.HostMemoryReserveMiB, what admission leaves too).
+	ReservedMiB int
 	// MaxVCPUs and MaxMemoryMiB cap every node when set (E2E_MAX_VCPUS,
 	// E2E_MAX_MEMORY_MIB), as the boot does.
 	MaxVCPUs, MaxMemoryMiB int
@@ -402,6 +433,11 @@ const VCPUOvercommit = 4
 func (t *Topology) FitsHost(h Host) error {
 	var errs []error
 	total, nodeMem := 0, false
+	guests := h.MemoryMiB - h.ReservedMiB // what admission lets runs have
+	has := fmt.Sprintf("this host has (%d MiB)", h.MemoryMiB)
+	if h.ReservedMiB > 0 {
+		has = fmt.Sprintf("this host gives guests (%d MiB: %d MiB less the %d MiB kept for the host)", guests, h.MemoryMiB, h.ReservedMiB)
+	}
 	for i, n := range t.Nodes {
 		vcpus, mem := n.VCPUs, n.MemoryMiB
 		if h.MaxVCPUs > 0 {
@@ -415,15 +451,15 @@ func (t *Topology) FitsHost(h Host) error {
 			errs = append(errs, fmt.Errorf("%s: node %q: vcpus %d is more than %d per host CPU on this host of %d CPUs; lower it to at most %d or cap every node with E2E_MAX_VCPUS",
 				t.At(fmt.Sprintf("nodes.%d.vcpus", i)), n.Name, vcpus, VCPUOvercommit, h.CPUs, h.CPUs*VCPUOvercommit))
 		}
-		if h.MemoryMiB > 0 && mem > h.MemoryMiB {
+		if h.MemoryMiB > 0 && mem > guests {
 			nodeMem = true
-			errs = append(errs, fmt.Errorf("%s: node %q: memory_mib %d is more than this host has (%d MiB); lower it or cap every node with E2E_MAX_MEMORY_MIB",
-				t.At(fmt.Sprintf("nodes.%d.memory_mib", i)), n.Name, mem, h.MemoryMiB))
+			errs = append(errs, fmt.Errorf("%s: node %q: memory_mib %d is more than %s; lower it or cap every node with E2E_MAX_MEMORY_MIB",
+				t.At(fmt.Sprintf("nodes.%d.memory_mib", i)), n.Name, mem, has))
 		}
 	}
-	if h.MemoryMiB > 0 && total > h.MemoryMiB && !nodeMem {
-		errs = append(errs, fmt.Errorf("%s: the nodes ask %d MiB of memory together, more than this host has (%d MiB); lower memory_mib or cap every node with E2E_MAX_MEMORY_MIB",
-			t.At("nodes"), total, h.MemoryMiB))
+	if h.MemoryMiB > 0 && total > guests && !nodeMem {
+		errs = append(errs, fmt.Errorf("%s: the nodes ask %d MiB of memory together, more than %s; lower memory_mib or cap every node with E2E_MAX_MEMORY_MIB",
+			t.At("nodes"), total, has))
 	}
 	return errors.Join(errs...)
 }

@@ -98,6 +98,9 @@ func TestFitsHost(t *testing.T) {
 		{topology.Host{CPUs: 3, MemoryMiB: 3000}, `topology.yaml:44: node "haproxy": memory_mib 4096 is more than this host has (3000 MiB)`},
 		{topology.Host{CPUs: 3, MemoryMiB: 8000}, `topology.yaml:27: the nodes ask 9216 MiB of memory together, more than this host has (8000 MiB)`},
 		{topology.Host{CPUs: 3, MemoryMiB: 8000, MaxMemoryMiB: 1024}, ""},
+		// What admission keeps for the host, lint keeps too.
+		{topology.Host{CPUs: 3, MemoryMiB: 10000, ReservedMiB: 2048}, `topology.yaml:27: the nodes ask 9216 MiB of memory together, more than this host gives guests (7952 MiB: 10000 MiB less the 2048 MiB kept for the host)`},
+		{topology.Host{CPUs: 3, MemoryMiB: 5000, ReservedMiB: 2048, MaxMemoryMiB: 1024}, `more than this host gives guests (2952 MiB`},
 	}
 	for _, c := range cases {
 		err := topo.FitsHost(c.host)
@@ -106,6 +109,37 @@ func TestFitsHost(t *testing.T) {
 			t.Errorf("%+v: %v", c.host, err)
 		case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
 			t.Errorf("%+v: error = %v, want %q", c.host, err, c.want)
+		}
+	}
+}
+
+// A size that is not whole is named as written, and the fix suggested is
+// itself valid: never "vcpus 1 is not a whole number; write vcpus: 2".
+func TestFractionalSizeFixIsValid(t *testing.T) {
+	node := `  - {name: a, role: client, fqdn: a.cloud.org, ip: 192.168.100.10, mac: "52:54:00:00:00:0a", vcpus: VCPUS, memory_mib: MEM, password: a, uuid: 11111111-1111-4111-8111-111111111111}`
+	base := "network: {bridge: br0, cidr: 192.168.100.0/24, gateway: 192.168.100.1, domain: cloud.org}\nroles:\n  client: {files: [hosts, network], user_data: u.tmpl}\nnodes:\n"
+	for _, c := range []struct{ vcpus, mem, want, fix string }{
+		{"1.0", "512", "vcpus 1.0 is not a whole number; write vcpus: 1", "vcpus: 1"},
+		{"!!float 2", "512", "vcpus !!float 2 is not a whole number; write vcpus: 2", "vcpus: 2"},
+		{"1.5", "512", "vcpus 1.5 is not a whole number; write vcpus: 2", "vcpus: 2"},
+		{"0.5", "512", "vcpus 0.5 is not a whole number; write vcpus: 1", "vcpus: 1"},
+		{"1", "100.5", "memory_mib 100.5 is not a whole number; write memory_mib: 256", "memory_mib: 256"},
+	} {
+		r := strings.NewReplacer("VCPUS", c.vcpus, "MEM", c.mem)
+		_, err := topology.Parse("t.yaml", []byte(base+r.Replace(node)))
+		if err == nil || !strings.Contains(err.Error(), "t.yaml:5: node \"a\": "+c.want) {
+			t.Errorf("vcpus %s, memory_mib %s: %v", c.vcpus, c.mem, err)
+			continue
+		}
+		// The fix, applied, is accepted.
+		var fixed *strings.Replacer
+		if strings.HasPrefix(c.fix, "vcpus") {
+			fixed = strings.NewReplacer("vcpus: VCPUS", c.fix, "MEM", c.mem)
+		} else {
+			fixed = strings.NewReplacer("VCPUS", c.vcpus, "memory_mib: MEM", c.fix)
+		}
+		if _, err := topology.Parse("t.yaml", []byte(base+fixed.Replace(node))); err != nil {
+			t.Errorf("the fix %q is refused: %v", c.fix, err)
 		}
 	}
 }

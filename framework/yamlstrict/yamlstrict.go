@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -55,13 +56,13 @@ func Decode(path string, data []byte, v any, hint string) (Fields, error) {
 	case errors.Is(err, io.EOF):
 		return nil, fmt.Errorf("%s: the file is empty (no YAML document); %s", path, hint)
 	case err != nil:
-		return nil, located(path, err, hint, nil)
+		return nil, located(path, err, hint, mismatch{})
 	}
 	var next yaml.Node
 	switch err := dec.Decode(&next); {
 	case errors.Is(err, io.EOF):
 	case err != nil:
-		return nil, located(path, err, "a file holds one YAML document: remove the `---` line and what follows", nil)
+		return nil, located(path, err, "a file holds one YAML document: remove the `---` line and what follows", mismatch{})
 	default:
 		return nil, fmt.Errorf("%s:%d: a second YAML document starts here; the file is read as one document, so merge it into the first or remove the `---` line and what follows", path, separator(data, next))
 	}
@@ -75,12 +76,12 @@ func Decode(path string, data []byte, v any, hint string) (Fields, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%s:%d: the document is %s, not a mapping of fields; %s", path, root.Line, kind(root), hint)
 	}
-	fields := Fields{}
-	walk(fields, "", root)
+	fields, values := Fields{}, Fields{}
+	walk(fields, values, "", root)
 	strict := yaml.NewDecoder(bytes.NewReader(data))
 	strict.KnownFields(true)
 	if err := strict.Decode(v); err != nil {
-		return nil, located(path, err, hint, fields)
+		return nil, located(path, err, hint, mismatch{fields, values, reflect.TypeOf(v)})
 	}
 	return fields, nil
 }
@@ -115,7 +116,9 @@ func kind(n *yaml.Node) string {
 	return "not a mapping"
 }
 
-func walk(fields Fields, prefix string, n *yaml.Node) {
+// walk records every field's node in fields (a mapping or list at its key's
+// line) and in values (at the value's own line, as the decoder reports it).
+func walk(fields, values Fields, prefix string, n *yaml.Node) {
 	join := func(k string) string {
 		if prefix == "" {
 			return k
@@ -126,18 +129,18 @@ func walk(fields Fields, prefix string, n *yaml.Node) {
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key := join(n.Content[i].Value)
-			fields[key] = n.Content[i+1]
+			fields[key], values[key] = n.Content[i+1], n.Content[i+1]
 			// The key's own line is where the field is written.
 			if n.Content[i+1].Kind != yaml.ScalarNode {
 				fields[key] = &yaml.Node{Kind: n.Content[i+1].Kind, Tag: n.Content[i+1].Tag, Line: n.Content[i].Line, Value: n.Content[i+1].Value}
 			}
-			walk(fields, key, n.Content[i+1])
+			walk(fields, values, key, n.Content[i+1])
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
 			key := join(strconv.Itoa(i))
-			fields[key] = c
-			walk(fields, key, c)
+			fields[key], values[key] = c, c
+			walk(fields, values, key, c)
 		}
 	}
 }
@@ -178,7 +181,8 @@ var quotedRE = regexp.MustCompile(`\("([^"]*)"\)`)
 // located rewrites the decoder's errors as "path:N: message (hint)", one
 // per line. A value's own parser (an IP address) names no line: the field
 // holding that value gives it.
-func located(path string, err error, hint string, fields Fields) error {
+func located(path string, err error, hint string, at mismatch) error {
+	fields := at.fields
 	var msgs []string
 	var te *yaml.TypeError
 	if errors.As(err, &te) {
@@ -189,6 +193,11 @@ func located(path string, err error, hint string, fields Fields) error {
 	var errs []error
 	for _, m := range msgs {
 		line, m := ErrorLine(m)
+		if u := unmarshalRE.FindStringSubmatch(m); u != nil && line > 0 {
+			m = at.describe(line, u[1], u[2], u[3])
+		} else if u := mappingForTextRE.FindStringSubmatch(m); u != nil && line > 0 {
+			m = at.describe(line, "map", "", u[1])
+		}
 		if q := quotedRE.FindStringSubmatch(m); line == 0 && q != nil {
 			for _, key := range slices.Sorted(maps.Keys(fields)) {
 				if n := fields[key]; n.Kind == yaml.ScalarNode && n.Value == q[1] {
@@ -204,4 +213,115 @@ func located(path string, err error, hint string, fields Fields) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// unmarshalRE splits the decoder's "cannot unmarshal !!str `2` into int"
+// (the value is cut to "`abcdefg...`" when long; lists and mappings have none).
+var unmarshalRE = regexp.MustCompile("^cannot unmarshal !!(\\w+)(?: `(.*)`)? into (.+)$")
+
+// mappingForTextRE is the decoder's complaint about a mapping given where a
+// value parsed from text (an address) belongs.
+var mappingForTextRE = regexp.MustCompile(`^field \S+ not found in type (netip\.\w+)$`)
+
+// mismatch is what describe needs to find a field from the decoder's line
+// and types: the fields as walk records them and the type decoded into.
+type mismatch struct {
+	fields, values Fields
+	into           reflect.Type
+}
+
+// describe says which field on line holds a value of the wrong type, what it
+// is and what the field takes, instead of the decoder's "cannot unmarshal
+// !!float". The field is the one on that line whose value has the tag and
+// whose Go type is goType (several share a line in flow style). A quoted
+// whole number for a number field gets the unquoted spelling as its fix.
+func (at mismatch) describe(line int, tag, value, goType string) string {
+	key := ""
+	for _, k := range slices.Sorted(maps.Keys(at.values)) {
+		n := at.values[k]
+		if n.Line != line || n.Tag != "!!"+tag {
+			continue
+		}
+		if cut, ok := strings.CutSuffix(value, "..."); n.Kind == yaml.ScalarNode && n.Value != value && !(ok && strings.HasPrefix(n.Value, cut)) {
+			continue
+		}
+		if t := typeAt(at.into, k); t != nil && t.String() == goType {
+			key = k
+			break
+		}
+	}
+	fields := at.fields
+	what := map[string]string{"str": "text", "int": "a whole number", "float": "a number that is not whole", "bool": "true or false",
+		"seq": "a list", "map": "a mapping", "null": "empty", "binary": "binary data", "timestamp": "a date"}[tag]
+	if what == "" {
+		what = "!!" + tag
+	}
+	want := "a " + goType
+	switch {
+	case goType == "string":
+		want = "text"
+	case goType == "bool":
+		want = "true or false"
+	case strings.HasPrefix(goType, "[]"):
+		want = "a list"
+	case goType == "netip.Prefix":
+		want = "a network prefix such as 192.168.100.0/24"
+	case goType == "netip.Addr":
+		want = "an IP address such as 192.168.100.1"
+	case strings.HasPrefix(goType, "map["), strings.Contains(goType, "."):
+		want = "a mapping"
+	case strings.HasPrefix(goType, "int"), strings.HasPrefix(goType, "uint"):
+		want = "a whole number"
+	}
+	shown := "the value"
+	if value != "" {
+		shown += " " + strconv.Quote(value)
+	}
+	if key == "" {
+		return fmt.Sprintf("%s here is %s where %s belongs", shown, what, want)
+	}
+	leaf := key[strings.LastIndexByte(key, '.')+1:]
+	msg := fmt.Sprintf("%s: %s is %s, but %s takes %s", key, shown, what, leaf, want)
+	if _, err := strconv.Atoi(fields[key].Value); err == nil && tag == "str" && want == "a whole number" {
+		msg += fmt.Sprintf("; write %s: %s, without quotes or tag", leaf, fields[key].Value)
+	}
+	return msg
+}
+
+// typeAt is the Go type that key ("nodes.0.ip") decodes into within t, as
+// yaml tags name the fields; nil when t has no such field.
+func typeAt(t reflect.Type, key string) reflect.Type {
+	for _, part := range strings.Split(key, ".") {
+		for t != nil && t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t == nil {
+			return nil
+		}
+		switch t.Kind() {
+		case reflect.Struct:
+			var next reflect.Type
+			for i := range t.NumField() {
+				f := t.Field(i)
+				name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+				if name == "" {
+					name = strings.ToLower(f.Name)
+				}
+				if name == part && f.IsExported() {
+					next = f.Type
+				}
+			}
+			t = next
+		case reflect.Slice, reflect.Array:
+			if _, err := strconv.Atoi(part); err != nil {
+				return nil
+			}
+			t = t.Elem()
+		case reflect.Map:
+			t = t.Elem()
+		default:
+			return nil
+		}
+	}
+	return t
 }

@@ -27,6 +27,10 @@ func TestDecodeNamesTheLine(t *testing.T) {
 		"unclosed flow": {"name: a\nitems:\n  - {size: 1\n", "f.yaml:3: did not find expected ',' or '}'"},
 		// The scanner counts from 1.
 		"tab indent": {"name: a\nitems:\n\t- x\n", "f.yaml:3: found character that cannot start any token"},
+		// The decoder's "cannot unmarshal !!str" names no field.
+		"quoted number": {"name: a\nitems:\n  - {size: \"2\"}\n", `f.yaml:3: items.0.size: the value "2" is text, but size takes a whole number; write size: 2, without quotes or tag`},
+		"float":         {"name: a\nitems:\n  - size: .inf\n", `f.yaml:3: items.0.size: the value ".inf" is a number that is not whole, but size takes a whole number`},
+		"list for text": {"name: [a]\n", "f.yaml:1: name: the value is a list, but name takes text"},
 	}
 	for name, c := range cases {
 		var d doc

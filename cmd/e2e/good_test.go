@@ -1,0 +1,55 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// goodDir holds one valid input per folder; see its README.md.
+const goodDir = "fixtures/good"
+
+// Every case of the valid corpus is accepted (exit 0), leaves its own folder
+// as it was, and a drives case is accepted again over its own output.
+func TestGoodInputsAreAccepted(t *testing.T) {
+	bin := e2e(t)
+	cases, err := os.ReadDir(filepath.Join("../..", goodDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := newStandIns(t)
+	n := 0
+	for _, c := range cases {
+		if !c.IsDir() {
+			continue
+		}
+		n++
+		t.Run(c.Name(), func(t *testing.T) {
+			dir := filepath.Join(goodDir, c.Name())
+			cs := corpusCase(t, dir, in, false)
+			before := tree(t, filepath.Join("../..", dir))
+			runs := 1
+			if cs.args[0] == "drives" {
+				runs = 2
+			}
+			for i := range runs {
+				out, code := runE2EEnv(t, bin, cs.env, cs.args...)
+				if code != 0 {
+					t.Fatalf("run %d refused (exit %d): e2e %s\n%s", i+1, code, strings.Join(cs.args, " "), out)
+				}
+				for _, w := range cs.want {
+					if !strings.Contains(out, w) {
+						t.Errorf("e2e %s: output lacks %q:\n%s", strings.Join(cs.args, " "), w, out)
+					}
+				}
+			}
+			if after := tree(t, filepath.Join("../..", dir)); after != before {
+				t.Errorf("e2e %s changed the case's folder:\n%s\nwas:\n%s", strings.Join(cs.args, " "), after, before)
+			}
+		})
+	}
+	if n < 10 {
+		t.Errorf("%s holds %d cases; it is meant to hold every class of valid input once refused", goodDir, n)
+	}
+}
