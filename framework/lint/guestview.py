@@ -128,8 +128,11 @@ def read_drive(files):
             os.makedirs(os.path.dirname(full), exist_ok=True)
             with open(full, "wb") as f:
                 f.write(base64.b64decode(data))
-        results = DataSourceConfigDrive.read_config_drive(root)
-    return results
+        try:
+            return DataSourceConfigDrive.read_config_drive(root), ""
+        except (sources.BrokenMetadata, openstack.NonReadable) as e:
+            # Name the drive's file, not the folder it was laid out in.
+            return None, ("%s: %s" % (type(e).__name__, e)).replace(root + "/", "")
 
 
 def instance_data(md):
@@ -315,12 +318,10 @@ def drive(job, full_schema):
     out = {"reader_error": "", "injected": [], "parts": [], "problems": [],
            "schema": {"errors": [], "deprecations": []}, "access": [], "hashes": {}, "merged": {}}
     md = {}
-    try:
-        res = read_drive(files)
+    res, out["reader_error"] = read_drive(files)
+    if res:
         md = res.get("metadata") or {}
         out["injected"] = sorted(res.get("files", {}))
-    except (sources.BrokenMetadata, openstack.NonReadable) as e:
-        out["reader_error"] = "%s: %s" % (type(e).__name__, e)
     blob = base64.b64decode(files.get("openstack/latest/user_data", ""))
     raw = blob.decode("utf-8", "surrogateescape")
     parts, problems = split_parts(blob, md, raw)

@@ -307,7 +307,7 @@ func (p *Pass) script(ctx context.Context, d render.Drive, part userPart) {
 		line, note := part.where(n)
 		what := "the script's lines would carry the CR into every command"
 		if n == 1 {
-			what = fmt.Sprintf("the kernel would look for the interpreter %q and the script would not run", strings.TrimPrefix(strings.Fields(first)[0], "#!")+"\\r")
+			what = fmt.Sprintf("the kernel would look for the interpreter %q and the script would not run", strings.TrimPrefix(strings.Fields(first)[0], "#!")+"\r")
 		}
 		p.Reportf(d, render.UserDataPath, line, "line %d of the script ends in a carriage return (CRLF line endings): %s; save it with LF line endings%s", n, what, note)
 		return
