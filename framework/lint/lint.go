@@ -1,10 +1,13 @@
 // Package lint checks a topology's rendered drives before anything boots:
 // every template renders, JSON is valid, /etc/hosts is the same everywhere
-// and lists every node, user_data is a script (that bash -n accepts) or
-// cloud-config. Every fact the topology determines is read back the way the
-// guest reads it: the network configuration through the host's cloud-init
-// (address, prefix, gateway, MAC), every cloud-config through cloud-init's
-// schema, meta_data's hostname and uuid, root's password. A scenario adds
+// and lists every node. Every drive is read the way the guest reads it,
+// through the host's cloud-init: its ConfigDrive reader, its user-data
+// processor (each part as its handler takes it, scripts checked by the
+// shell that runs them, the cloud-configs merged and schema-checked, then
+// merged over vendor_data, which must keep the harness's access), and its
+// network readers (address, prefix, gateway, MAC). Every fact the topology
+// determines is read back: meta_data's hostname and uuid, root's password
+// (a hash through crypt). A scenario adds
 // checks of its own services as Rules (the load balancer's are in
 // scenarios/). Every problem names the node, the template file and, where
 // it can, the line.
