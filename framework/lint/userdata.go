@@ -208,7 +208,7 @@ func (p *Pass) userData(ctx context.Context, d render.Drive, v *driveView) []use
 			what := unhandled([]byte(part.Text))
 			if part.Jinja {
 				what = "the jinja template renders to neither #cloud-config nor a #! script; cloud-init would ignore it"
-			} else if part.Line == 0 || part.Line > 1 {
+			} else if part.Type != "text/x-not-multipart" && part.Type != "text/plain" {
 				what = fmt.Sprintf("cloud-init has no handler for part %s (%s) and would ignore it: give it a known Content-Type or begin it with #cloud-config or #!", part.Filename, part.Type)
 			}
 			p.Reportf(d, render.UserDataPath, line, "%s%s", what, note)
