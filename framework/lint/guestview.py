@@ -263,10 +263,10 @@ def access(user_cfg, vendor_cfg, marks):
 
     vd = merged.get("vendor_data", {})
     if not isinstance(vd, dict) or not util.is_true(vd.get("enabled", True)):
-        say("vendor_data", "vendor_data: %r turns vendor_data off, and with it the harness's root key and pinned host key; drop it" % (vd,))
+        say("vendor_data", "vendor_data: %s turns vendor_data off, and with it the harness's root key and pinned host key; drop it" % json.dumps(vd, default=str))
         return out
     if util.get_cfg_option_bool(merged, "disable_root", True):
-        say("disable_root", "disable_root: %r replaces vendor_data's `disable_root: false`: root's keys would only print a refusal; drop it (the harness logs in as root)" % merged.get("disable_root"))
+        say("disable_root", "disable_root: %s replaces vendor_data's `disable_root: false`: root's keys would only print a refusal; drop it (the harness logs in as root)" % json.dumps(merged.get("disable_root"), default=str))
     want = vendor_cfg.get("ssh_authorized_keys") or []
     have = set()
     if isinstance(merged.get("ssh_authorized_keys"), list):
