@@ -28,14 +28,15 @@ SHARD     ?=
 PAIRS ?= 3
 BENCH_BASELINE ?= e9dc7bd
 # Host tools the tests talk to: haproxy -c (lint), Debian's cloud-init reader,
+# dash -n (lint's check of #!/bin/sh scripts),
 # blkid and genisoimage (bench); gcc for the race detector (cgo); shellcheck
 # for actionlint on the workflows' scripts (ci/).
-TEST_PKGS := haproxy cloud-init util-linux genisoimage gcc shellcheck
+TEST_PKGS := haproxy cloud-init dash util-linux genisoimage gcc shellcheck
 # Fuzz targets (package:Target): make test runs each FUZZTIME, make fuzz FUZZ_LONG.
 # One worker each (-parallel 1): the machine has two cores. Findings land in
 # the package's testdata/fuzz/ and run as tests from then on. Minimizing a new
 # input takes up to 60 s by default and counts no execs: 5 s is enough here.
-FUZZ_TARGETS := topology:FuzzParse render:FuzzRenderNode render:FuzzTemplate
+FUZZ_TARGETS := topology:FuzzParse render:FuzzRenderNode render:FuzzTemplate lint:FuzzUserDataScan
 # make test counts execs rather than seconds: with a wall-clock -fuzztime, Go
 # 1.26's fuzz coordinator can fail a target with a bare "context deadline
 # exceeded" as the time runs out on a busy machine (golang/go#75804, fixed in

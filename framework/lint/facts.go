@@ -37,41 +37,43 @@ func (p *Pass) metaFacts(d render.Drive) {
 	}
 }
 
-// passwordLineRE finds `echo WORD | chpasswd` and `echo WORD | passwd --stdin root`.
-var passwordLineRE = regexp.MustCompile(`\becho\s+(.+?)\s*\|\s*(chpasswd|passwd\s+--stdin\s+root)\b`)
+// passwordLineRE finds `echo WORD | chpasswd [-e]` and `echo WORD | passwd --stdin root`.
+var passwordLineRE = regexp.MustCompile(`\becho\s+(.+?)\s*\|\s*(chpasswd((?:\s+(?:-e|--encrypted|-c\s+\S+|--crypt-method\s+\S+))*)|passwd\s+--stdin\s+root)\b`)
+
+// password is one setting of root's password user_data makes.
+type password struct {
+	line   int // in user_data; 0 unknown
+	note   string
+	value  string
+	ok     bool // value could be read without running the shell
+	hashed bool // a crypt hash (chpasswd -e, type: hash)
+	random bool // cloud-init makes one up (RANDOM)
+}
 
 // passwordFacts wants user_data to set root's password to the topology's,
-// as the guest will: a script's chpasswd or passwd --stdin line, or a
-// cloud-config's chpasswd list or users. Passwords are never printed.
-func (p *Pass) passwordFacts(d render.Drive) {
-	type setting struct {
-		line  int
-		value string
-		ok    bool // value could be read without running the shell
+// as the guest will: a script's chpasswd or passwd --stdin line, or the
+// merged cloud-config's chpasswd or users. A hash is checked with crypt
+// (cloud-init's answer, see guestview.py). Passwords are never printed.
+func (p *Pass) passwordFacts(d render.Drive, parts []userPart, v *driveView) {
+	var found []password
+	var cc []byte
+	switch {
+	case v != nil && len(v.Merged) > 0 && string(v.Merged) != "{}":
+		cc = v.Merged // JSON is YAML
+	case v == nil && bytes.HasPrefix(d.UserData, []byte(cloudConfigHeader)):
+		cc = d.UserData
 	}
-	var found []setting
-	if bytes.HasPrefix(d.UserData, []byte(cloudConfigHeader)) {
-		for _, v := range cloudConfigPasswords(d.UserData) {
-			found = append(found, setting{line: render.LineOf(d.UserData, "root"), value: v, ok: true})
+	for _, s := range cloudConfigPasswords(cc) {
+		s.line = render.LineOf(d.UserData, "root")
+		found = append(found, s)
+	}
+	for _, part := range parts {
+		if !part.script() {
+			continue
 		}
-	} else {
-		for i, line := range strings.Split(string(d.UserData), "\n") {
-			if strings.HasPrefix(strings.TrimSpace(line), "#") {
-				continue
-			}
-			m := passwordLineRE.FindStringSubmatch(line)
-			if m == nil {
-				continue
-			}
-			word, ok := shellWord(m[1])
-			if ok && m[2] == "chpasswd" {
-				user, pw, colon := strings.Cut(word, ":")
-				if !colon || user != "root" {
-					continue // another user's password
-				}
-				word = pw
-			}
-			found = append(found, setting{line: i + 1, value: word, ok: ok})
+		for _, s := range scriptPasswords(part.Text) {
+			s.line, s.note = part.where(s.line)
+			found = append(found, s)
 		}
 	}
 	if len(found) == 0 {
@@ -81,11 +83,44 @@ func (p *Pass) passwordFacts(d render.Drive) {
 	for _, s := range found {
 		switch {
 		case !s.ok:
-			p.Reportf(d, render.UserDataPath, s.line, "root's password is a shell expression lint cannot read; quote the topology's password as one word ({{shq .Node.Password}})")
+			p.Reportf(d, render.UserDataPath, s.line, "root's password is a shell expression lint cannot read; quote the topology's password as one word ({{shq .Node.Password}})%s", s.note)
+		case s.random:
+			p.Reportf(d, render.UserDataPath, s.line, "root's password is RANDOM: cloud-init makes one up, not node %s's password in the topology; set that password (type: text) or its hash (type: hash)%s", d.Node.Name, s.note)
+		case s.hashed && v == nil:
+			p.Skip("root's password hash: crypt needs " + SystemPython + " with Debian's cloud-init (install cloud-init; make test does)")
+		case s.hashed:
+			if match, checked := v.Hashes[s.value]; !checked || !match {
+				p.Reportf(d, render.UserDataPath, s.line, "root's password hash in user_data is not node %s's password in the topology (checked with crypt); hash that password: mkpasswd -m sha-512, or openssl passwd -6%s", d.Node.Name, s.note)
+			}
 		case s.value != d.Node.Password:
-			p.Reportf(d, render.UserDataPath, s.line, "user_data sets root's password to something other than node %s's password in the topology", d.Node.Name)
+			p.Reportf(d, render.UserDataPath, s.line, "user_data sets root's password to something other than node %s's password in the topology%s", d.Node.Name, s.note)
 		}
 	}
+}
+
+// scriptPasswords are the root passwords a script's lines set.
+func scriptPasswords(text string) []password {
+	var found []password
+	for i, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "#") {
+			continue
+		}
+		m := passwordLineRE.FindStringSubmatch(line)
+		if m == nil {
+			continue
+		}
+		word, ok := shellWord(m[1])
+		if ok && strings.HasPrefix(m[2], "chpasswd") {
+			user, pw, colon := strings.Cut(word, ":")
+			if !colon || user != "root" {
+				continue // another user's password
+			}
+			word = pw
+		}
+		hashed := regexp.MustCompile(`(^|\s)(-e|--encrypted)\b`).MatchString(m[3])
+		found = append(found, password{line: i + 1, value: word, ok: ok, hashed: hashed})
+	}
+	return found
 }
 
 // shellWord reads echo's arguments made of plain characters, 'single' and
@@ -123,19 +158,27 @@ func shellWord(w string) (string, bool) {
 	return b.String(), true
 }
 
-// cloudConfigPasswords are root's passwords a cloud-config sets through
-// chpasswd (list: "user:password" lines or a list; users: name/password).
-func cloudConfigPasswords(data []byte) []string {
+// listHashRE is what cloud-init's chpasswd takes as a hash in a list entry
+// (cc_set_passwords).
+var listHashRE = regexp.MustCompile(`^\$(1|2a|2y|5|6)(\$.+){2}`)
+
+// cloudConfigPasswords are root's passwords a cloud-config sets, as
+// cloud-init's modules read them: chpasswd's list ("user:password" lines
+// or a list; a value like $6$salt$hash is a hash) and users (type hash
+// unless it says text or RANDOM), and users' root entry.
+func cloudConfigPasswords(data []byte) []password {
 	var cc struct {
 		Chpasswd struct {
 			List  any `yaml:"list"`
 			Users []struct {
 				Name     string `yaml:"name"`
 				Password string `yaml:"password"`
+				Type     string `yaml:"type"`
 			} `yaml:"users"`
 		} `yaml:"chpasswd"`
+		Users []any `yaml:"users"`
 	}
-	if yaml.Unmarshal(data, &cc) != nil {
+	if len(data) == 0 || yaml.Unmarshal(data, &cc) != nil {
 		return nil // the schema check reports it
 	}
 	var pairs []string
@@ -147,15 +190,39 @@ func cloudConfigPasswords(data []byte) []string {
 			pairs = append(pairs, fmt.Sprint(x))
 		}
 	}
-	var out []string
-	for _, p := range pairs {
-		if user, pw, ok := strings.Cut(strings.TrimSpace(p), ":"); ok && user == "root" {
-			out = append(out, pw)
+	var out []password
+	for _, u := range cc.Chpasswd.Users {
+		if u.Name != "root" {
+			continue
+		}
+		switch u.Type {
+		case "text":
+			out = append(out, password{value: u.Password, ok: true})
+		case "RANDOM":
+			out = append(out, password{ok: true, random: true})
+		default:
+			out = append(out, password{value: u.Password, ok: true, hashed: true, random: u.Password == ""})
 		}
 	}
-	for _, u := range cc.Chpasswd.Users {
-		if u.Name == "root" {
-			out = append(out, u.Password)
+	if len(cc.Chpasswd.Users) == 0 { // cloud-init ignores list when users is given
+		for _, p := range pairs {
+			if user, pw, ok := strings.Cut(strings.TrimSpace(p), ":"); ok && user == "root" {
+				out = append(out, password{value: pw, ok: true, hashed: listHashRE.MatchString(pw) && !strings.Contains(pw, ":"), random: pw == "R" || pw == "RANDOM"})
+			}
+		}
+	}
+	for _, x := range cc.Users {
+		u, ok := x.(map[string]any)
+		if !ok || u["name"] != "root" {
+			continue
+		}
+		for _, k := range []string{"hashed_passwd", "passwd"} {
+			if s, ok := u[k].(string); ok && s != "" {
+				out = append(out, password{value: s, ok: true, hashed: true})
+			}
+		}
+		if s, ok := u["plain_text_passwd"].(string); ok && s != "" {
+			out = append(out, password{value: s, ok: true})
 		}
 	}
 	return out

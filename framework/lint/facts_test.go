@@ -146,7 +146,7 @@ func TestLintReadsFactsAsTheGuestDoes(t *testing.T) {
 		},
 		{
 			name: "password: cloud-config", flavor: "debian12",
-			files: map[string]string{"user_data.client.tmpl": "#cloud-config\nchpasswd:\n  users: [{name: root, password: nope}]\n"},
+			files: map[string]string{"user_data.client.tmpl": "#cloud-config\nchpasswd:\n  users: [{name: root, password: nope, type: text}]\n"},
 			node:  "test2", file: "user_data.client.tmpl",
 			msg: "user_data sets root's password to something other than node test2's password",
 		},

@@ -33,6 +33,14 @@ type guestRequest struct {
 	CloudConfig []string     `json:"cloud_config"`
 	NetworkJSON []networkJob `json:"network_json"`
 	Ifcfg       []string     `json:"ifcfg"`
+	Drives      []driveJob   `json:"drives"`
+}
+
+// driveJob is one whole drive: its files by drive path (base64 in JSON) and
+// the node's password, for the crypt hashes user_data may hold.
+type driveJob struct {
+	Files    map[string][]byte `json:"files"`
+	Password string            `json:"password"`
 }
 
 type networkJob struct {
@@ -75,6 +83,7 @@ type guestAnswer struct {
 		Error  string            `json:"error"`
 		Values map[string]string `json:"values"`
 	} `json:"ifcfg"`
+	Drives []driveView `json:"drives"`
 }
 
 // cloudConfigJob is one cloud-config a drive carries; line 0 of a file whose
@@ -96,7 +105,10 @@ type ifcfgJob struct {
 // cloud-init's schema, network_data.json through the ConfigDrive converter
 // and Debian's ifupdown renderer, ifcfg files through cloud-init's sysconfig
 // parser; and wants the node's address, prefix, gateway and MAC out of them.
-func (p *Pass) guest(ctx context.Context, drives []render.Drive) {
+//
+// It returns each drive's view (drive reader, user_data's parts, merged
+// cloud-config), by node name; nil when cloud-init could not run.
+func (p *Pass) guest(ctx context.Context, drives []render.Drive) map[string]*driveView {
 	var (
 		req       guestRequest
 		ccJobs    []cloudConfigJob
@@ -104,10 +116,7 @@ func (p *Pass) guest(ctx context.Context, drives []render.Drive) {
 		ifcfgJobs []ifcfgJob
 	)
 	for _, d := range drives {
-		if bytes.HasPrefix(d.UserData, []byte(cloudConfigHeader)) {
-			req.CloudConfig = append(req.CloudConfig, string(d.UserData))
-			ccJobs = append(ccJobs, cloudConfigJob{d: d, drivePath: render.UserDataPath})
-		}
+		req.Drives = append(req.Drives, newDriveJob(d))
 		for _, cc := range vendorCloudConfigs(d.VendorData) {
 			req.CloudConfig = append(req.CloudConfig, cc)
 			ccJobs = append(ccJobs, cloudConfigJob{d: d, drivePath: render.VendorDataPath, inJSON: true})
@@ -123,12 +132,17 @@ func (p *Pass) guest(ctx context.Context, drives []render.Drive) {
 			}
 		}
 	}
-	if len(req.CloudConfig)+len(req.NetworkJSON)+len(req.Ifcfg) == 0 {
-		return
+	if len(req.CloudConfig)+len(req.NetworkJSON)+len(req.Ifcfg)+len(req.Drives) == 0 {
+		return nil
 	}
 	ans, ok := p.askCloudInit(ctx, req)
 	if !ok {
-		return
+		return nil
+	}
+	p.cloudInit = ans.Version
+	views := map[string]*driveView{}
+	for i, d := range drives {
+		views[d.Node.Name] = &ans.Drives[i]
 	}
 	for i, j := range ccJobs {
 		p.schema(j, ans.Version, ans.CloudConfig[i].Errors, ans.CloudConfig[i].Deprecations)
@@ -171,6 +185,7 @@ func (p *Pass) guest(ctx context.Context, drives []render.Drive) {
 		}
 		p.ifcfgFacts(j, r.Values)
 	}
+	return views
 }
 
 // askCloudInit runs guestview.py; false when it could not run (reported).
@@ -196,7 +211,7 @@ func (p *Pass) askCloudInit(ctx context.Context, req guestRequest) (guestAnswer,
 		p.add("", "", 0, "cloud-init's view of the drives could not be read (%s): %v\n%s", SystemPython, err, stderr.String())
 		return ans, false
 	}
-	if err := json.Unmarshal(out, &ans); err != nil || len(ans.CloudConfig) != len(req.CloudConfig) || len(ans.NetworkJSON) != len(req.NetworkJSON) || len(ans.Ifcfg) != len(req.Ifcfg) {
+	if err := json.Unmarshal(out, &ans); err != nil || len(ans.CloudConfig) != len(req.CloudConfig) || len(ans.NetworkJSON) != len(req.NetworkJSON) || len(ans.Ifcfg) != len(req.Ifcfg) || len(ans.Drives) != len(req.Drives) {
 		p.add("", "", 0, "cloud-init's view of the drives: unexpected answer (%v): %.200s", err, out)
 		return ans, false
 	}

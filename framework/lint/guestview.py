@@ -6,22 +6,43 @@ so one lint run starts Python once whatever the number of files:
 
   request:  {"cloud_config": [TEXT, ...],
              "network_json": [{"data": OBJ, "mac": MAC}, ...],
-             "ifcfg": [TEXT, ...]}
+             "ifcfg": [TEXT, ...],
+             "drives": [{"files": {PATH: B64}, "password": PW}, ...]}
   answer:   {"version": "22.4.2",
              "cloud_config": [{"errors": [P], "deprecations": [P]}, ...],
              "network_json": [{"error": MSG} or {"interfaces": [...], "eni": TEXT}, ...],
-             "ifcfg": [{"error": MSG} or {"values": {KEY: VALUE}}, ...]}
+             "ifcfg": [{"error": MSG} or {"values": {KEY: VALUE}}, ...],
+             "drives": [D, ...]}
   P:        {"path": "a.b", "line": N (0 unknown), "message": MSG}
+  D:        see drive() below: the ConfigDrive reader's verdict, user_data's
+            parts as cloud-init's user-data processor splits them, the
+            merged cloud-config's schema problems, what the merge with
+            vendor_data does to the harness's access, and which crypt
+            hashes in them match the node's password.
 """
+import base64
+import copy
 import json
+import os
+import re
 import sys
+import tempfile
+import warnings
 
 import yaml
 from cloudinit import safeyaml, version
 from cloudinit.config import schema
 from cloudinit.distros.parsers.sys_conf import SysConf
 from cloudinit.net import eni, network_state
+from cloudinit import handlers, sources, user_data, util
+from cloudinit.handlers import boot_hook, cloud_config as cc_handler, jinja_template
+from cloudinit.helpers import Paths
+from cloudinit.sources import DataSourceConfigDrive
 from cloudinit.sources.helpers import openstack
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import crypt
 
 HEADER = "#cloud-config"
 
@@ -81,6 +102,252 @@ def ifcfg(text):
     except Exception as e:
         return {"error": "%s: %s" % (type(e).__name__, e)}
 
+# --- a whole drive: the ConfigDrive reader, user_data, vendor_data -------
+
+SCRIPT_TYPES = ("text/x-shellscript", "text/x-shellscript-per-boot",
+                "text/x-shellscript-per-instance", "text/x-shellscript-per-once")
+HASH_RE = re.compile(r"\$(?:1|2[abxy]|5|6|y|gy|7)\$[./A-Za-z0-9$=,-]+")
+
+
+class OfflineProcessor(user_data.UserDataProcessor):
+    """cloud-init's processor, minus the downloads #include asks for."""
+
+    def __init__(self):
+        user_data.UserDataProcessor.__init__(self, Paths({}))
+        self.includes = []
+
+    def _do_include(self, content, append_msg):
+        self.includes.append(content)
+
+
+def read_drive(files):
+    # As the ConfigDrive datasource reads a mounted drive (read_config_drive).
+    with tempfile.TemporaryDirectory(prefix="drivelab-lint-") as root:
+        for path, data in files.items():
+            full = os.path.join(root, path)
+            os.makedirs(os.path.dirname(full), exist_ok=True)
+            with open(full, "wb") as f:
+                f.write(base64.b64decode(data))
+        try:
+            return DataSourceConfigDrive.read_config_drive(root), ""
+        except (sources.BrokenMetadata, openstack.NonReadable) as e:
+            # Name the drive's file, not the folder it was laid out in.
+            return None, ("%s: %s" % (type(e).__name__, e)).replace(root + "/", "")
+
+
+def instance_data(md):
+    # The jinja variables a ConfigDrive guest has (instance-data.json), as
+    # far as the drive determines them.
+    v1 = {
+        "cloud_name": "openstack", "platform": "openstack",
+        "subplatform": "config-disk (/dev/sr0)",
+        "instance_id": md.get("uuid"), "local_hostname": md.get("hostname"),
+        "availability_zone": md.get("availability_zone"), "region": None,
+        "public_ssh_keys": list((md.get("public_keys") or {}).values()),
+        "distro": "debian", "variant": "debian", "machine": "x86_64",
+    }
+    for k in list(v1):
+        v1[k.replace("_", "-")] = v1[k]
+    return {"v1": v1, "ds": {"meta_data": md}}
+
+
+def offset_of(raw, text):
+    # The line of raw (user_data as rendered) where text begins, 0 when it
+    # is not there verbatim (gzip, base64, a rendered jinja template).
+    i = raw.find(text[:200]) if text else -1
+    return raw.count("\n", 0, i) + 1 if i >= 0 else 0
+
+
+def split_parts(blob, md, raw):
+    """user_data as cloud-init's handlers receive it: one entry per part."""
+    proc = OfflineProcessor()
+    out, problems = [], []
+    try:
+        msg = proc.process(blob)
+    except Exception as e:  # a failed decompression, a broken MIME message
+        return [], [{"message": "cloud-init's user-data processor fails on it: %s: %s" % (type(e).__name__, e)}]
+    for inc in proc.includes:
+        problems.append({"warning": True, "message": "an #include part (%s): the guest downloads it at boot; lint cannot check what it gets" % inc.strip()[:80]})
+    for part in msg.walk():
+        if user_data.is_skippable(part):
+            continue
+        ctype = part.get_content_type()
+        name = part.get_filename() or "part"
+        payload = util.fully_decoded_payload(part)
+        if isinstance(payload, bytes):
+            payload = payload.decode("utf-8", "surrogateescape")
+        line = offset_of(raw, payload)
+        entry = {"type": ctype, "filename": name, "text": payload, "line": line}
+        if ctype == "text/jinja2":
+            try:
+                rendered = jinja_template.render_jinja_payload(payload, name, instance_data(md))
+            except Exception as e:
+                problems.append({"line": line, "message": "%s: cloud-init cannot render its jinja template: %s: %s" % (name, type(e).__name__, e)})
+                continue
+            if rendered is None:
+                problems.append({"line": line, "message": "%s: cloud-init ignores this jinja template (an undefined variable or a wrong type)" % name})
+                continue
+            missing = re.findall(r"CI_MISSING_JINJA_VAR/(\S+)", rendered)
+            if missing:
+                problems.append({"line": line, "message": "%s: jinja variables the guest does not have: %s; the guest would render them as CI_MISSING_JINJA_VAR and log a WARNING (use v1.* or ds.meta_data.*)" % (name, ", ".join(sorted(set(missing))))})
+            entry.update(text=rendered, jinja=True, type=handlers.type_from_starts_with(rendered) or "text/plain",
+                         line=line + 1 if line else 0)
+        elif ctype == "text/cloud-boothook":
+            body = util.strip_prefix_suffix(util.dos2unix(payload), prefix=boot_hook.BootHookPartHandler.prefixes[0])
+            entry.update(text=body.lstrip(), line=line + 1 if line else 0)
+        out.append(entry)
+    return out, problems
+
+
+def cloud_config_parts(parts, problems):
+    """Merge the cloud-config parts as CloudConfigPartHandler does (merge_how
+    honoured, then dropped); per part its YAML marks, for lines."""
+    handler = cc_handler.CloudConfigPartHandler(Paths({}))
+    handler.handle_part(None, handlers.CONTENT_START, None, None, None, None)
+    marks = []
+    for p in parts:
+        if p["type"] not in ("text/cloud-config", "text/cloud-config-jsonp"):
+            continue
+        if p["type"] == "text/cloud-config":
+            try:
+                cfg, m = safeyaml.load_with_marks(p["text"])
+            except yaml.YAMLError as e:
+                mark = getattr(e, "context_mark", None) or getattr(e, "problem_mark", None)
+                problems.append({"line": p["line"] + mark.line if mark and p["line"] else 0,
+                                 "message": "%s: not valid YAML: %s" % (p["filename"], e)})
+                continue
+            if not isinstance(cfg, dict):
+                problems.append({"line": p["line"], "message": "%s: not a YAML mapping (cloud-init wants key: value pairs)" % p["filename"]})
+                continue
+            marks.append((p, m))
+        handler.handle_part(None, p["type"], p["filename"], p["text"], None, {})
+    return handler.cloud_buf or {}, marks
+
+
+def line_of(marks, path):
+    # The line of the last part that sets path (or its top-level key).
+    for p, m in reversed(marks):
+        for key in (path, path.split(".")[0]):
+            if key in m and p["line"]:
+                return p["line"] + m[key] - 1
+    return 0
+
+
+def module_names(mods):
+    names = []
+    for m in mods or []:
+        if isinstance(m, (list, tuple)) and m:
+            m = m[0]
+        if isinstance(m, str):
+            names.append(m.replace("-", "_").replace("cc_", "", 1))
+    return names
+
+
+def root_entries(users):
+    if isinstance(users, dict):
+        users = [dict(v or {}, name=k) for k, v in users.items()]
+    return [u for u in users or [] if isinstance(u, dict) and u.get("name") == "root"]
+
+
+def access(user_cfg, vendor_cfg, marks):
+    """What merging user_data over vendor_data does to the harness's way in,
+    decided on the config cloud-init's ConfigMerger builds (user_data's
+    cloud-config first, then vendor_data's, by util.mergemanydict)."""
+    if not vendor_cfg:
+        return []
+    merged = util.mergemanydict([copy.deepcopy(user_cfg), copy.deepcopy(vendor_cfg)])
+    out = []
+
+    def say(key, message):
+        out.append({"key": key, "line": line_of(marks, key), "message": message})
+
+    vd = merged.get("vendor_data", {})
+    if not isinstance(vd, dict) or not util.is_true(vd.get("enabled", True)):
+        say("vendor_data", "vendor_data: %s turns vendor_data off, and with it the harness's root key and pinned host key; drop it" % json.dumps(vd, default=str))
+        return out
+    if util.get_cfg_option_bool(merged, "disable_root", True):
+        say("disable_root", "disable_root: %s replaces vendor_data's `disable_root: false`: root's keys would only print a refusal; drop it (the harness logs in as root)" % json.dumps(merged.get("disable_root"), default=str))
+    want = vendor_cfg.get("ssh_authorized_keys") or []
+    have = set()
+    if isinstance(merged.get("ssh_authorized_keys"), list):
+        have.update(merged["ssh_authorized_keys"])
+    for u in root_entries(merged.get("users")):
+        keys = u.get("ssh_authorized_keys") or []
+        have.update([keys] if isinstance(keys, str) else keys)
+    if want and not set(want) <= have and "ssh_authorized_keys" in user_cfg:
+        say("ssh_authorized_keys",
+            "a top-level ssh_authorized_keys replaces vendor_data's (cloud-init merges user_data over vendor_data key by key, user_data winning), "
+            "so the harness's root key is lost; give your keys to root instead: `users: [{name: root, lock_passwd: false, ssh_authorized_keys: [...]}]` "
+            "(a merge_how does not help: cloud-init applies it between user_data's own parts only)")
+    elif want and not set(want) <= have:
+        say("ssh_authorized_keys", "the harness's root key from vendor_data is not in the merged config; drop what replaces it")
+    vkeys, mkeys = vendor_cfg.get("ssh_keys") or {}, merged.get("ssh_keys") or {}
+    lost = sorted(k for k, v in vkeys.items() if not isinstance(mkeys, dict) or mkeys.get(k) != v)
+    if lost:
+        say("ssh_keys", "ssh_keys replaces vendor_data's pinned host key (%s), which the harness checks the guest against; leave %s out of user_data" % (", ".join(lost), ", ".join(lost)))
+    if "cloud_init_modules" in user_cfg and "ssh" not in module_names(user_cfg.get("cloud_init_modules")):
+        say("cloud_init_modules", "cloud_init_modules lists no `ssh`: the module that installs the harness's root key and host key would not run; add `- ssh` to it")
+    return out
+
+
+def hashes(texts, password):
+    found = {}
+    for t in texts:
+        for h in HASH_RE.findall(t):
+            if h not in found:
+                try:
+                    found[h] = crypt.crypt(password, h) == h
+                except Exception:
+                    found[h] = False
+    return found
+
+
+def strings_in(v):
+    if isinstance(v, str):
+        yield v
+    elif isinstance(v, dict):
+        for x in v.values():
+            yield from strings_in(x)
+    elif isinstance(v, list):
+        for x in v:
+            yield from strings_in(x)
+
+
+def drive(job, full_schema):
+    files = job["files"]
+    out = {"reader_error": "", "injected": [], "parts": [], "problems": [],
+           "schema": {"errors": [], "deprecations": []}, "access": [], "hashes": {}, "merged": {}}
+    md = {}
+    res, out["reader_error"] = read_drive(files)
+    if res:
+        md = res.get("metadata") or {}
+        out["injected"] = sorted(res.get("files", {}))
+    blob = base64.b64decode(files.get("openstack/latest/user_data", ""))
+    raw = blob.decode("utf-8", "surrogateescape")
+    parts, problems = split_parts(blob, md, raw)
+    out["parts"] = parts
+    out["problems"] = problems
+    user_cfg, marks = cloud_config_parts(parts, out["problems"])
+    out["merged"] = user_cfg
+    if user_cfg:
+        try:
+            schema.validate_cloudconfig_schema(copy.deepcopy(user_cfg), full_schema, strict=True, log_deprecations=False)
+        except schema.SchemaValidationError as e:
+            def conv(probs):
+                return [problem(p.path, line_of(marks, p.path), p.message) for p in probs]
+            out["schema"] = {"errors": conv(e.schema_errors), "deprecations": conv(e.schema_deprecations)}
+    vendor_cfg = {}
+    try:
+        vraw = sources.convert_vendordata(json.loads(base64.b64decode(files.get("openstack/latest/vendor_data.json", "")) or b"{}"))
+        if vraw:
+            vparts, _ = split_parts(vraw, md, "")
+            vendor_cfg, _ = cloud_config_parts(vparts, [])
+    except Exception:
+        pass  # the JSON and schema checks report a broken vendor_data
+    out["access"] = access(user_cfg, vendor_cfg, marks)
+    out["hashes"] = hashes([p["text"] for p in parts] + list(strings_in(user_cfg)), job.get("password", ""))
+    return out
+
 
 def main():
     req = json.load(sys.stdin)
@@ -90,7 +357,8 @@ def main():
         "cloud_config": [cloud_config(t, full_schema) for t in req.get("cloud_config") or []],
         "network_json": [network_json(n["data"], n["mac"]) for n in req.get("network_json") or []],
         "ifcfg": [ifcfg(t) for t in req.get("ifcfg") or []],
-    }, sys.stdout)
+        "drives": [drive(d, full_schema) for d in req.get("drives") or []],
+    }, sys.stdout, default=str)
 
 
 if __name__ == "__main__":

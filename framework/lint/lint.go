@@ -1,10 +1,13 @@
 // Package lint checks a topology's rendered drives before anything boots:
 // every template renders, JSON is valid, /etc/hosts is the same everywhere
-// and lists every node, user_data is a script (that bash -n accepts) or
-// cloud-config. Every fact the topology determines is read back the way the
-// guest reads it: the network configuration through the host's cloud-init
-// (address, prefix, gateway, MAC), every cloud-config through cloud-init's
-// schema, meta_data's hostname and uuid, root's password. A scenario adds
+// and lists every node. Every drive is read the way the guest reads it,
+// through the host's cloud-init: its ConfigDrive reader, its user-data
+// processor (each part as its handler takes it, scripts checked by the
+// shell that runs them, the cloud-configs merged and schema-checked, then
+// merged over vendor_data, which must keep the harness's access), and its
+// network readers (address, prefix, gateway, MAC). Every fact the topology
+// determines is read back: meta_data's hostname and uuid, root's password
+// (a hash through crypt). A scenario adds
 // checks of its own services as Rules (the load balancer's are in
 // scenarios/). Every problem names the node, the template file and, where
 // it can, the line.
@@ -20,9 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/drivelab/drivelab/framework/configdrive"
@@ -137,6 +138,8 @@ type Pass struct {
 	Complete bool
 	report   Report
 	sources  map[string][]string // template file -> lines, for line mapping
+	// cloudInit is the host cloud-init's version, once it has answered.
+	cloudInit string
 }
 
 // Report adds a problem as it is.
@@ -183,17 +186,22 @@ func Run(ctx context.Context, in Input) Report {
 	return p.report
 }
 
-// check runs lint's own rules, then rules.
+// check runs lint's own rules, then rules. cloud-init's view of every drive
+// comes first: what user_data's parts are, and the checks of each drive
+// read them.
 func (p *Pass) check(ctx context.Context, rules []Rule) {
+	views := p.guest(ctx, p.Drives)
 	for _, d := range p.Drives {
 		if p.json(d) {
 			p.driveErrors(d, configdrive.Check(d))
 		}
-		p.userData(ctx, d)
+		v := views[d.Node.Name]
+		p.driveReader(d, v)
+		parts := p.userData(ctx, d, v)
 		p.metaFacts(d)
-		p.passwordFacts(d)
+		p.passwordFacts(d, parts, v)
+		p.devicePaths(d, parts)
 	}
-	p.guest(ctx, p.Drives)
 	if p.Complete {
 		// Comparing hosts files needs every node's.
 		p.hosts(p.Drives)
@@ -268,56 +276,6 @@ func (p *Pass) json(d render.Drive) bool {
 		p.Reportf(d, f.Path, line, "%s is not valid JSON: %v", f.Path, err)
 	}
 	return ok
-}
-
-func (p *Pass) userData(ctx context.Context, d render.Drive) {
-	first, _, _ := bytes.Cut(d.UserData, []byte("\n"))
-	if !bytes.HasPrefix(first, []byte("#!")) && !bytes.Equal(bytes.TrimSpace(first), []byte("#cloud-config")) {
-		p.Reportf(d, render.UserDataPath, 1, "user_data starts with %q; cloud-init runs it only if it starts with #! (a script) or #cloud-config", first)
-		return
-	}
-	if shell := string(first); strings.HasSuffix(shell, "/bash") || strings.HasSuffix(shell, "/sh") {
-		p.shellSyntax(ctx, d)
-	}
-}
-
-// bashErrorRE matches `bash -n FILE`'s "FILE: line N: message".
-var bashErrorRE = regexp.MustCompile(`^.*?: line (\d+): (.*)$`)
-
-// shellSyntax runs `bash -n` on a user_data script: a syntax error would
-// otherwise show only in the guest's cloud-init log, minutes into a boot.
-func (p *Pass) shellSyntax(ctx context.Context, d render.Drive) {
-	bash, err := exec.LookPath("bash")
-	if err != nil {
-		p.Skip("bash -n: bash is not on PATH")
-		return
-	}
-	f, err := os.CreateTemp("", "drivelab-user-data-")
-	if err != nil {
-		p.add(d.Node.Name, "", 0, "bash -n: %v", err)
-		return
-	}
-	defer os.Remove(f.Name())
-	_, err = f.Write(d.UserData)
-	if err = errors.Join(err, f.Close()); err != nil {
-		p.add(d.Node.Name, "", 0, "bash -n: %v", err)
-		return
-	}
-	out, err := exec.CommandContext(ctx, bash, "-n", f.Name()).CombinedOutput()
-	if err == nil {
-		return
-	}
-	reported := false
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if m := bashErrorRE.FindStringSubmatch(line); m != nil && !strings.HasPrefix(m[2], "`") {
-			n, _ := strconv.Atoi(m[1])
-			p.Reportf(d, render.UserDataPath, n, "bash -n: %s", m[2])
-			reported = true
-		}
-	}
-	if !reported {
-		p.add(d.Node.Name, d.Templates[render.UserDataPath], 0, "bash -n rejects user_data: %v\n%s", err, out)
-	}
 }
 
 // at locates a message about line n (1-based; 0 unknown) of a rendered
