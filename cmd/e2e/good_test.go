@@ -43,6 +43,17 @@ func TestGoodInputsAreAccepted(t *testing.T) {
 						t.Errorf("e2e %s: output lacks %q:\n%s", strings.Join(cs.args, " "), w, out)
 					}
 				}
+				// A warning the case must not draw, one per line.
+				if data, err := os.ReadFile(filepath.Join("../..", dir, "unwanted")); err == nil {
+					for l := range strings.SplitSeq(strings.TrimRight(string(data), "\n"), "\n") {
+						if strings.Contains(out, l) {
+							t.Errorf("e2e %s: output has the unwanted %q:\n%s", strings.Join(cs.args, " "), l, out)
+						}
+					}
+				}
+				if strings.Contains(out, "skipped:") {
+					t.Errorf("e2e %s skipped a check, so the case proves nothing:\n%s", strings.Join(cs.args, " "), out)
+				}
 			}
 			if after := tree(t, filepath.Join("../..", dir)); after != before {
 				t.Errorf("e2e %s changed the case's folder:\n%s\nwas:\n%s", strings.Join(cs.args, " "), after, before)
