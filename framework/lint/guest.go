@@ -57,8 +57,10 @@ type guestAnswer struct {
 		Interfaces []struct {
 			Name    string `json:"name"`
 			MAC     string `json:"mac"`
+			MTU     any    `json:"mtu"` // as network_data.json gave it
 			Subnets []struct {
 				Type    string `json:"type"`
+				IPv6    bool   `json:"ipv6"`
 				Address string `json:"address"`
 				Prefix  *int   `json:"prefix"`
 				Gateway string `json:"gateway"`
@@ -104,6 +106,7 @@ func (p *Pass) guest(ctx context.Context, drives []render.Drive) {
 		ifcfgJobs []ifcfgJob
 	)
 	for _, d := range drives {
+		p.networkFile(d)
 		if bytes.HasPrefix(d.UserData, []byte(cloudConfigHeader)) {
 			req.CloudConfig = append(req.CloudConfig, string(d.UserData))
 			ccJobs = append(ccJobs, cloudConfigJob{d: d, drivePath: render.UserDataPath})
@@ -145,19 +148,20 @@ func (p *Pass) guest(ctx context.Context, drives []render.Drive) {
 				got.others = append(got.others, iface.Name)
 				continue
 			}
-			got.found, got.mac = true, iface.MAC
+			got.found, got.mac, got.mtu = true, iface.MAC, iface.MTU
 			for _, s := range iface.Subnets {
-				got.subnets++
-				got.kind, got.address = s.Type, s.Address
+				sub := netSubnet{kind: s.Type, v6: s.IPv6, address: s.Address, gateway: s.Gateway, prefix: -1}
 				if s.Prefix != nil {
-					got.prefix = *s.Prefix
+					sub.prefix = *s.Prefix
 				}
-				got.gateway = s.Gateway
 				for _, rt := range s.Routes {
-					if rt.Prefix != nil && *rt.Prefix == 0 || rt.Network == "0.0.0.0" {
-						got.routeGateway = rt.Gateway
+					r := netRoute{network: rt.Network, gateway: rt.Gateway, prefix: -1}
+					if rt.Prefix != nil {
+						r.prefix = *rt.Prefix
 					}
+					sub.routes = append(sub.routes, r)
 				}
+				got.subnets = append(got.subnets, sub)
 			}
 		}
 		got.eniGateway = eniGateway(r.ENI)
@@ -264,70 +268,6 @@ func (p *Pass) schema(j cloudConfigJob, version string, errs, deprecations []sch
 		w := p.at(j.d, j.drivePath, line, fmt.Sprintf("cloud-init %s: deprecated in this cloud-config: %s; the guest logs a WARNING for it, which fails first-boot", version, what))
 		w.Severity = SeverityWarning
 		p.Report(w)
-	}
-}
-
-// netFacts is what the guest's network configuration says about eth0.
-type netFacts struct {
-	found                  bool
-	others                 []string
-	mac                    string
-	subnets                int
-	kind, address, gateway string
-	prefix                 int
-	routeGateway           string
-	eniGateway             string
-}
-
-// eniGateway is the gateway line of eth0's stanza in the rendered
-// /etc/network/interfaces.d file ("" when none).
-func eniGateway(eni string) string {
-	in := false
-	for _, line := range strings.Split(eni, "\n") {
-		f := strings.Fields(line)
-		switch {
-		case len(f) >= 2 && f[0] == "iface":
-			in = f[1] == "eth0"
-		case in && len(f) == 2 && f[0] == "gateway":
-			return f[1]
-		}
-	}
-	return ""
-}
-
-func (p *Pass) networkFacts(d render.Drive, got netFacts) {
-	n, net := d.Node, p.Topology.Network
-	at := func(key, format string, args ...any) {
-		p.Reportf(d, render.NetworkDataPath, render.LineOf(d.NetworkData, `"`+key+`"`), format, args...)
-	}
-	if !got.found {
-		at("links", "cloud-init configures no eth0 from it (interfaces: %s); give one link with the node's MAC %s", strings.Join(got.others, ", "), n.MAC)
-		return
-	}
-	if !strings.EqualFold(got.mac, n.MAC) {
-		at("ethernet_mac_address", "cloud-init matches eth0 by MAC %s; the node's NIC is %s", got.mac, n.MAC)
-	}
-	if got.subnets != 1 || got.kind != "static" {
-		at("networks", "cloud-init gives eth0 %d network(s), the last %q; the topology wants one static IPv4 address %s/%d", got.subnets, got.kind, n.IP, net.CIDR.Bits())
-		return
-	}
-	if addr, err := netip.ParseAddr(got.address); err != nil || addr != n.IP {
-		at("ip_address", "cloud-init gives eth0 address %s; the topology says %s", got.address, n.IP)
-	}
-	if got.prefix != net.CIDR.Bits() {
-		at("netmask", "cloud-init gives eth0 prefix /%d; the topology's network is %s (/%d)", got.prefix, net.CIDR, net.CIDR.Bits())
-	}
-	gw := got.gateway
-	if gw == "" {
-		gw = got.routeGateway
-	}
-	switch {
-	case gw == "":
-		at("networks", "cloud-init sets no default gateway on eth0; the topology's gateway is %s: add \"gateway\" to the network", net.Gateway)
-	case gw != net.Gateway.String():
-		at("gateway", "cloud-init sets default gateway %s on eth0; the topology's gateway is %s", gw, net.Gateway)
-	case got.eniGateway != gw:
-		at("routes", "Debian's cloud-init writes the default route via %s only as `post-up route add ... || true`, which does nothing without net-tools (not in the image); give the network \"gateway\": %q instead of a route", gw, gw)
 	}
 }
 
