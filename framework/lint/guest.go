@@ -169,11 +169,13 @@ func (p *Pass) guest(ctx context.Context, drives []render.Drive) {
 	}
 	for i, j := range ifcfgJobs {
 		r := ans.Ifcfg[i]
+		p.ifcfgLineEndings(j)
 		if r.Error != "" {
 			p.Reportf(j.d, j.drivePath, 0, "cloud-init's sysconfig parser cannot read it: %s", r.Error)
 			continue
 		}
 		p.ifcfgFacts(j, r.Values)
+		p.ifcfgSettings(j, r.Values)
 	}
 }
 

@@ -102,7 +102,7 @@ func (p *Pass) networkFacts(d render.Drive, got netFacts) {
 			v4 = append(v4, s)
 		}
 	}
-	p.mtu(got.mtu, len(v6) > 0, func(format string, args ...any) { at("mtu", format, args...) })
+	p.mtu("mtu", got.mtu, len(v6) > 0, func(format string, args ...any) { at("mtu", format, args...) })
 	// Every default route, per family: ifupdown adds each; a second one
 	// either fails ifup (RTNETLINK answers: File exists) or leaves two.
 	defaults := map[bool][]string{}
@@ -173,25 +173,25 @@ func (p *Pass) networkFacts(d render.Drive, got netFacts) {
 
 // mtu checks an MTU against what the kernel and the lab's bridge take;
 // none (the NIC's 1500) is fine.
-func (p *Pass) mtu(v any, ipv6 bool, report func(format string, args ...any)) {
+func (p *Pass) mtu(name string, v any, ipv6 bool, report func(format string, args ...any)) {
 	var mtu int
 	switch x := v.(type) {
 	case nil:
 		return
 	case float64:
 		if x != float64(int(x)) {
-			report("mtu %v is not a whole number; give one from %d to %d, e.g. %d, or none", x, minMTU4, maxMTU, maxMTU)
+			report("%s %v is not a whole number; give one from %d to %d, e.g. %d, or none", name, x, minMTU4, maxMTU, maxMTU)
 			return
 		}
 		mtu = int(x)
 	case string:
 		var err error
 		if mtu, err = strconv.Atoi(strings.TrimSpace(x)); err != nil {
-			report("mtu %q is not a number; give one from %d to %d, e.g. %d, or none", x, minMTU4, maxMTU, maxMTU)
+			report("%s %q is not a number; give one from %d to %d, e.g. %d, or none", name, x, minMTU4, maxMTU, maxMTU)
 			return
 		}
 	default:
-		report("mtu %v is not a number; give one from %d to %d, e.g. %d, or none", x, minMTU4, maxMTU, maxMTU)
+		report("%s %v is not a number; give one from %d to %d, e.g. %d, or none", name, x, minMTU4, maxMTU, maxMTU)
 		return
 	}
 	lo, why := minMTU4, "IPv4's minimum"
@@ -200,9 +200,9 @@ func (p *Pass) mtu(v any, ipv6 bool, report func(format string, args ...any)) {
 	}
 	switch {
 	case mtu < lo:
-		report("mtu %d is below %d (%s); give one from %d to %d, e.g. %d, or none", mtu, lo, why, lo, maxMTU, maxMTU)
+		report("%s %d is below %d (%s); give one from %d to %d, e.g. %d, or none", name, mtu, lo, why, lo, maxMTU, maxMTU)
 	case mtu > maxMTU:
-		report("mtu %d is above %d, the MTU of the lab's bridge and of each node's tap: larger frames between nodes are dropped; give one from %d to %d, e.g. %d, or none", mtu, maxMTU, lo, maxMTU, maxMTU)
+		report("%s %d is above %d, the MTU of the lab's bridge and of each node's tap: larger frames between nodes are dropped; give one from %d to %d, e.g. %d, or none", name, mtu, maxMTU, lo, maxMTU, maxMTU)
 	}
 }
 
