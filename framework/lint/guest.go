@@ -296,7 +296,9 @@ func (p *Pass) ifcfgFacts(j ifcfgJob, v map[string]string) {
 	if k, boot := first("BOOTPROTO"); boot != "static" && boot != "none" {
 		at(k, "%s=%q: the interface would not take the topology's static address %s; say BOOTPROTO=static", k, boot, n.IP)
 	}
-	if k, onboot := first("ONBOOT"); !strings.EqualFold(onboot, "yes") {
+	// initscripts and NetworkManager take y, true, 1 as yes too; a value
+	// neither takes is ifcfgSettings' to report.
+	if k, onboot := first("ONBOOT"); onboot == "" || isFalse(onboot) {
 		at(k, "%s=%q: the interface would stay down at boot; say ONBOOT=yes", k, onboot)
 	}
 	if k, addr := first("IPADDR0", "IPADDR"); addr != n.IP.String() {

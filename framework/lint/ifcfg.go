@@ -51,6 +51,12 @@ func ifcfgBool(v string) (b, ok bool) {
 	return false, false
 }
 
+// isFalse is true for a value initscripts take as no.
+func isFalse(v string) bool {
+	b, ok := ifcfgBool(v)
+	return ok && !b
+}
+
 // ifcfgLineEndings refuses a CR: initscripts source the file with bash,
 // which keeps it in each value (BOOTPROTO="static\r" is not static).
 func (p *Pass) ifcfgLineEndings(j ifcfgJob) {

@@ -58,19 +58,38 @@ func checkOverlay(t *topology.Topology, fl *Flavor, dir string) error {
 	fail := func(path, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("overlay %s: %s", path, fmt.Sprintf(format, args...)))
 	}
-	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+	var walk fs.WalkDirFunc
+	walk = func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			fail(path, "%v", err)
 			return nil
 		}
 		rel, _ := filepath.Rel(dir, path)
 		parts := strings.Split(filepath.ToSlash(rel), "/")
-		if hidden := rel != "." && strings.HasPrefix(d.Name(), "."); hidden && d.IsDir() {
+		// WalkDir does not follow a symlink to a folder (nodes/web01 ->
+		// elsewhere); the renderer does, so lint walks it too.
+		isDir, linked := d.IsDir(), false
+		if d.Type()&fs.ModeSymlink != 0 {
+			if st, err := os.Stat(path); err == nil && st.IsDir() {
+				isDir, linked = true, true
+			}
+		}
+		if hidden := rel != "." && strings.HasPrefix(d.Name(), "."); hidden && isDir {
 			return fs.SkipDir
 		} else if hidden && !all[d.Name()] {
 			return nil
 		}
-		if d.IsDir() {
+		if linked && len(parts) <= 2 {
+			if parts[0] == "nodes" && len(parts) == 2 {
+				if _, ok := t.Node(parts[1]); !ok {
+					fail(path, "no node %q in %s (nodes: %s); rename the folder or remove it", parts[1], t.Path, strings.Join(t.NodeNames(), ", "))
+					return nil
+				}
+			}
+			// A trailing separator makes WalkDir start at the folder the link names.
+			return filepath.WalkDir(path+string(filepath.Separator), walk)
+		}
+		if isDir {
 			switch {
 			case rel == ".", rel == "nodes":
 			case len(parts) == 2 && parts[0] == "nodes":
@@ -98,6 +117,8 @@ func checkOverlay(t *topology.Topology, fl *Flavor, dir string) error {
 			fail(path, "is a file where a node's folder belongs; %s", layout)
 		}
 		return nil
-	})
+	}
+	// The overlay itself may be a symlink to a folder (--overlay link).
+	err = filepath.WalkDir(filepath.Clean(dir)+string(filepath.Separator), walk)
 	return errors.Join(append(errs, err)...)
 }
