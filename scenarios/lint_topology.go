@@ -29,7 +29,8 @@ func lintTopology(scenario, reference string, needs ...roleNeed) lint.Rule {
 		for _, need := range needs {
 			nodes := t.NodesWithRole(need.role)
 			if len(nodes) < need.min {
-				p.Report(lint.Problem{File: t.Path, Message: fmt.Sprintf(
+				// t.At names the file and the line of its nodes.
+				p.Report(lint.Problem{File: t.At("nodes"), Message: fmt.Sprintf(
 					"scenario %s cannot run on this topology: it has %d node(s) of role %s, and %s need at least %d; add nodes with `role: %s` (%s has them), or lint with the --scenario this topology is for",
 					scenario, len(nodes), need.role, need.why, need.min, need.role, reference)})
 				continue
@@ -40,7 +41,7 @@ func lintTopology(scenario, reference string, needs ...roleNeed) lint.Rule {
 			}
 			for _, f := range need.files {
 				if !slices.Contains(role.Files, f) {
-					p.Report(lint.Problem{File: t.Path, Message: fmt.Sprintf(
+					p.Report(lint.Problem{File: t.At("roles." + need.role + ".files"), Message: fmt.Sprintf(
 						"scenario %s cannot run on this topology: role %s does not carry %q, which %s read; add it to roles.%s.files (have %s)",
 						scenario, need.role, f, need.why, need.role, strings.Join(role.Files, ", "))})
 				}
