@@ -3,6 +3,8 @@ package scenarios
 import (
 	"fmt"
 
+	"github.com/drivelab/drivelab/framework/lint"
+
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/verify"
 )
@@ -36,6 +38,7 @@ var CloudConfig = register(Scenario{
 		{Name: "runcmd", Roles: []string{roleApp}, Run: Runcmd},
 		{Name: "deploy-user", Roles: []string{roleApp}, Run: DeployUser},
 	},
+	Lint: []lint.Rule{lintTopology("cloudconfig", "fixtures/topology-cloudconfig.yaml", roleNeed{role: roleApp, min: 1, why: "its write-files, runcmd and deploy-user checks"})},
 })
 
 // roleApp is the topology role whose user_data is the cloud-config.

@@ -1,6 +1,10 @@
 package scenarios
 
-import "github.com/drivelab/drivelab/framework/verify"
+import (
+	"slices"
+
+	"github.com/drivelab/drivelab/framework/verify"
+)
 
 // Failover is the seed's topology under a dead web node. Its check is
 // disruptive, so the registry keeps it alone and the suite labels it
@@ -13,5 +17,5 @@ var Failover = register(Scenario{
 		{Name: "failover", Roles: []string{RoleLoadBalancer}, Run: WebFailover, Disruptive: true},
 	},
 	Diagnostics: loadBalancerDiagnostics,
-	Lint:        loadBalancerLint,
+	Lint:        append(slices.Clone(loadBalancerLint), lintTopology("failover", "fixtures/topology.yaml", loadBalancerNeeds...)),
 })

@@ -1,7 +1,6 @@
 package scenarios
 
 import (
-	"bytes"
 	"context"
 	"strings"
 
@@ -13,8 +12,8 @@ import (
 const indexPageFile = "index-page"
 
 // LintPage is the web nodes' lint rule: a web node's page names that node's
-// FQDN and no other web node's, as the services check tells the web nodes
-// apart by it.
+// FQDN and no other web node's, each as a whole word, as the services
+// check tells the web nodes apart by it.
 func LintPage(_ context.Context, p *lint.Pass) {
 	for _, d := range p.Drives {
 		for _, c := range d.Content {
@@ -23,7 +22,7 @@ func LintPage(_ context.Context, p *lint.Pass) {
 			}
 			var named []string
 			for _, n := range p.Topology.NodesWithRole(RoleWeb) {
-				if bytes.Contains(c.Data, []byte(n.FQDN)) {
+				if namesHost(string(c.Data), n.FQDN) {
 					named = append(named, n.FQDN)
 				}
 			}

@@ -1,6 +1,8 @@
 package scenarios
 
 import (
+	"slices"
+
 	"github.com/drivelab/drivelab/framework/lint"
 	"github.com/drivelab/drivelab/framework/verify"
 )
@@ -29,5 +31,5 @@ var LoadBalancer = register(Scenario{
 		{Name: "services", Roles: []string{RoleLoadBalancer, RoleWeb}, Run: Services},
 	},
 	Diagnostics: loadBalancerDiagnostics,
-	Lint:        loadBalancerLint,
+	Lint:        append(slices.Clone(loadBalancerLint), lintTopology("loadbalancer", "fixtures/topology.yaml", loadBalancerNeeds...)),
 })

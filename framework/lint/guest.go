@@ -65,8 +65,10 @@ type guestAnswer struct {
 		Interfaces []struct {
 			Name    string `json:"name"`
 			MAC     string `json:"mac"`
+			MTU     any    `json:"mtu"` // as network_data.json gave it
 			Subnets []struct {
 				Type    string `json:"type"`
+				IPv6    bool   `json:"ipv6"`
 				Address string `json:"address"`
 				Prefix  *int   `json:"prefix"`
 				Gateway string `json:"gateway"`
@@ -116,6 +118,7 @@ func (p *Pass) guest(ctx context.Context, drives []render.Drive) map[string]*dri
 		ifcfgJobs []ifcfgJob
 	)
 	for _, d := range drives {
+		p.networkFile(d)
 		req.Drives = append(req.Drives, newDriveJob(d))
 		for _, cc := range vendorCloudConfigs(d.VendorData) {
 			req.CloudConfig = append(req.CloudConfig, cc)
@@ -159,19 +162,20 @@ func (p *Pass) guest(ctx context.Context, drives []render.Drive) map[string]*dri
 				got.others = append(got.others, iface.Name)
 				continue
 			}
-			got.found, got.mac = true, iface.MAC
+			got.found, got.mac, got.mtu = true, iface.MAC, iface.MTU
 			for _, s := range iface.Subnets {
-				got.subnets++
-				got.kind, got.address = s.Type, s.Address
+				sub := netSubnet{kind: s.Type, v6: s.IPv6, address: s.Address, gateway: s.Gateway, prefix: -1}
 				if s.Prefix != nil {
-					got.prefix = *s.Prefix
+					sub.prefix = *s.Prefix
 				}
-				got.gateway = s.Gateway
 				for _, rt := range s.Routes {
-					if rt.Prefix != nil && *rt.Prefix == 0 || rt.Network == "0.0.0.0" {
-						got.routeGateway = rt.Gateway
+					r := netRoute{network: rt.Network, gateway: rt.Gateway, prefix: -1}
+					if rt.Prefix != nil {
+						r.prefix = *rt.Prefix
 					}
+					sub.routes = append(sub.routes, r)
 				}
+				got.subnets = append(got.subnets, sub)
 			}
 		}
 		got.eniGateway = eniGateway(r.ENI)
@@ -179,11 +183,13 @@ func (p *Pass) guest(ctx context.Context, drives []render.Drive) map[string]*dri
 	}
 	for i, j := range ifcfgJobs {
 		r := ans.Ifcfg[i]
+		p.ifcfgLineEndings(j)
 		if r.Error != "" {
 			p.Reportf(j.d, j.drivePath, 0, "cloud-init's sysconfig parser cannot read it: %s", r.Error)
 			continue
 		}
 		p.ifcfgFacts(j, r.Values)
+		p.ifcfgSettings(j, r.Values)
 	}
 	return views
 }
@@ -282,70 +288,6 @@ func (p *Pass) schema(j cloudConfigJob, version string, errs, deprecations []sch
 	}
 }
 
-// netFacts is what the guest's network configuration says about eth0.
-type netFacts struct {
-	found                  bool
-	others                 []string
-	mac                    string
-	subnets                int
-	kind, address, gateway string
-	prefix                 int
-	routeGateway           string
-	eniGateway             string
-}
-
-// eniGateway is the gateway line of eth0's stanza in the rendered
-// /etc/network/interfaces.d file ("" when none).
-func eniGateway(eni string) string {
-	in := false
-	for _, line := range strings.Split(eni, "\n") {
-		f := strings.Fields(line)
-		switch {
-		case len(f) >= 2 && f[0] == "iface":
-			in = f[1] == "eth0"
-		case in && len(f) == 2 && f[0] == "gateway":
-			return f[1]
-		}
-	}
-	return ""
-}
-
-func (p *Pass) networkFacts(d render.Drive, got netFacts) {
-	n, net := d.Node, p.Topology.Network
-	at := func(key, format string, args ...any) {
-		p.Reportf(d, render.NetworkDataPath, render.LineOf(d.NetworkData, `"`+key+`"`), format, args...)
-	}
-	if !got.found {
-		at("links", "cloud-init configures no eth0 from it (interfaces: %s); give one link with the node's MAC %s", strings.Join(got.others, ", "), n.MAC)
-		return
-	}
-	if !strings.EqualFold(got.mac, n.MAC) {
-		at("ethernet_mac_address", "cloud-init matches eth0 by MAC %s; the node's NIC is %s", got.mac, n.MAC)
-	}
-	if got.subnets != 1 || got.kind != "static" {
-		at("networks", "cloud-init gives eth0 %d network(s), the last %q; the topology wants one static IPv4 address %s/%d", got.subnets, got.kind, n.IP, net.CIDR.Bits())
-		return
-	}
-	if addr, err := netip.ParseAddr(got.address); err != nil || addr != n.IP {
-		at("ip_address", "cloud-init gives eth0 address %s; the topology says %s", got.address, n.IP)
-	}
-	if got.prefix != net.CIDR.Bits() {
-		at("netmask", "cloud-init gives eth0 prefix /%d; the topology's network is %s (/%d)", got.prefix, net.CIDR, net.CIDR.Bits())
-	}
-	gw := got.gateway
-	if gw == "" {
-		gw = got.routeGateway
-	}
-	switch {
-	case gw == "":
-		at("networks", "cloud-init sets no default gateway on eth0; the topology's gateway is %s: add \"gateway\" to the network", net.Gateway)
-	case gw != net.Gateway.String():
-		at("gateway", "cloud-init sets default gateway %s on eth0; the topology's gateway is %s", gw, net.Gateway)
-	case got.eniGateway != gw:
-		at("routes", "Debian's cloud-init writes the default route via %s only as `post-up route add ... || true`, which does nothing without net-tools (not in the image); give the network \"gateway\": %q instead of a route", gw, gw)
-	}
-}
-
 // isIfcfg is true for a CentOS/RHEL interface file.
 func isIfcfg(guestPath string) bool {
 	return strings.HasPrefix(guestPath, "/etc/sysconfig/network-scripts/ifcfg-") && !strings.HasSuffix(guestPath, "ifcfg-lo")
@@ -369,7 +311,9 @@ func (p *Pass) ifcfgFacts(j ifcfgJob, v map[string]string) {
 	if k, boot := first("BOOTPROTO"); boot != "static" && boot != "none" {
 		at(k, "%s=%q: the interface would not take the topology's static address %s; say BOOTPROTO=static", k, boot, n.IP)
 	}
-	if k, onboot := first("ONBOOT"); !strings.EqualFold(onboot, "yes") {
+	// initscripts and NetworkManager take y, true, 1 as yes too; a value
+	// neither takes is ifcfgSettings' to report.
+	if k, onboot := first("ONBOOT"); onboot == "" || isFalse(onboot) {
 		at(k, "%s=%q: the interface would stay down at boot; say ONBOOT=yes", k, onboot)
 	}
 	if k, addr := first("IPADDR0", "IPADDR"); addr != n.IP.String() {

@@ -84,13 +84,15 @@ def network_json(data, mac):
             for s in iface.get("subnets") or []:
                 subnets.append({
                     "type": s.get("type"),
+                    "ipv6": bool(s.get("ipv6")) or str(s.get("type", "")).endswith("6") or "ipv6" in str(s.get("type", "")),
                     "address": s.get("address"),
                     "prefix": s.get("prefix"),
                     "gateway": s.get("gateway"),
                     "routes": [{"network": r.get("network"), "prefix": r.get("prefix"), "gateway": r.get("gateway")}
                                for r in s.get("routes") or []],
                 })
-            interfaces.append({"name": iface.get("name"), "mac": iface.get("mac_address"), "subnets": subnets})
+            interfaces.append({"name": iface.get("name"), "mac": iface.get("mac_address"), "mtu": iface.get("mtu"),
+                               "subnets": subnets})
         return {"interfaces": interfaces, "eni": eni.Renderer()._render_interfaces(ns)}
     except Exception as e:  # whatever the guest would trip over
         return {"error": "%s: %s" % (type(e).__name__, e)}

@@ -93,8 +93,10 @@ func (p *Pass) unlisted(data []byte) []string {
 		switch ips := names[n.FQDN]; {
 		case len(ips) == 0:
 			out = append(out, fmt.Sprintf("%s does not list node %s (%s %s); it must list every node", hostsPath, n.Name, n.IP, n.FQDN))
-		case !slices.Equal(ips, []netip.Addr{n.IP}):
-			out = append(out, fmt.Sprintf("%s maps %s to %v; the topology says %s", hostsPath, n.FQDN, ips, n.IP))
+		case !slices.Equal(v4(ips), []netip.Addr{n.IP}) || ips[0] != n.IP:
+			// An IPv6 address after the IPv4 one is dual-stack; the hosts
+			// check reads the first address of each name.
+			out = append(out, fmt.Sprintf("%s maps %s to %v; the topology says %s (first, and the only IPv4 address)", hostsPath, n.FQDN, ips, n.IP))
 		}
 	}
 	return out
@@ -117,4 +119,56 @@ func FirstDifference(a, b []byte) (int, string, string) {
 		}
 	}
 	return 0, "", ""
+}
+
+// Resolver resolves names as a node's guest does: through the /etc/hosts
+// its drive carries (the lab has no DNS server), the first line naming a
+// name winning, names compared without case, as glibc's files backend does.
+type Resolver map[string]netip.Addr
+
+// HostsOf is the resolver of drive d; nil when d carries no hosts file
+// (which the hosts rule reports).
+func HostsOf(d render.Drive) Resolver {
+	i := slices.IndexFunc(d.Content, func(c render.Content) bool { return c.GuestPath == hostsPath })
+	if i < 0 || d.Content[i].Data == nil {
+		return nil
+	}
+	r := Resolver{}
+	for _, line := range strings.Split(string(d.Content[i].Data), "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		ip, err := netip.ParseAddr(f[0])
+		if err != nil {
+			continue
+		}
+		for _, name := range f[1:] {
+			if _, seen := r[strings.ToLower(name)]; !seen {
+				r[strings.ToLower(name)] = ip
+			}
+		}
+	}
+	return r
+}
+
+// Lookup is host's address: host itself when it is an address, else the
+// hosts file's; false when the guest could not resolve it.
+func (r Resolver) Lookup(host string) (netip.Addr, bool) {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip, true
+	}
+	ip, ok := r[strings.ToLower(host)]
+	return ip, ok
+}
+
+func v4(ips []netip.Addr) []netip.Addr {
+	var out []netip.Addr
+	for _, ip := range ips {
+		if ip.Unmap().Is4() {
+			out = append(out, ip)
+		}
+	}
+	return out
 }

@@ -263,11 +263,18 @@ func (t *Topology) Validate() error {
 		fail("network.cidr", "network.cidr %s has host bits set; use %s", nw.CIDR, nw.CIDR.Masked())
 	case nw.CIDR.Bits() > 30:
 		fail("network.cidr", "network.cidr %s leaves no room for a gateway and nodes; use a prefix of /30 or shorter, such as /24", nw.CIDR)
+	case specialBlock(nw.CIDR) != "":
+		fail("network.cidr", "network.cidr %s overlaps %s; the guests' kernel would not route it on eth0: use a private network such as 192.168.100.0/24", nw.CIDR, specialBlock(nw.CIDR))
 	default:
 		cidrOK = true
 	}
 	if p := nw.hostProblem(nw.Gateway, cidrOK); p != "" {
-		fail("network.gateway", "network.gateway %s; give the router's host address inside network.cidr, such as %s", p, nw.CIDR.Addr().Next())
+		if cidrOK {
+			fail("network.gateway", "network.gateway %s; give the router's host address inside network.cidr, such as %s", p, nw.CIDR.Addr().Next())
+		} else {
+			// An example from a wrong cidr would be wrong too.
+			fail("network.gateway", "network.gateway %s; give the router's host address inside network.cidr", p)
+		}
 	}
 	if !ValidFQDN("x." + nw.Domain) {
 		fail("network.domain", "network.domain %q is not a valid DNS domain (lower-case labels joined by dots, e.g. cloud.org)", nw.Domain)
@@ -328,8 +335,14 @@ func (t *Topology) Validate() error {
 			nodeFail("role", "role %q is not defined under roles (have %s)", n.Role, strings.Join(slices.Sorted(maps.Keys(t.Roles)), ", "))
 		}
 		switch {
+		case longLabel(n.FQDN) != "":
+			nodeFail("fqdn", "fqdn %q: label %q is %d characters; DNS allows at most 63 per label: shorten it", n.FQDN, longLabel(n.FQDN), len(longLabel(n.FQDN)))
 		case !ValidFQDN(n.FQDN):
 			nodeFail("fqdn", "fqdn %q is not a valid host name (lower-case labels joined by dots)", n.FQDN)
+		case len(n.FQDN) > MaxHostname:
+			// The guest's hostname is the FQDN (meta_data's hostname);
+			// sethostname(2) refuses more than HOST_NAME_MAX.
+			nodeFail("fqdn", "fqdn %q is %d characters; the guest's hostname is its FQDN and Linux allows at most %d: shorten the first label or network.domain", n.FQDN, len(n.FQDN), MaxHostname)
 		case !strings.HasSuffix(n.FQDN, "."+nw.Domain):
 			nodeFail("fqdn", "fqdn %q is not in network.domain %q", n.FQDN, nw.Domain)
 		}
@@ -342,6 +355,9 @@ func (t *Topology) Validate() error {
 			nodeFail("mac", "mac is missing; give a unicast Ethernet address such as 52:54:00:64:00:19")
 		} else if hw, err := net.ParseMAC(n.MAC); err != nil || len(hw) != 6 || hw[0]&1 == 1 {
 			nodeFail("mac", "mac %q is not a unicast Ethernet address such as 52:54:00:64:00:19", n.MAC)
+		} else if slices.Equal(hw, make(net.HardwareAddr, 6)) {
+			// The kernel refuses an all-zero address for a NIC (EADDRNOTAVAIL).
+			nodeFail("mac", "mac %q is all zeros, which no NIC may have; give a unicast Ethernet address such as 52:54:00:64:00:19", n.MAC)
 		} else if hw.String() != n.MAC {
 			// cloud-init and libvirt compare the colon form; another
 			// spelling would also hide a duplicate.
@@ -396,6 +412,8 @@ func (nw Network) hostProblem(a netip.Addr, cidrOK bool) string {
 		return "is missing"
 	case !a.Is4():
 		return fmt.Sprintf("%s is not an IPv4 address", a)
+	case specialBlock(netip.PrefixFrom(a, 32)) != "":
+		return fmt.Sprintf("%s is in %s, not a host address", a, specialBlock(netip.PrefixFrom(a, 32)))
 	case !cidrOK:
 	case !nw.CIDR.Contains(a):
 		return fmt.Sprintf("%s is outside network.cidr %s", a, nw.CIDR)
@@ -403,6 +421,40 @@ func (nw Network) hostProblem(a netip.Addr, cidrOK bool) string {
 		return fmt.Sprintf("%s is the network address of %s", a, nw.CIDR)
 	case a == broadcast(nw.CIDR):
 		return fmt.Sprintf("%s is the broadcast address of %s", a, nw.CIDR)
+	}
+	return ""
+}
+
+// MaxHostname is Linux's HOST_NAME_MAX: the longest hostname a guest takes.
+const MaxHostname = 64
+
+// specialBlocks are IPv4 blocks no host address on a LAN may come from.
+var specialBlocks = []struct {
+	prefix netip.Prefix
+	what   string
+}{
+	{netip.MustParsePrefix("0.0.0.0/8"), "0.0.0.0/8 (\"this network\", the zero address)"},
+	{netip.MustParsePrefix("127.0.0.0/8"), "127.0.0.0/8 (loopback)"},
+	{netip.MustParsePrefix("224.0.0.0/4"), "224.0.0.0/4 (multicast)"},
+	{netip.MustParsePrefix("240.0.0.0/4"), "240.0.0.0/4 (reserved, with the broadcast address 255.255.255.255)"},
+}
+
+// specialBlock names the special block p overlaps, "" when none.
+func specialBlock(p netip.Prefix) string {
+	for _, b := range specialBlocks {
+		if p.Overlaps(b.prefix) {
+			return b.what
+		}
+	}
+	return ""
+}
+
+// longLabel is the first label of s longer than DNS allows, "" when none.
+func longLabel(s string) string {
+	for _, l := range strings.Split(s, ".") {
+		if len(l) > 63 {
+			return l
+		}
 	}
 	return ""
 }
