@@ -77,6 +77,20 @@ func keyValues(out string) map[string]string {
 // after, against the other nodes' machine-ids and boot ids.
 func checkIdentity(node topology.Node, out string, others map[string]string, before, after time.Time) error {
 	got := keyValues(out)
+	// The gate's record first: it names the cause of what follows.
+	switch path := got["gate-path"]; path {
+	case "cold":
+	case "restored":
+		done := strings.Fields(got["gate-steps"])
+		for _, step := range vm.GateSteps {
+			if !slices.Contains(done, step) {
+				return fmt.Errorf("restored from a memory snapshot, but its gate did not do the %s step (%s says steps %q, skipped %q): the node keeps its snapshot's %s",
+					step, vm.GateRecord, got["gate-steps"], got["gate-skipped"], step)
+			}
+		}
+	default:
+		return fmt.Errorf("%s says path %q: the image's gate did not record which boot it opened for", vm.GateRecord, path)
+	}
 	id := got["machine-id"]
 	if len(id) != 32 {
 		return fmt.Errorf("/etc/machine-id: expected 32 hex digits, actual %q", id)
@@ -108,19 +122,6 @@ func checkIdentity(node topology.Node, out string, others map[string]string, bef
 	}
 	if mac := got["mac"]; !strings.EqualFold(mac, node.MAC) {
 		return fmt.Errorf("eth0's MAC: expected %s, actual %s", node.MAC, mac)
-	}
-	switch path := got["gate-path"]; path {
-	case "cold":
-	case "restored":
-		done := strings.Fields(got["gate-steps"])
-		for _, step := range vm.GateSteps {
-			if !slices.Contains(done, step) {
-				return fmt.Errorf("restored from a memory snapshot, but its gate did not do the %s step (%s says steps %q, skipped %q): the node keeps its snapshot's %s",
-					step, vm.GateRecord, got["gate-steps"], got["gate-skipped"], step)
-			}
-		}
-	default:
-		return fmt.Errorf("%s says path %q: the image's gate did not record which boot it opened for", vm.GateRecord, path)
 	}
 	return nil
 }
