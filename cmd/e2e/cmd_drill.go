@@ -52,19 +52,14 @@ type drillEnv struct {
 // maxFaultToVerdict is what every drill must meet.
 const maxFaultToVerdict = 30 * time.Second
 
-// gateOpened is the image's gate letting cloud-init go on, a line every
-// boot prints, cold (systemd has started) or restored from a memory
-// snapshot (whose console starts at the restore).
-var gateOpened = regexp.MustCompile(`drivelab-gate: (open|restored)`)
-
 var drills = []drill{
 	{name: "kernel-panic", node: "web01", kernelArgs: "rdinit=/drivelab-missing-init",
 		faultLine: regexp.MustCompile(`Kernel panic - not syncing`), cause: "guest fault (kernel panic)"},
 	{name: "emergency-shell", node: "haproxy", kernelArgs: "systemd.unit=emergency.target",
 		faultLine: regexp.MustCompile(`emergency mode|root account is locked`), cause: "guest fault (emergency shell)"},
-	{name: "qemu-killed", node: "web02", at: gateOpened, inject: killQEMU,
+	{name: "qemu-killed", node: "web02", at: vm.GateOpenRE, inject: killQEMU,
 		cause: "dead: its domain stopped (shut off: QEMU crashed or was killed)"},
-	{name: "libvirtd-restarted", node: "test2", at: gateOpened, inject: restartLibvirtd,
+	{name: "libvirtd-restarted", node: "test2", at: vm.GateOpenRE, inject: restartLibvirtd,
 		cause: "lost the connection to libvirtd"},
 	{name: "user-data-fails", node: "test2", overlay: "fixtures/drills/user-data-fails",
 		faultLine: regexp.MustCompile(`Failed running /var/lib/cloud/instance/scripts/|Failed to run module scripts[-_]user`), cause: "guest fault (user_data failed)"},

@@ -107,7 +107,7 @@ func (c *console) line(raw string) {
 		c.finished = parseFinished(l)
 	}
 	c.gate = c.gate || gateWaitingRE.MatchString(l)
-	if m := gateOpenRE.FindStringSubmatch(l); m != nil && c.gatePath == "" {
+	if m := GateOpenRE.FindStringSubmatch(l); m != nil && c.gatePath == "" {
 		c.gatePath = m[1]
 	}
 }

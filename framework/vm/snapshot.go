@@ -38,10 +38,11 @@ import (
 // from, so a new image never meets an old snapshot.
 
 // The gate's lines: where a snapshot is saved, and which boot it opened for
-// (drivelab-gate decides that from whether the NIC was there when it started).
+// (drivelab-gate decides that from whether the NIC was there when it started;
+// every boot prints it, and the fault drills strike there).
 var (
 	gateWaitingRE = regexp.MustCompile(`drivelab-gate: waiting for the config drive`)
-	gateOpenRE    = regexp.MustCompile(`drivelab-gate: open \((cold|restored)\b`)
+	GateOpenRE    = regexp.MustCompile(`drivelab-gate: open \((cold|restored)\b`)
 )
 
 // GateSteps are the steps of the gate's restored branch, in order: each
