@@ -3,6 +3,7 @@ package lint
 import (
 	"bytes"
 	"fmt"
+	"iter"
 	"net/netip"
 	"slices"
 	"strings"
@@ -74,19 +75,8 @@ func (p *Pass) hosts(drives []render.Drive) {
 // unlisted reports the nodes a hosts file does not map to their address.
 func (p *Pass) unlisted(data []byte) []string {
 	names := map[string][]netip.Addr{}
-	for _, line := range strings.Split(string(data), "\n") {
-		line, _, _ = strings.Cut(line, "#")
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		ip, err := netip.ParseAddr(f[0])
-		if err != nil {
-			continue
-		}
-		for _, name := range f[1:] {
-			names[name] = append(names[name], ip)
-		}
+	for ip, name := range hostsEntries(data) {
+		names[name] = append(names[name], ip)
 	}
 	var out []string
 	for _, n := range p.Topology.Nodes {
@@ -134,23 +124,35 @@ func HostsOf(d render.Drive) Resolver {
 		return nil
 	}
 	r := Resolver{}
-	for _, line := range strings.Split(string(d.Content[i].Data), "\n") {
-		line, _, _ = strings.Cut(line, "#")
-		f := strings.Fields(line)
-		if len(f) < 2 {
-			continue
-		}
-		ip, err := netip.ParseAddr(f[0])
-		if err != nil {
-			continue
-		}
-		for _, name := range f[1:] {
-			if _, seen := r[strings.ToLower(name)]; !seen {
-				r[strings.ToLower(name)] = ip
-			}
+	for ip, name := range hostsEntries(d.Content[i].Data) {
+		if _, seen := r[strings.ToLower(name)]; !seen {
+			r[strings.ToLower(name)] = ip
 		}
 	}
 	return r
+}
+
+// hostsEntries are a hosts file's address and name pairs, in order, as
+// the guest's resolver reads them (comments and malformed lines skipped).
+func hostsEntries(data []byte) iter.Seq2[netip.Addr, string] {
+	return func(yield func(netip.Addr, string) bool) {
+		for line := range strings.SplitSeq(string(data), "\n") {
+			line, _, _ = strings.Cut(line, "#")
+			f := strings.Fields(line)
+			if len(f) < 2 {
+				continue
+			}
+			ip, err := netip.ParseAddr(f[0])
+			if err != nil {
+				continue
+			}
+			for _, name := range f[1:] {
+				if !yield(ip, name) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // Lookup is host's address: host itself when it is an address, else the
