@@ -53,21 +53,6 @@ var GateSteps = []string{"clock", "random", "machine-id"}
 // "path=cold", or "path=restored", "steps=..." and "skipped=..." lines.
 const GateRecord = "/run/drivelab-gate"
 
-// GateRecordSays reads the gate's record: the boot it opened for and the
-// steps of the restored branch it did.
-func GateRecordSays(record string) (path string, steps []string) {
-	for line := range strings.SplitSeq(record, "\n") {
-		k, v, _ := strings.Cut(strings.TrimSpace(line), "=")
-		switch k {
-		case "path":
-			path = v
-		case "steps":
-			steps = strings.Fields(v)
-		}
-	}
-	return path, steps
-}
-
 // Shape is what a snapshot fits: the saved state has this many vCPUs and
 // this much memory, and its kernel ran with Args appended to the image's
 // command line (BootInput.GateSkip).
@@ -129,7 +114,12 @@ func newSnapshotKey(conn versions, img Image, domain *libvirtxml.Domain) (snapsh
 			devs.Disks[i].Source = &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{}}
 		}
 	}
-	devs.Serials = nil
+	devs.Serials = slices.Clone(devs.Serials)
+	for i := range devs.Serials {
+		if l := devs.Serials[i].Log; l != nil {
+			devs.Serials[i].Log = &libvirtxml.DomainChardevLog{File: "", Append: l.Append}
+		}
+	}
 	d.Devices = &devs
 	x, err := d.Marshal()
 	if err != nil {
