@@ -21,46 +21,52 @@ const corpusDir = "fixtures/bad"
 // (a case's --out may hold files that must survive).
 func TestBadInputsAreRefused(t *testing.T) {
 	bin := e2e(t)
-	cases, err := os.ReadDir(filepath.Join("../..", corpusDir))
-	if err != nil {
-		t.Fatal(err)
-	}
 	in := newStandIns(t)
-	n := 0
-	for _, c := range cases {
-		if !c.IsDir() {
-			continue
+	n := forEachCase(t, corpusDir, func(t *testing.T, dir string) {
+		if s, err := os.ReadFile(filepath.Join("../..", dir, "cpus-below")); err == nil {
+			if n, _ := strconv.Atoi(strings.TrimSpace(string(s))); runtime.NumCPU() >= n {
+				t.Skipf("the case needs a host of fewer than %d CPUs; this one has %d", n, runtime.NumCPU())
+			}
 		}
-		n++
-		t.Run(c.Name(), func(t *testing.T) {
-			dir := filepath.Join(corpusDir, c.Name())
-			if s, err := os.ReadFile(filepath.Join("../..", dir, "cpus-below")); err == nil {
-				if n, _ := strconv.Atoi(strings.TrimSpace(string(s))); runtime.NumCPU() >= n {
-					t.Skipf("the case needs a host of fewer than %d CPUs; this one has %d", n, runtime.NumCPU())
-				}
+		cs := corpusCase(t, dir, in, true)
+		before := tree(t, filepath.Join("../..", dir))
+		out, got := runE2EEnv(t, bin, cs.env, cs.args...)
+		if got == 0 {
+			t.Fatalf("accepted (exit 0): e2e %s\n%s", strings.Join(cs.args, " "), out)
+		}
+		if got != cs.code {
+			t.Errorf("exit %d, want %d", got, cs.code)
+		}
+		for _, w := range cs.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("e2e %s: output lacks %q:\n%s", strings.Join(cs.args, " "), w, out)
 			}
-			cs := corpusCase(t, dir, in, true)
-			before := tree(t, filepath.Join("../..", dir))
-			out, got := runE2EEnv(t, bin, cs.env, cs.args...)
-			if got == 0 {
-				t.Fatalf("accepted (exit 0): e2e %s\n%s", strings.Join(cs.args, " "), out)
-			}
-			if got != cs.code {
-				t.Errorf("exit %d, want %d", got, cs.code)
-			}
-			for _, w := range cs.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("e2e %s: output lacks %q:\n%s", strings.Join(cs.args, " "), w, out)
-				}
-			}
-			if after := tree(t, filepath.Join("../..", dir)); after != before {
-				t.Errorf("e2e %s changed the case's folder:\n%s\nwas:\n%s", strings.Join(cs.args, " "), after, before)
-			}
-		})
-	}
+		}
+		if after := tree(t, filepath.Join("../..", dir)); after != before {
+			t.Errorf("e2e %s changed the case's folder:\n%s\nwas:\n%s", strings.Join(cs.args, " "), after, before)
+		}
+	})
 	if n < 40 {
 		t.Errorf("%s holds %d cases; the corpus is meant to cover every class of bad input", corpusDir, n)
 	}
+}
+
+// forEachCase runs each case folder of corpus (relative to the repository)
+// as a subtest and returns how many there are.
+func forEachCase(t *testing.T, corpus string, run func(t *testing.T, dir string)) int {
+	t.Helper()
+	cases, err := os.ReadDir(filepath.Join("../..", corpus))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, c := range cases {
+		if c.IsDir() {
+			n++
+			t.Run(c.Name(), func(t *testing.T) { run(t, filepath.Join(corpus, c.Name())) })
+		}
+	}
+	return n
 }
 
 // standIns are the stand-ins a case's args may name: placeholder
