@@ -41,6 +41,10 @@ type drill struct {
 	faultLine *regexp.Regexp
 	// cause is what the boot's error must say.
 	cause string
+	// hostWide: the fault strikes every node at once (libvirtd goes away),
+	// so whichever node's watch sees it first may report it; node is only
+	// where the drill waits for its moment.
+	hostWide bool
 }
 
 type drillEnv struct {
@@ -60,7 +64,7 @@ var drills = []drill{
 	{name: "qemu-killed", node: "web02", at: vm.GateOpenRE, inject: killQEMU,
 		cause: "dead: its domain stopped (shut off: QEMU crashed or was killed)"},
 	{name: "libvirtd-restarted", node: "test2", at: vm.GateOpenRE, inject: restartLibvirtd,
-		cause: "lost the connection to libvirtd"},
+		cause: "lost the connection to libvirtd", hostWide: true},
 	{name: "user-data-fails", node: "test2", overlay: "fixtures/drills/user-data-fails",
 		faultLine: regexp.MustCompile(`Failed running /var/lib/cloud/instance/scripts/|Failed to run module scripts[-_]user`), cause: "guest fault (user_data failed)"},
 }
@@ -189,7 +193,7 @@ func runDrill(ctx context.Context, d drill, up harness.UpInput) drillResult {
 	case err == nil:
 	case !strings.Contains(err.Error(), d.cause):
 		r.problems = append(r.problems, fmt.Sprintf("wrong cause: want %q", d.cause))
-	case errors.As(err, &boot) && boot.Node != d.node:
+	case errors.As(err, &boot) && boot.Node != d.node && !d.hostWide:
 		r.problems = append(r.problems, fmt.Sprintf("blamed node %s, want %s", boot.Node, d.node))
 	default:
 		r.caughtBy = d.cause
