@@ -521,20 +521,14 @@ func (r *Run) bootNode(ctx context.Context, in BootInput, node *Node, dom libvir
 		}
 		if p := con.gatePath; p != "" && node.GatePath == "" {
 			node.GatePath = p
-			if p != node.Path() {
-				return failf(fmt.Errorf("the image's gate opened for a %s boot, but the harness %s the node", p, map[string]string{"cold": "booted cold", "restored": "restored"}[node.Path()]))
+			if err := checkGatePath(node.Path(), p); err != nil {
+				return failf(err)
 			}
 		}
 		if f := con.finished; f != nil && stage != StageSSH {
 			node.Finished, node.CloudInit = *f, time.Since(r.Started)
-			if strings.Contains(f.Datasource, "DataSourceNone") {
-				return failf(fmt.Errorf("cloud-init finished without a datasource (%s): the config drive was not found; check that it is an ISO labelled config-2", f.Datasource))
-			}
-			if in.Image.Kernel != "" && node.GatePath == "" {
-				return failf(fmt.Errorf("cloud-init finished, but the image's gate (drivelab-gate) never said which boot it opened for"))
-			}
-			if !strings.Contains(f.Datasource, "[source="+GuestDrive+"]") {
-				return failf(fmt.Errorf("cloud-init read its config drive from elsewhere than the CD-ROM %s, where a cloud puts it (%s)", GuestDrive, f.Datasource))
+			if err := checkFinished(*f, node.GatePath, in.Image.Kernel != ""); err != nil {
+				return failf(err)
 			}
 			sshBy = now.Add(r.Scale.Stretch(iv.SSH))
 			enter(StageSSH, now, fmt.Sprintf("cloud-init %s finished, guest up %.1fs (%s)", f.Version, f.Uptime.Seconds(), f.Datasource))
@@ -559,6 +553,30 @@ func (r *Run) bootNode(ctx context.Context, in BootInput, node *Node, dom libvir
 		case <-tick.C:
 		}
 	}
+}
+
+// checkGatePath holds the boot the image's gate saw against the one the
+// harness made.
+func checkGatePath(harness, gate string) error {
+	if gate != harness {
+		return fmt.Errorf("the image's gate opened for a %s boot, but the harness %s the node", gate, map[string]string{"cold": "booted cold", "restored": "restored"}[harness])
+	}
+	return nil
+}
+
+// checkFinished judges cloud-init's finished line: it found its drive, on
+// the CD-ROM where a cloud puts it, after the gate (in the harness's own
+// image, which has one) said which boot it opened for.
+func checkFinished(f Finished, gatePath string, ownImage bool) error {
+	switch {
+	case strings.Contains(f.Datasource, "DataSourceNone"):
+		return fmt.Errorf("cloud-init finished without a datasource (%s): the config drive was not found; check that it is an ISO labelled config-2", f.Datasource)
+	case ownImage && gatePath == "":
+		return fmt.Errorf("cloud-init finished, but the image's gate (drivelab-gate) never said which boot it opened for")
+	case !strings.Contains(f.Datasource, "[source="+GuestDrive+"]"):
+		return fmt.Errorf("cloud-init read its config drive from elsewhere than the CD-ROM %s, where a cloud puts it (%s)", GuestDrive, f.Datasource)
+	}
+	return nil
 }
 
 // sample looks at a domain once: its state and the vCPU time it used.

@@ -174,3 +174,35 @@ func TestConsoleReadsTheGatesPath(t *testing.T) {
 		}
 	}
 }
+
+// A boot is judged by where cloud-init found its drive and by the gate's
+// word on the path, held against the harness's.
+func TestCheckFinishedAndGatePath(t *testing.T) {
+	cd := Finished{Datasource: "DataSourceConfigDrive [net,ver=2][source=/dev/sr0]"}
+	for name, c := range map[string]struct {
+		f       Finished
+		gate    string
+		own     bool
+		wantErr string
+	}{
+		"cd-rom, gate said":      {cd, "restored", true, ""},
+		"foreign image, no gate": {cd, "", false, ""},
+		"virtio disk":            {Finished{Datasource: "DataSourceConfigDrive [net,ver=2][source=/dev/vdb]"}, "restored", true, "elsewhere than the CD-ROM /dev/sr0"},
+		"no datasource":          {Finished{Datasource: "DataSourceNone"}, "cold", true, "without a datasource"},
+		"gate silent":            {cd, "", true, "never said which boot"},
+	} {
+		err := checkFinished(c.f, c.gate, c.own)
+		if (err == nil) != (c.wantErr == "") || err != nil && !strings.Contains(err.Error(), c.wantErr) {
+			t.Errorf("%s: %v, want %q", name, err, c.wantErr)
+		}
+	}
+	if err := checkGatePath("restored", "restored"); err != nil {
+		t.Errorf("same path: %v", err)
+	}
+	if err := checkGatePath("restored", "cold"); err == nil || !strings.Contains(err.Error(), "opened for a cold boot, but the harness restored the node") {
+		t.Errorf("gate saw cold on a restored node: %v", err)
+	}
+	if err := checkGatePath("cold", "restored"); err == nil || !strings.Contains(err.Error(), "booted cold") {
+		t.Errorf("gate saw restored on a cold node: %v", err)
+	}
+}
