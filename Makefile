@@ -3,8 +3,9 @@
 
 GO        ?= go
 E2E       := bin/e2e
-# A run's id names its artifacts folder and everything it creates; runs
-# started in the same second differ by the random suffix (expanded once).
+# RUN names this invocation's artifacts folder; each lab it boots names what
+# it creates by a run id of its own (framework/runid), written in its
+# verdict. Runs started in the same second differ by the random suffix.
 ifeq ($(origin RUN),undefined)
 RUN       := $(shell date +%Y%m%d-%H%M%S)-$(shell od -An -N2 -tx1 /dev/urandom | tr -d ' \n')
 endif

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/drivelab/drivelab/framework/harness"
+	"github.com/drivelab/drivelab/framework/runid"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/vm"
 )
@@ -31,7 +31,7 @@ func runBoot(ctx context.Context, args []string) error {
 	kernel := fs.String("kernel", "", "kernel for direct boot (empty: boot the disk)")
 	initrd := fs.String("initrd", "", "initrd for direct boot")
 	cmdline := fs.String("cmdline", "root=/dev/vda rw console=ttyS0 net.ifnames=0", "kernel command line for direct boot")
-	runID := fs.String("run", vm.NewRunID(), "run id; names every domain, volume and file dl-<run>-<node>")
+	runID := fs.String("run", runid.New().String(), "run id; names every domain, volume and file dl-<run>-<node>")
 	artifacts := fs.String("artifacts", "", "folder for consoles and domain XML (default artifacts/<run>)")
 	keep := fs.Bool("keep", false, "leave the nodes running once ready (remove them later with `e2e down`)")
 	if err := parseFlags(fs, args); err != nil {
@@ -54,63 +54,34 @@ func runBoot(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	up, err := harness.Open(ctx, harness.OpenInput{Settings: env, Run: harness.UpInput{RunID: *runID, Topology: t}})
+	id, err := runid.Parse(*runID)
 	if err != nil {
-		return err
-	}
-	defer up.Close()
-	if *artifacts == "" {
-		*artifacts = filepath.Join(env.Paths.Artifacts, *runID)
+		return fmt.Errorf("--run: %w", err)
 	}
 	isos := map[string]string{}
 	for _, n := range t.Nodes {
 		isos[n.Name] = filepath.Join(*drives, n.Name+".iso")
 	}
-	// A claim, as every run has: without one, another run's reaper would
-	// take this run's network for an orphan's.
-	seg := up.Lab.Segment(*runID)
-	say := func(f string, a ...any) { fmt.Printf(f+"\n", a...) }
-	ticket, err := harness.AdmitRun(ctx, up, seg, say)
+	up, err := harness.Open(ctx, harness.OpenInput{Settings: env, Run: harness.UpInput{RunID: id, Topology: t, Drives: isos, Progress: os.Stdout}})
 	if err != nil {
 		return err
 	}
-	release := func() error { return errors.Join(seg.Remove(context.WithoutCancel(ctx)), ticket.Release()) }
-	if err := seg.Create(ctx); err != nil {
-		return errors.Join(err, ticket.Release())
-	}
-	run, err := vm.BootAll(ctx, vm.BootInput{
-		Conn:         up.Conn,
-		RunID:        *runID,
-		Topology:     t,
-		Image:        vm.Image{Disk: *disk, Kernel: *kernel, Initrd: *initrd, Cmdline: *cmdline},
-		Drives:       isos,
-		ArtifactsDir: *artifacts,
-		Intervals:    up.Intervals,
-		Limits:       up.Limits,
-		Accel:        up.Accel,
-		PoolDir:      up.Paths.PoolDir(),
-		Dialer:       seg.Dialer(),
-		Bridge:       seg.Bridge,
-		Progress:     os.Stdout,
-	})
+	defer up.Close()
+	up.Libvirt().Image = vm.Image{Disk: *disk, Kernel: *kernel, Initrd: *initrd, Cmdline: *cmdline}
+	up.ArtifactsDir = *artifacts
+	l, err := harness.Up(ctx, up)
 	if err != nil {
-		return errors.Join(err, release())
-	}
-	if err := ticket.Booted(); err != nil {
-		return errors.Join(err, run.Teardown(ctx), release())
+		return err
 	}
 	fmt.Printf("%-10s %5s %7s %12s %12s %14s\n", "node", "vcpus", "mem", "cloud-init", "ready", "guest uptime")
-	for _, n := range run.Nodes {
-		fmt.Printf("%-10s %5d %6dM %11.1fs %11.1fs %13.1fs\n", n.Name, n.VCPUs, n.MemoryMiB, n.CloudInit.Seconds(), n.Ready.Seconds(), n.Finished.Uptime.Seconds())
+	for _, n := range l.Boot.Nodes {
+		fmt.Printf("%-10s %5d %6dM %11.1fs %11.1fs %13.1fs\n", n.Name, n.VCPUs, n.MemoryMiB, n.CloudInit.Seconds(), n.Ready.Seconds(), n.GuestUptime.Seconds())
 	}
-	slow := run.SlowestCloudInit()
-	fmt.Printf("all ready after %.1fs; slowest cloud-init: %s at %.1fs of guest uptime\n", run.AllReady.Seconds(), slow.Name, slow.Finished.Uptime.Seconds())
+	slow := l.Boot.Slowest()
+	fmt.Printf("all ready after %.1fs; slowest cloud-init: %s at %.1fs of guest uptime\n", l.Boot.AllReady.Seconds(), slow.Name, slow.GuestUptime.Seconds())
 	if *keep {
-		fmt.Printf("kept run %s running; remove it with `e2e down`\n", run.ID)
-		return ticket.Keep()
+		fmt.Printf("kept run %s running; remove it with `e2e down`\n", l.ID)
+		return l.MarkKept()
 	}
-	if err := run.Teardown(ctx); err != nil {
-		return err
-	}
-	return release()
+	return l.Down(ctx)
 }

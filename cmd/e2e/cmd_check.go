@@ -60,16 +60,17 @@ func runCheck(ctx context.Context, args []string) error {
 	for _, c := range drift {
 		fmt.Printf("warning: %s differs from what it booted (%s): `e2e up` applies it\n", c.Node, c.Reason())
 	}
-	checksCtx, cancel := context.WithTimeout(ctx, 6*k.up.Intervals.Command)
-	defer cancel()
-	verdict, all := verify.RunAll(checksCtx, l.Env, checks)
+	verdict := l.Check(ctx, checks)
+	o := l.Outcome(sc.Name, checks, verdict, start)
 	fmt.Printf("scenario %s on kept lab %s:\n%s", sc.Name, k.rec.Run, verdict.Table())
-	if err := verify.Err(all); err != nil {
+	// The kept lab's boot is not this command's: Collect writes diagnostics
+	// only, Report the verdict and JUnit.
+	if err := errors.Join(l.Collect(ctx, o.Failed()), l.Report(o)); err != nil {
+		fmt.Printf("report incomplete: %v\n", err)
+	}
+	fmt.Printf("verdict, timings and JUnit in %s\n", l.ArtifactsDir)
+	if err := verify.Err(verdict.Results()); err != nil {
 		fmt.Println("\nfailures:\n" + err.Error())
-		if derr := l.Diagnose(ctx); derr != nil {
-			fmt.Printf("diagnostics incomplete: %v\n", derr)
-		}
-		fmt.Printf("diagnostics in %s\n", l.ArtifactsDir)
 		return errors.New("checks failed")
 	}
 	fmt.Printf("%d checks passed in %.1fs\n", len(checks), time.Since(start).Seconds())

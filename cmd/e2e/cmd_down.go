@@ -8,6 +8,7 @@ import (
 
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/harness"
+	"github.com/drivelab/drivelab/framework/runid"
 	"github.com/drivelab/drivelab/framework/vm"
 )
 
@@ -42,7 +43,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			return forgetState(env.Paths, *run)
+			return forgetState(env.Paths, runid.ID(*run))
 		},
 	})
 }
@@ -50,7 +51,7 @@ func init() {
 // forgetState removes the state (keys, drives, record) of the run just
 // taken down, and the kept-lab pointer when it named that run: with no
 // --run, every run went, so the kept lab did too.
-func forgetState(paths config.Paths, run string) error {
+func forgetState(paths config.Paths, run runid.ID) error {
 	if run == "" {
 		cur, err := harness.CurrentRun(paths)
 		if errors.Is(err, harness.ErrNoLab) {

@@ -12,7 +12,6 @@ import (
 	"github.com/drivelab/drivelab/framework/harness"
 	"github.com/drivelab/drivelab/framework/image"
 	"github.com/drivelab/drivelab/framework/lockfile"
-	"github.com/drivelab/drivelab/framework/vm"
 	"github.com/drivelab/drivelab/scenarios"
 )
 
@@ -112,12 +111,12 @@ func snapshotsFor(ctx context.Context, env config.Settings, s scenarios.Scenario
 		return err
 	}
 	defer up.Close()
-	if up.Boot != config.BootSnapshot {
-		fmt.Printf("snapshots: %s: none needed: nodes boot %s under %s (E2E_BOOT)\n", s.Name, up.Boot, up.Accel)
+	p := up.Libvirt()
+	if p.Start != config.BootSnapshot {
+		fmt.Printf("snapshots: %s: none needed: nodes boot %s under %s (E2E_BOOT)\n", s.Name, p.Start, p.Accel)
 		return nil
 	}
-	dirs, err := vm.MakeSnapshots(ctx, vm.BootInput{Conn: up.Conn, RunID: vm.NewRunID(), Topology: topo, Image: up.Image,
-		Intervals: up.Intervals, Limits: up.Limits, Accel: up.Accel, Boot: up.Boot, Progress: os.Stdout})
+	dirs, err := p.MakeSnapshots(ctx, topo, os.Stdout)
 	if err != nil {
 		return err
 	}

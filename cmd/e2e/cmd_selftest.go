@@ -72,7 +72,7 @@ func runSelftest(ctx context.Context, args []string) error {
 		if err := bootInput(ctx, env, &in.Up, *image, *artifacts); err != nil {
 			return err
 		}
-		defer in.Up.Conn.Disconnect()
+		defer in.Up.Close()
 		run = selftest.Run
 	}
 	start := time.Now()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +16,6 @@ import (
 	"github.com/drivelab/drivelab/framework/harness"
 	"github.com/drivelab/drivelab/framework/sshx"
 	"github.com/drivelab/drivelab/framework/topology"
-	"github.com/drivelab/drivelab/framework/vm"
 )
 
 func init() {
@@ -81,7 +81,7 @@ func sshSession(ctx context.Context, name, cmd string) (int, error) {
 		return -1, err
 	}
 	defer k.close()
-	if err := running(k, client.Name, node.Name); err != nil {
+	if err := running(ctx, k, client.Name, node.Name); err != nil {
 		return -1, err
 	}
 	access, err := harness.LoadOrCreateAccess(filepath.Join(harness.RunDir(k.env.Paths, k.rec.Run), "keys"), topo)
@@ -95,7 +95,7 @@ func sshSession(ctx context.Context, name, cmd string) (int, error) {
 		reach.Nodes = append(reach.Nodes, node)
 	}
 	sessions, err := harness.Connect(ctx, harness.ConnectInput{
-		Topology: &reach, Client: client, Dial: k.up.Lab.Segment(k.rec.Run).Dialer().DialContext, Access: access, Intervals: k.up.Intervals,
+		Topology: &reach, Client: client, Dial: k.up.Platform.Network(k.rec.Run).DialContext, Access: access, Intervals: k.up.Intervals,
 	})
 	if err != nil {
 		return -1, err
@@ -135,19 +135,13 @@ func sshSession(ctx context.Context, name, cmd string) (int, error) {
 
 // running fails fast when a node's domain is not running, instead of
 // waiting out the SSH interval.
-func running(k *keptLab, nodes ...string) error {
-	doms, err := vm.List(k.up.Conn)
+func running(ctx context.Context, k *keptLab, nodes ...string) error {
+	states, err := k.up.Platform.States(ctx, k.rec.Run)
 	if err != nil {
 		return err
 	}
 	for _, n := range nodes {
-		state := "missing"
-		for _, d := range doms {
-			if d.Owner.Run == k.rec.Run && d.Owner.Node == n {
-				state = harness.StateName(d.State)
-			}
-		}
-		if state != "running" {
+		if state := cmp.Or(states[n], "missing"); state != "running" {
 			return fmt.Errorf("node %s of kept lab %s: domain %s: `e2e up` boots it again", n, k.rec.Run, state)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/drivelab/drivelab/framework/harness"
 	"github.com/drivelab/drivelab/framework/lab"
+	"github.com/drivelab/drivelab/framework/runid"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/vm"
 )
@@ -55,7 +56,7 @@ func runStatus(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	runs = slices.DeleteFunc(runs, func(r harness.RunOwnership) bool { return rec != nil && r.Run == rec.Run })
+	runs = slices.DeleteFunc(runs, func(r harness.RunOwnership) bool { return rec != nil && r.Run == rec.Run.String() })
 	if len(runs) == 0 {
 		return nil
 	}
@@ -133,7 +134,7 @@ func printKept(rec *harness.Record, doms []vm.DomainInfo, now time.Time) {
 	for _, n := range rec.Nodes {
 		state := "missing"
 		for _, d := range doms {
-			if d.Owner.Run == rec.Run && d.Owner.Node == n.Name {
+			if d.Owner.Run == rec.Run.String() && d.Owner.Node == n.Name {
 				state = harness.StateName(d.State)
 			}
 		}
@@ -141,12 +142,10 @@ func printKept(rec *harness.Record, doms []vm.DomainInfo, now time.Time) {
 	}
 }
 
-// runAge reads the start time NewRunID puts in a run id.
+// runAge reads the start time runid.New puts in a run id.
 func runAge(run string, now time.Time) string {
-	if len(run) >= 15 {
-		if t, err := time.Parse("20060102-150405", run[:15]); err == nil {
-			return "up " + since(t, now)
-		}
+	if t, ok := runid.ID(run).Started(); ok {
+		return "up " + since(t, now)
 	}
 	return "age unknown"
 }

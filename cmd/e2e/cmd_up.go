@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/drivelab/drivelab/framework/harness"
-	"github.com/drivelab/drivelab/framework/vm"
+	"github.com/drivelab/drivelab/framework/runid"
 )
 
 func init() {
@@ -94,15 +94,14 @@ func runUp(ctx context.Context, args []string) error {
 
 // keepNew boots a fresh kept lab.
 func keepNew(ctx context.Context, in harness.KeepInput, choice upChoice, start time.Time) error {
-	in.RunID = choice.Run
-	if in.RunID == "" {
-		in.RunID = vm.NewRunID()
+	if choice.Run != "" {
+		in.RunID = runid.ID(choice.Run)
 	}
 	l, rec, err := harness.Keep(ctx, in)
 	if err != nil {
 		return err
 	}
-	saveProfile(ctx, l)
+	collect(ctx, l)
 	l.Close()
 	fmt.Printf("e2e up: kept lab %s is up: %d nodes booted in %.1fs\n", rec.Run, len(rec.Nodes), time.Since(start).Seconds())
 	fmt.Println("next: e2e check [--focus REGEX] | e2e ssh NODE [-- CMD] | e2e status | e2e down")
@@ -111,7 +110,7 @@ func keepNew(ctx context.Context, in harness.KeepInput, choice upChoice, start t
 
 // update reboots the nodes of the kept lab whose drive changed.
 func update(ctx context.Context, in harness.KeepInput, choice upChoice, rec *harness.Record, start time.Time) error {
-	in.Image, in.PackageDir = rec.Image, choice.Packages
+	in.Libvirt().Image, in.PackageDir = rec.Image, choice.Packages
 	was := map[string]string{}
 	for _, n := range rec.Nodes {
 		was[n.Name] = n.UUID
@@ -129,7 +128,7 @@ func update(ctx context.Context, in harness.KeepInput, choice upChoice, rec *har
 		return err
 	}
 	if len(changes) > 0 {
-		saveProfile(ctx, l)
+		collect(ctx, l)
 	}
 	l.Close()
 	var kept []string
@@ -166,11 +165,11 @@ func resolveUp(f upChoice, set map[string]bool, rec *harness.Record) (upChoice, 
 		return f, nil
 	}
 	c := upChoice{
-		Run: rec.Run, Scenario: rec.Scenario, Topology: rec.Topology, Templates: rec.Templates, Flavor: rec.Flavor,
+		Run: rec.Run.String(), Scenario: rec.Scenario, Topology: rec.Topology, Templates: rec.Templates, Flavor: rec.Flavor,
 		Overlay: rec.Overlay, Packages: rec.PackageDir,
 	}
 	fixed := []struct{ flag, want, have string }{
-		{"run", f.Run, rec.Run},
+		{"run", f.Run, rec.Run.String()},
 		{"topology", abs(f.Topology), rec.Topology},
 		{"flavor", f.Flavor, rec.Flavor},
 		{"image", abs(f.Image), rec.Image.Disk},
@@ -217,20 +216,11 @@ func orNone(s string) string {
 	return s
 }
 
-// saveProfile writes the boot profile of the nodes just booted into the
-// lab's artifacts, for `e2e profile`; a profile that cannot be read from a
-// node is said, never fatal.
-func saveProfile(ctx context.Context, l *harness.Lab) {
-	prof, err := l.Profile(ctx)
-	if err != nil {
+// collect writes the boot profile of the nodes just booted into the lab's
+// artifacts, for `e2e profile`; a profile that cannot be read from a node
+// is said, never fatal.
+func collect(ctx context.Context, l *harness.Lab) {
+	if err := l.Collect(ctx, false); err != nil {
 		fmt.Printf("e2e up: boot profile incomplete: %v\n", err)
-	}
-	if prof == nil {
-		return
-	}
-	if svg, err := l.WriteProfile(prof); err != nil {
-		fmt.Printf("e2e up: writing the boot profile: %v\n", err)
-	} else {
-		fmt.Printf("e2e up: boot timeline %s (e2e profile shows it)\n", svg)
 	}
 }

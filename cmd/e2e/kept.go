@@ -51,8 +51,11 @@ func (k *keptLab) connect(ctx context.Context) error {
 	var err error
 	k.up, err = harness.Open(ctx, harness.OpenInput{Settings: k.env, Run: harness.UpInput{
 		RunID: r.Run, Topology: k.topo, TemplatesDir: r.Templates, Flavor: r.Flavor, Overlay: r.Overlay,
-		Image: r.Image, PackageDir: r.PackageDir,
+		PackageDir: r.PackageDir,
 	}})
+	if err == nil {
+		k.up.Libvirt().Image = r.Image
+	}
 	return err
 }
 

@@ -15,6 +15,8 @@ import (
 	"github.com/drivelab/drivelab/framework/atomicfile"
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/lockfile"
+	"github.com/drivelab/drivelab/framework/platform"
+	"github.com/drivelab/drivelab/framework/runid"
 	"github.com/drivelab/drivelab/framework/vm"
 )
 
@@ -42,15 +44,6 @@ type Claim struct {
 // holds: the claim still binds resources (its process lives, or it is kept).
 func (c Claim) holds() bool { return c.Kept || c.Owner.Alive() }
 
-// A Budget is what runs may take of the host together.
-type Budget struct {
-	// BootingVCPUs bounds the vCPUs of runs whose guests boot at once; a run
-	// alone is always admitted, however many it needs.
-	BootingVCPUs int
-	// MemoryMiB bounds the guest memory of all live and kept runs.
-	MemoryMiB int
-}
-
 // DefaultBudget fits the host. Under TCG every emulated vCPU is a thread
 // that wants a whole core for the length of a boot: a second run's boot
 // beside the first only stretches both (stall detection and deadlines are
@@ -59,19 +52,19 @@ type Budget struct {
 // fill on two cores: runs boot one after another and check side by side.
 // Under KVM a vCPU costs a fraction of that: four per core. Memory keeps
 // config.HostMemoryReserveMiB for the host, as lint does (topology.FitsHost).
-func DefaultBudget(accel config.Accel, cores, memTotalMiB int) Budget {
+func DefaultBudget(accel config.Accel, cores, memTotalMiB int) platform.Budget {
 	perCore := 4
 	if accel == config.AccelTCG {
 		perCore = 2
 	}
-	return Budget{BootingVCPUs: perCore * cores, MemoryMiB: max(memTotalMiB-config.HostMemoryReserveMiB, 0)}
+	return platform.Budget{BootingVCPUs: perCore * cores, MemoryMiB: max(memTotalMiB-config.HostMemoryReserveMiB, 0)}
 }
 
 // HostBudget is DefaultBudget for this machine's cores and memory.
-func HostBudget(accel config.Accel) (Budget, error) {
+func HostBudget(accel config.Accel) (platform.Budget, error) {
 	b, err := os.ReadFile("/proc/meminfo")
 	if err != nil {
-		return Budget{}, err
+		return platform.Budget{}, err
 	}
 	var kib int
 	for _, line := range strings.Split(string(b), "\n") {
@@ -80,7 +73,7 @@ func HostBudget(accel config.Accel) (Budget, error) {
 		}
 	}
 	if kib == 0 {
-		return Budget{}, errors.New("/proc/meminfo: no MemTotal")
+		return platform.Budget{}, errors.New("/proc/meminfo: no MemTotal")
 	}
 	return DefaultBudget(accel, runtime.NumCPU(), kib/1024), nil
 }
@@ -90,7 +83,7 @@ const admissionReport = 30 * time.Second
 
 // admissible says whether c may start beside others, and if not, what it
 // waits for. An error means it never can.
-func admissible(c Claim, others []Claim, b Budget) (wait string, err error) {
+func admissible(c Claim, others []Claim, b platform.Budget) (wait string, err error) {
 	if c.MemoryMiB > b.MemoryMiB {
 		return "", fmt.Errorf("run %s: its guests need %d MiB, more than this host gives runs (%d MiB); cap them with E2E_MAX_MEMORY_MIB or use a smaller topology",
 			c.Run, c.MemoryMiB, b.MemoryMiB)
@@ -122,7 +115,7 @@ func admissible(c Claim, others []Claim, b Budget) (wait string, err error) {
 // AdmitInput is a run asking to start.
 type AdmitInput struct {
 	Claim  Claim
-	Budget Budget
+	Budget platform.Budget
 	// Dir is the run registry (RegistryDir).
 	Dir string
 	// Poll paces the retries; Report how often a waiting run says so.
@@ -221,7 +214,7 @@ func Claims(dir string) ([]Claim, error) {
 	return claims, nil
 }
 
-func claimFile(dir, run string) string { return filepath.Join(dir, run+".json") }
+func claimFile(dir, run string) string { return runid.ID(run).ClaimFile(dir) }
 
 func writeClaim(dir string, c Claim) error {
 	b, err := json.MarshalIndent(c, "", "  ")

@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/drivelab/drivelab/framework/config"
+	"github.com/drivelab/drivelab/framework/platform"
 	"github.com/drivelab/drivelab/framework/vm"
 )
 
 func TestAdmissible(t *testing.T) {
-	b := Budget{BootingVCPUs: 4, MemoryMiB: 20000}
+	b := platform.Budget{BootingVCPUs: 4, MemoryMiB: 20000}
 	run := func(name string, vcpus, mem int, booting bool) Claim {
 		return Claim{Run: name, VCPUs: vcpus, MemoryMiB: mem, Booting: booting}
 	}
@@ -68,7 +69,7 @@ func TestAdmitWaitsForABootingRun(t *testing.T) {
 	input := func(run string) AdmitInput {
 		return AdmitInput{
 			Claim:  Claim{Run: run, Owner: vm.ProcessOwner(run, ""), VCPUs: 4, MemoryMiB: 1000, Booting: true},
-			Budget: Budget{BootingVCPUs: 4, MemoryMiB: 10000},
+			Budget: platform.Budget{BootingVCPUs: 4, MemoryMiB: 10000},
 			Dir:    dir, Poll: 5 * time.Millisecond, Report: time.Hour,
 			Progress: func(f string, a ...any) { said = append(said, fmt.Sprintf(f, a...)) },
 		}

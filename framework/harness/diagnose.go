@@ -40,12 +40,12 @@ func diagnostics(env *verify.Env, node topology.Node, extra []verify.Diagnostic)
 	return out
 }
 
-// Diagnose writes what explains a failure into the run's artifacts folder:
+// diagnose writes what explains a failure into the run's artifacts folder:
 // per-node cloud-init logs and status, network state, failed units and the
-// journal, the scenario's own diagnostics, and the rendered drives.
-// Consoles are there already. Problems reaching a node are written down,
-// not returned: diagnostics never mask the failure that asked for them.
-func (l *Lab) Diagnose(ctx context.Context) error {
+// journal, and the scenario's own diagnostics. Consoles are there already.
+// Problems reaching a node are written down, not returned: diagnostics
+// never mask the failure that asked for them.
+func (l *Lab) diagnose(ctx context.Context) {
 	var wg sync.WaitGroup
 	for name, c := range l.sessions {
 		node, _ := l.Env.Topology.Node(name)
@@ -53,7 +53,6 @@ func (l *Lab) Diagnose(ctx context.Context) error {
 		wg.Go(func() { diagnoseNode(ctx, filepath.Join(l.ArtifactsDir, name), c, cmds, l.in.Intervals.Command) })
 	}
 	wg.Wait()
-	return l.saveDrives()
 }
 
 func diagnoseNode(ctx context.Context, dir string, c *sshx.Client, cmds []diagnostic, limit time.Duration) {

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	libvirt "github.com/digitalocean/go-libvirt"
-
 	"github.com/drivelab/drivelab/framework/render"
 	"github.com/drivelab/drivelab/framework/topology"
 )
@@ -138,9 +136,9 @@ func TestDigestFollowsTheTemplates(t *testing.T) {
 			if got := differing(in.topo, before, digests(t, after)); !slices.Equal(got, c.nodes) {
 				t.Errorf("changed %v, want %v", got, c.nodes)
 			}
-			running := map[string]libvirt.DomainState{}
+			running := map[string]string{}
 			for _, n := range in.topo.Nodes {
-				running[n.Name] = libvirt.DomainRunning
+				running[n.Name] = "running"
 			}
 			changed, err := changes(rec, after, running)
 			if err != nil {
@@ -176,7 +174,7 @@ func TestChangesSeeDomainsAndUUIDs(t *testing.T) {
 		}
 		rec.Nodes = append(rec.Nodes, NodeRecord{Name: d.Node.Name, UUID: d.Node.UUID, Drive: dg})
 	}
-	states := map[string]libvirt.DomainState{"test2": libvirt.DomainRunning, "haproxy": libvirt.DomainRunning, "web01": libvirt.DomainShutoff}
+	states := map[string]string{"test2": "running", "haproxy": "running", "web01": "shut off"}
 	changed, err := changes(rec, drives, states)
 	if err != nil {
 		t.Fatal(err)

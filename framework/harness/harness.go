@@ -1,6 +1,9 @@
-// Package harness composes the parts into a lab a test can use: render the
-// drives, boot the nodes, open SSH sessions from the client node, and take it
-// all down again. It is plain Go, used by the Ginkgo suites and the CLI alike.
+// Package harness is a run's lifecycle, told once: Prepare (render and
+// lint the drives), Admit (a claim on the host), Network, Boot (through a
+// platform.Platform), Connect, Check, Collect, Report and Down. Up runs the
+// first five in order. The Ginkgo suite, every `e2e` command, the self-test
+// and the drills call these verbs and sequence nothing themselves. It is
+// plain Go: every verb returns an error, none needs Ginkgo.
 package harness
 
 import (
@@ -11,97 +14,97 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"time"
 
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/configdrive"
-	"github.com/drivelab/drivelab/framework/lab"
 	"github.com/drivelab/drivelab/framework/lint"
+	"github.com/drivelab/drivelab/framework/platform"
+	"github.com/drivelab/drivelab/framework/profile"
 	"github.com/drivelab/drivelab/framework/render"
+	"github.com/drivelab/drivelab/framework/runid"
 	"github.com/drivelab/drivelab/framework/sshx"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/verify"
 	"github.com/drivelab/drivelab/framework/vm"
 )
 
-// UpInput is everything a lab needs.
+// UpInput is everything a run needs.
 type UpInput struct {
-	// RunID prefixes every domain, volume and file of the run.
-	RunID    string
+	// RunID names everything the run creates (runid.ID derives the names).
+	RunID    runid.ID
 	Topology *topology.Topology
 	// TemplatesDir, Flavor and Overlay select the templates (see render.Input).
 	TemplatesDir, Flavor, Overlay string
-	// Conn is the libvirt connection the nodes are created on.
-	Conn vm.Libvirt
-	// Image is the guest to boot: the built image, or a user's disk alone.
-	Image vm.Image
 	// PackageDir holds the flavor's package files.
 	PackageDir string
-	Lab        lab.Config
-	Paths      config.Paths
-	Intervals  config.Intervals
-	// Limits cap every node's size (config.Settings); Accel is the
-	// accelerator, as forced by E2E_ACCEL or found by Open ("": detect).
-	Limits config.Limits
-	Accel  config.Accel
-	// Boot is how the nodes start (config.Settings.BootFor the accelerator).
-	Boot config.Boot
+	// Drives are drive images built before, by node (`e2e boot`): the run
+	// renders, lints and connects to nothing then, it only boots them.
+	Drives map[string]string
+	// Platform runs the machines: Open makes the host's libvirt one.
+	Platform platform.Platform
+	Paths    config.Paths
+	// ArtifactsDir is the run's artifacts folder; "": <Paths.Artifacts>/<run>.
+	ArtifactsDir string
+	Intervals    config.Intervals
 	// Progress receives one line per node state change.
 	Progress io.Writer
-	// KernelArgs appends to nodes' kernel command lines (vm.BootInput.KernelArgs).
-	KernelArgs map[string]string
-	// GateSkip makes nodes' gates skip steps (vm.BootInput.GateSkip).
-	GateSkip map[string]string
-	// Diagnostics are the scenario's own evidence, read by Lab.Diagnose
-	// from every node after a failure next to the harness's.
+	// KernelArgs and GateSkip change a node's boot (platform.BootInput).
+	KernelArgs, GateSkip map[string]string
+	// Diagnostics are the scenario's own evidence, read by Collect from
+	// every node after a failure next to the harness's.
 	Diagnostics []verify.Diagnostic
 	// LintRules are the scenario's lint rules (scenarios.Scenario.Lint), run
 	// on the rendered drives with lint's own before anything boots.
 	LintRules []lint.Rule
-	// Budget is what runs on this host may take together; zero: DefaultBudget.
-	Budget Budget
+	// ChecksAtOnce bounds how many checks run at the same time
+	// (config.ChecksAtOnce); 0: all of them.
+	ChecksAtOnce int
+	// Budget is what runs on this host may take together; zero: the platform's.
+	Budget platform.Budget
 	// Registry is the host's run registry; "": RegistryDir.
 	Registry string
 }
 
-// Host is what this run shares with the others on the machine.
-func (in UpInput) Host() Host {
-	return Host{Conn: in.Conn, Lab: in.Lab, Paths: in.Paths, Registry: cmp.Or(in.Registry, RegistryDir)}
+// Libvirt is the input's platform when it is the host's libvirt, else nil:
+// for the commands that reach libvirt itself (`e2e ssh`, the drills).
+func (in UpInput) Libvirt() *Libvirt {
+	p, _ := in.Platform.(*Libvirt)
+	return p
 }
 
-// Lab is a booted topology with root sessions to every node.
+func (in UpInput) registry() string { return cmp.Or(in.Registry, RegistryDir) }
+
+// Lab is one run of a topology, from its drives to its teardown.
 type Lab struct {
 	in UpInput
-	// StateDir holds the run's keys and drives; ArtifactsDir its diagnostics.
+	ID runid.ID
+	// StateDir holds the run's keys and drives; ArtifactsDir what it leaves
+	// for people and CI.
 	StateDir, ArtifactsDir string
 	Drives                 []render.Drive
-	Env                    *verify.Env
-	Run                    *vm.Run
-	// Segment is the run's own network.
-	Segment  lab.Segment
+	// Env is what checks see, once connected.
+	Env *verify.Env
+	// Network is the run's own network; Cluster its booted machines, whose
+	// boot Boot reports.
+	Network platform.Network
+	Cluster platform.Cluster
+	Boot    platform.BootReport
+	// Profile is where the boot time went (Collect).
+	Profile *profile.Profile
+
+	access   *Access
+	client   topology.Node
 	ticket   *Ticket
 	sessions map[string]*sshx.Client
 }
 
-// Up renders and builds the drives, boots every node in parallel and
-// connects to them. Every input problem is reported before a VM is created;
-// on any failure, what Up created is removed again (consoles and drives stay
-// in the artifacts folder).
+// Up prepares, admits, networks, boots and connects the run: a lab the
+// checks can use. Every input problem is reported before a machine is
+// created; on any failure, what Up created is removed again (consoles and
+// drives stay in the artifacts folder).
 func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
-	l = &Lab{
-		in:           in,
-		StateDir:     filepath.Join(in.Paths.State, "runs", in.RunID),
-		ArtifactsDir: filepath.Join(in.Paths.Artifacts, in.RunID),
-	}
-	client, err := in.Topology.ClientNode()
-	if err != nil {
-		return nil, err
-	}
-	if err := privateRunDir(in.Paths, l.StateDir); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(l.ArtifactsDir, 0o755); err != nil {
+	if l, err = Prepare(ctx, in); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -109,134 +112,243 @@ func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
 			err = errors.Join(err, l.saveDrives(), l.Down(context.WithoutCancel(ctx)))
 		}
 	}()
-
-	access, err := LoadOrCreateAccess(filepath.Join(l.StateDir, "keys"), in.Topology)
-	if err != nil {
-		return l, err
+	verbs := []func(context.Context) error{l.Admit, l.CreateNetwork, l.BootMachines, l.Connect}
+	if in.Drives != nil {
+		verbs = verbs[:3] // drives built elsewhere hold keys the run does not know
 	}
-	// Everything lint can see fails here, before a VM exists.
-	drives, err := lintedDrives(ctx, in, in.Topology, access, "nothing was booted")
-	if err != nil {
-		return l, err
+	for _, verb := range verbs {
+		if err := verb(ctx); err != nil {
+			return l, err
+		}
 	}
-	l.Drives = drives.Drives
-	say := func(f string, a ...any) { fmt.Fprintf(progressOf(in), f+"\n", a...) }
-	// What killed runs left burns the host's cores and holds its memory.
-	if err := in.Host().ReapOrphans(ctx, in.Intervals.Teardown, say); err != nil {
-		return l, err
-	}
-	l.Segment = in.Lab.Segment(in.RunID)
-	if l.ticket, err = AdmitRun(ctx, in, l.Segment, say); err != nil {
-		return l, err
-	}
-	if err := l.Segment.Create(ctx); err != nil {
-		return l, err
-	}
-	if !l.Segment.Shared {
-		say("harness: run %s has its own network: netns %s, bridge %s", in.RunID, l.Segment.Namespace, l.Segment.Bridge)
-	}
-	isos, err := buildDrives(ctx, l.Drives, filepath.Join(l.StateDir, "drives"))
-	if err != nil {
-		return l, err
-	}
-	l.Run, err = vm.BootAll(ctx, vm.BootInput{
-		Conn:         in.Conn,
-		RunID:        in.RunID,
-		Topology:     in.Topology,
-		Image:        in.Image,
-		Drives:       isos,
-		ArtifactsDir: l.ArtifactsDir,
-		Intervals:    in.Intervals,
-		Limits:       in.Limits,
-		Accel:        in.Accel,
-		PoolDir:      in.Paths.PoolDir(),
-		Dialer:       l.Segment.Dialer(),
-		Bridge:       l.Segment.Bridge,
-		Progress:     in.Progress,
-		KernelArgs:   in.KernelArgs,
-		GateSkip:     in.GateSkip,
-		Boot:         in.Boot,
-	})
-	if err != nil {
-		return l, err
-	}
-	if err := l.ticket.Booted(); err != nil {
-		return l, err
-	}
-	return l, l.connect(ctx, in.Topology, client, access)
+	return l, nil
 }
 
-// connect opens the sessions to every node of topo and builds the checks'
-// Env over them and the lab's drives.
-func (l *Lab) connect(ctx context.Context, topo *topology.Topology, client topology.Node, access *Access) error {
+// Prepare makes the run's folders and keys and renders and lints its
+// drives: everything lint can see fails here, before a machine exists.
+func Prepare(ctx context.Context, in UpInput) (*Lab, error) {
+	if err := in.check(); err != nil {
+		return nil, err
+	}
+	l := &Lab{
+		in:           in,
+		ID:           in.RunID,
+		StateDir:     in.RunID.StateDir(in.Paths.State),
+		ArtifactsDir: cmp.Or(in.ArtifactsDir, in.RunID.ArtifactsDir(in.Paths.Artifacts)),
+	}
+	var err error
+	if l.client, err = in.Topology.ClientNode(); err != nil {
+		return nil, err
+	}
+	if err := privateRunDir(in.Paths, l.StateDir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(l.ArtifactsDir, 0o755); err != nil {
+		return nil, errors.Join(err, os.RemoveAll(l.StateDir))
+	}
+	if in.Drives != nil {
+		return l, nil
+	}
+	if l.access, err = LoadOrCreateAccess(filepath.Join(l.StateDir, "keys"), in.Topology); err != nil {
+		return nil, errors.Join(err, os.RemoveAll(l.StateDir))
+	}
+	drives, err := lintedDrives(ctx, in, in.Topology, l.access, "nothing was booted")
+	if err != nil {
+		return nil, errors.Join(err, os.RemoveAll(l.StateDir))
+	}
+	l.Drives = drives.Drives
+	return l, nil
+}
+
+// check names the field a caller left out.
+func (in UpInput) check() error {
+	var errs []error
+	if err := in.RunID.Check(); err != nil {
+		errs = append(errs, fmt.Errorf("UpInput.RunID: %w", err))
+	}
+	if in.Topology == nil {
+		errs = append(errs, errors.New("UpInput.Topology is nil; load one with topology.Load"))
+	}
+	if in.Platform == nil {
+		errs = append(errs, errors.New("UpInput.Platform is nil; harness.Open makes the host's"))
+	}
+	if in.Intervals.Admission <= 0 || in.Intervals.Teardown <= 0 {
+		errs = append(errs, errors.New("UpInput.Intervals are not set (config.DefaultIntervals)"))
+	}
+	return errors.Join(errs...)
+}
+
+// Admit reaps what killed runs left, then records the run's claim once it
+// fits on the host beside the runs already there.
+func (l *Lab) Admit(ctx context.Context) error {
+	// What killed runs left burns the host's cores and holds its memory.
+	if err := l.in.Platform.Reap(ctx, l.say); err != nil {
+		return err
+	}
+	vcpus, mem, err := l.in.Platform.Footprint(l.in.Topology)
+	if err != nil {
+		return err
+	}
+	budget := l.in.Budget
+	if budget == (platform.Budget{}) {
+		if budget, err = l.in.Platform.Budget(); err != nil {
+			return err
+		}
+	}
+	claim := Claim{Run: l.ID.String(), Owner: vm.ProcessOwner(l.ID.String(), ""), VCPUs: vcpus, MemoryMiB: mem, Booting: true, Since: time.Now(),
+		Exclusive: l.in.Platform.Network(l.ID).Shared()}
+	iv := l.in.Intervals
+	ctx, cancel := context.WithTimeoutCause(ctx, iv.Admission,
+		fmt.Errorf("no room on this host within the Admission interval (%s, E2E_ADMISSION)", iv.Admission))
+	defer cancel()
+	l.ticket, err = Admit(ctx, AdmitInput{
+		Claim: claim, Budget: budget, Dir: l.in.registry(),
+		Poll: iv.Poll, Report: admissionReport, Progress: l.say,
+	})
+	return err
+}
+
+// CreateNetwork makes the run's own network.
+func (l *Lab) CreateNetwork(ctx context.Context) error {
+	net := l.in.Platform.Network(l.ID)
+	if err := net.Create(ctx); err != nil {
+		return err
+	}
+	l.Network = net
+	if net.Shared() == "" {
+		l.say("harness: run %s has its own network: %s", l.ID, net)
+	}
+	return nil
+}
+
+// BootMachines builds the drives and boots every node from its own.
+func (l *Lab) BootMachines(ctx context.Context) error {
+	isos := l.in.Drives
+	if isos == nil {
+		var err error
+		if isos, err = buildDrives(ctx, l.Drives, filepath.Join(l.StateDir, "drives")); err != nil {
+			return err
+		}
+	}
+	var err error
+	if l.Cluster, err = l.in.Platform.Boot(ctx, l.bootInput(l.in.Topology, isos)); err != nil {
+		return err
+	}
+	l.Boot = l.Cluster.Report()
+	return l.ticket.Booted()
+}
+
+func (l *Lab) bootInput(topo *topology.Topology, drives map[string]string) platform.BootInput {
+	return platform.BootInput{
+		Run: l.ID, Topology: topo, Drives: drives, Network: l.Network,
+		ArtifactsDir: l.ArtifactsDir, Progress: l.in.Progress,
+		KernelArgs: l.in.KernelArgs, GateSkip: l.in.GateSkip,
+	}
+}
+
+// Connect opens root sessions to every node through the client node and
+// builds the checks' Env over them and the lab's drives.
+func (l *Lab) Connect(ctx context.Context) error {
 	var err error
 	l.sessions, err = Connect(ctx, ConnectInput{
-		Topology: topo, Client: client, Dial: l.Segment.Dialer().DialContext,
-		Access: access, Intervals: l.in.Intervals,
+		Topology: l.in.Topology, Client: l.client, Dial: l.Network.DialContext,
+		Access: l.access, Intervals: l.in.Intervals,
 	})
 	if err != nil {
 		return err
 	}
 	l.Env = &verify.Env{
-		Topology:  topo,
-		Client:    client,
+		Topology:  l.in.Topology,
+		Client:    l.client,
 		Files:     injectedFiles(l.Drives),
 		Root:      l.sessions,
-		HostKeys:  access.HostKeys(),
+		HostKeys:  l.access.HostKeys(),
 		Intervals: l.in.Intervals,
-		AtOnce:    config.ChecksAtOnce(l.in.Accel, runtime.NumCPU()),
+		AtOnce:    l.in.ChecksAtOnce,
 	}
 	return nil
 }
 
-// Down closes the sessions, destroys the run's domains and volumes and
-// removes its state. It works with ctx already cancelled (Ctrl-C): it takes
-// a fresh context bounded by the Teardown interval.
+// StartChecks starts checks together (verify.Start), bounded by the check
+// budget; each channel yields one check's results.
+func (l *Lab) StartChecks(ctx context.Context, checks []verify.Check) (map[string]<-chan []verify.Result, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, l.in.Intervals.CheckBudget())
+	return verify.Start(ctx, l.Env, checks), cancel
+}
+
+// Check runs checks together and returns their node x check verdict.
+func (l *Lab) Check(ctx context.Context, checks []verify.Check) *verify.Verdict {
+	pending, cancel := l.StartChecks(ctx, checks)
+	defer cancel()
+	verdict := verify.NewVerdict(l.in.Topology.NodeNames())
+	for _, c := range checks {
+		verdict.Add(c.Name, <-pending[c.Name])
+	}
+	return verdict
+}
+
+// Collect gathers the run's evidence into its artifacts folder: where the
+// boot time went (Profile, profile.json, timeline.svg) when the run booted
+// machines and, after a failure, every node's diagnostics and the redacted
+// drives. Problems reaching a node are written down, not returned:
+// evidence never masks the failure that asked for it.
+func (l *Lab) Collect(ctx context.Context, failed bool) error {
+	var errs []error
+	if l.Cluster != nil {
+		prof, err := l.profile(ctx)
+		if err != nil {
+			l.say("boot profile incomplete: %v", err)
+		}
+		l.Profile = prof
+		svg, err := l.writeProfile(prof)
+		errs = append(errs, err)
+		if err == nil {
+			l.say("boot timeline: %s", svg)
+			for i, s := range prof.Costliest(5) {
+				l.say("  costliest stage %d: %-8s %-22s %6.1fs", i+1, s.Node, s.Name, s.DurationS)
+			}
+		}
+	}
+	if failed {
+		l.diagnose(ctx)
+		errs = append(errs, l.saveDrives())
+		l.say("diagnostics in %s", l.ArtifactsDir)
+	}
+	return errors.Join(errs...)
+}
+
+// Down closes the sessions, destroys the run's machines, network and claim
+// and removes its state. It works with ctx already cancelled (Ctrl-C): it
+// takes a fresh context bounded by the Teardown interval.
 func (l *Lab) Down(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.in.Intervals.Teardown)
 	defer cancel()
-	CloseAll(l.sessions)
-	l.sessions = nil
+	l.Close()
 	var errs []error
-	if l.Run != nil {
-		errs = append(errs, l.Run.Teardown(ctx))
+	if l.Cluster != nil {
+		errs = append(errs, l.Cluster.Destroy(ctx))
 	}
 	// The claim goes last: a run's resources without it are an orphan's.
-	if err := errors.Join(errs...); err == nil && l.ticket != nil {
-		errs = append(errs, l.Segment.Remove(ctx), l.ticket.Release())
+	if err := errors.Join(errs...); err == nil {
+		if l.Network != nil {
+			errs = append(errs, l.Network.Remove(ctx))
+		}
+		if l.ticket != nil {
+			errs = append(errs, l.ticket.Release())
+		}
 	}
 	errs = append(errs, os.RemoveAll(l.StateDir))
 	return errors.Join(errs...)
 }
 
-// AdmitRun records in's claim once the run fits on the host beside the
-// runs already there (Admit); seg is the network the run will use.
-func AdmitRun(ctx context.Context, in UpInput, seg lab.Segment, say func(string, ...any)) (*Ticket, error) {
-	accel, err := vm.Accel(in.Conn, in.Accel)
-	if err != nil {
-		return nil, err
-	}
-	vcpus, mem := vm.Footprint(in.Topology, accel, in.Limits)
-	budget := in.Budget
-	if budget == (Budget{}) {
-		if budget, err = HostBudget(accel); err != nil {
-			return nil, err
-		}
-	}
-	claim := Claim{Run: in.RunID, Owner: vm.ProcessOwner(in.RunID, ""), VCPUs: vcpus, MemoryMiB: mem, Booting: true, Since: time.Now()}
-	if seg.Shared {
-		claim.Exclusive = "bridge " + seg.Bridge
-	}
-	if in.Intervals.Admission <= 0 {
-		return nil, errors.New("UpInput.Intervals.Admission is not set (config.DefaultIntervals)")
-	}
-	ctx, cancel := context.WithTimeoutCause(ctx, in.Intervals.Admission,
-		fmt.Errorf("no room on this host within the Admission interval (%s, E2E_ADMISSION)", in.Intervals.Admission))
-	defer cancel()
-	return Admit(ctx, AdmitInput{
-		Claim: claim, Budget: budget, Dir: in.Host().Registry,
-		Poll: in.Intervals.Poll, Report: admissionReport, Progress: say,
-	})
+// Close closes the lab's sessions and leaves its machines running.
+func (l *Lab) Close() {
+	CloseAll(l.sessions)
+	l.sessions = nil
+}
+
+func (l *Lab) say(format string, args ...any) {
+	fmt.Fprintf(progressOf(l.in), format+"\n", args...)
 }
 
 func progressOf(in UpInput) io.Writer {

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	libvirt "github.com/digitalocean/go-libvirt"
-
 	"github.com/drivelab/drivelab/framework/render"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/vm"
@@ -79,7 +77,10 @@ func Keep(ctx context.Context, in KeepInput) (*Lab, *Record, error) {
 
 func newRecord(in KeepInput, l *Lab) (*Record, error) {
 	now := time.Now().UTC()
-	rec := &Record{Run: in.RunID, Image: in.Image, Created: now, Updated: now}
+	rec := &Record{Run: in.RunID, Created: now, Updated: now}
+	if lv := in.Libvirt(); lv != nil {
+		rec.Image = lv.Image
+	}
 	if err := rec.setInputs(in, l.ArtifactsDir); err != nil {
 		return nil, err
 	}
@@ -152,7 +153,8 @@ func Update(ctx context.Context, in KeepInput, rec *Record) (*Lab, []Change, err
 	if err := rec.Save(in.Paths); err != nil {
 		return nil, changes, err
 	}
-	if err := l.connect(ctx, topo, p.client, p.access); err != nil {
+	l.in.Topology = topo
+	if err := l.Connect(ctx); err != nil {
 		return nil, changes, err
 	}
 	return l, changes, nil
@@ -177,16 +179,10 @@ func Attach(ctx context.Context, in KeepInput, rec *Record) (*Lab, []Change, err
 		return nil, p.changes, fmt.Errorf("kept lab %s: %s not running: `e2e up` boots them again", rec.Run, strings.Join(down, ", "))
 	}
 	l := p.lab(in, rec)
-	if err := l.connect(ctx, p.topo, p.client, p.access); err != nil {
+	if err := l.Connect(ctx); err != nil {
 		return nil, p.changes, err
 	}
 	return l, p.changes, nil
-}
-
-// Close closes the lab's sessions and leaves its nodes running.
-func (l *Lab) Close() {
-	CloseAll(l.sessions)
-	l.sessions = nil
 }
 
 // keptPlan is a kept lab re-rendered with the uuids in use, and how it
@@ -216,7 +212,7 @@ func planKept(ctx context.Context, in KeepInput, rec *Record) (*keptPlan, error)
 	if p.drives, err = lintedDrives(ctx, in.UpInput, p.topo, p.access, "nothing was touched"); err != nil {
 		return nil, err
 	}
-	states, err := domainStates(in.Conn, rec.Run)
+	states, err := in.Platform.States(ctx, rec.Run)
 	if err != nil {
 		return nil, err
 	}
@@ -225,7 +221,7 @@ func planKept(ctx context.Context, in KeepInput, rec *Record) (*keptPlan, error)
 }
 
 // changes compares each node's drive and domain state with the record.
-func changes(rec *Record, drives []render.Drive, states map[string]libvirt.DomainState) ([]Change, error) {
+func changes(rec *Record, drives []render.Drive, states map[string]string) ([]Change, error) {
 	var out []Change
 	for _, d := range drives {
 		dg, err := Digest(d)
@@ -239,8 +235,8 @@ func changes(rec *Record, drives []render.Drive, states map[string]libvirt.Domai
 		switch st, ok := states[d.Node.Name]; {
 		case !ok:
 			c.Domain = "missing"
-		case st != libvirt.DomainRunning:
-			c.Domain = StateName(st)
+		case st != "running":
+			c.Domain = st
 		}
 		if len(c.Files) > 0 || c.Domain != "" {
 			out = append(out, c)
@@ -252,8 +248,9 @@ func changes(rec *Record, drives []render.Drive, states map[string]libvirt.Domai
 // lab is the kept lab's Lab, before it connects.
 func (p *keptPlan) lab(in KeepInput, rec *Record) *Lab {
 	ui := in.UpInput
-	ui.RunID = rec.Run
-	return &Lab{in: ui, StateDir: RunDir(in.Paths, rec.Run), ArtifactsDir: rec.Artifacts, Drives: p.drives.Drives, Segment: in.Lab.Segment(rec.Run)}
+	ui.RunID, ui.Topology = rec.Run, p.topo
+	return &Lab{in: ui, ID: rec.Run, StateDir: RunDir(in.Paths, rec.Run), ArtifactsDir: rec.Artifacts, Drives: p.drives.Drives,
+		Network: in.Platform.Network(rec.Run), access: p.access, client: p.client}
 }
 
 // rebootPlan is what Update does to the changed nodes, computed whole
@@ -306,22 +303,12 @@ func (r rebootPlan) apply(ctx context.Context, in KeepInput, rec *Record, l *Lab
 	for _, n := range names {
 		drives[n] = isos[n]
 	}
-	_, err = vm.Replace(ctx, vm.BootInput{
-		Conn:         in.Conn,
-		RunID:        rec.Run,
-		Topology:     &subset,
-		Image:        rec.Image,
-		Drives:       drives,
-		ArtifactsDir: rec.Artifacts,
-		Intervals:    in.Intervals,
-		Limits:       in.Limits,
-		Accel:        in.Accel,
-		PoolDir:      in.Paths.PoolDir(),
-		Dialer:       l.Segment.Dialer(),
-		Bridge:       l.Segment.Bridge,
-		Progress:     in.Progress,
-		Boot:         in.Boot,
-	})
+	bi := l.bootInput(&subset, drives)
+	bi.Replace = true
+	c, err := in.Platform.Boot(ctx, bi)
+	if err == nil {
+		l.Cluster, l.Boot = c, c.Report()
+	}
 	if err != nil {
 		return fmt.Errorf("booting %s again failed; the other nodes still run; `e2e up` tries again, `e2e down` removes the lab: %w",
 			strings.Join(names, ", "), err)
@@ -338,31 +325,4 @@ func (r rebootPlan) apply(ctx context.Context, in KeepInput, rec *Record, l *Lab
 		*rec.Node(d.Node.Name) = NodeRecord{Name: d.Node.Name, UUID: d.Node.UUID, Drive: dg, Booted: now}
 	}
 	return nil
-}
-
-// domainStates maps each node of run to its domain's state.
-func domainStates(conn vm.Libvirt, run string) (map[string]libvirt.DomainState, error) {
-	doms, err := vm.List(conn)
-	if err != nil {
-		return nil, err
-	}
-	states := map[string]libvirt.DomainState{}
-	for _, d := range doms {
-		if d.Owner.Run == run {
-			states[d.Owner.Node] = d.State
-		}
-	}
-	return states, nil
-}
-
-// StateName is libvirt's state as virsh prints it ("shut off").
-func StateName(s libvirt.DomainState) string {
-	name := strings.TrimPrefix(s.String(), "Domain")
-	switch s {
-	case libvirt.DomainShutoff:
-		return "shut off"
-	case libvirt.DomainPmsuspended:
-		return "pmsuspended"
-	}
-	return strings.ToLower(name)
 }

@@ -50,7 +50,7 @@ func keptFake(t *testing.T) (KeepInput, *Record, *vmtest.Libvirt) {
 	iv.SSH, iv.Command, iv.Poll = time.Millisecond, time.Millisecond, time.Millisecond
 	ki := KeepInput{UpInput: UpInput{
 		RunID: run, Topology: in.topo, TemplatesDir: templatesDir, Flavor: "debian12", Overlay: in.overlay,
-		PackageDir: in.packages, Conn: f, Paths: paths, Intervals: iv,
+		PackageDir: in.packages, Platform: &Libvirt{Conn: f, Paths: paths, Intervals: iv}, Paths: paths, Intervals: iv,
 	}}
 	return ki, rec, f
 }
@@ -61,7 +61,7 @@ func mutations(f *vmtest.Libvirt, setup int) []string { return f.Calls()[setup:]
 // Attach boots nothing: a stopped domain is reported by node and state.
 func TestAttachReportsAStoppedDomain(t *testing.T) {
 	in, rec, f := keptFake(t)
-	f.SetState(vm.DomainName(rec.Run, "web01"), libvirt.DomainShutoff)
+	f.SetState(rec.Run.Domain("web01"), libvirt.DomainShutoff)
 	setup := len(f.Calls())
 	_, changes, err := Attach(context.Background(), in, rec)
 	if err == nil || !strings.Contains(err.Error(), "web01 (domain shut off) not running") {

@@ -3,9 +3,11 @@ package harness
 import (
 	"context"
 	"errors"
+	"runtime"
 
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/lab"
+	"github.com/drivelab/drivelab/framework/runid"
 	"github.com/drivelab/drivelab/framework/vm"
 )
 
@@ -33,9 +35,10 @@ func Open(ctx context.Context, in OpenInput) (UpInput, error) {
 	if err != nil {
 		return UpInput{}, err
 	}
-	up.Lab, up.Paths, up.Limits = lc, s.Paths, s.Limits
+	p := &Libvirt{Lab: lc, Paths: s.Paths, Limits: s.Limits, Registry: up.registry()}
+	up.Paths = s.Paths
 	if in.Guest != nil {
-		if up.Image, up.PackageDir, err = Guest(*in.Guest); err != nil {
+		if p.Image, up.PackageDir, err = Guest(*in.Guest); err != nil {
 			return UpInput{}, err
 		}
 	}
@@ -48,13 +51,17 @@ func Open(ctx context.Context, in OpenInput) (UpInput, error) {
 		conn.Disconnect()
 		return UpInput{}, err
 	}
-	up.Conn, up.Intervals, up.Accel, up.Boot = conn, s.Intervals(accel), accel, s.BootFor(accel)
+	p.Conn, p.Accel, p.Start, p.Intervals = conn, accel, s.BootFor(accel), s.Intervals(accel)
+	up.Platform, up.Intervals, up.ChecksAtOnce = p, p.Intervals, config.ChecksAtOnce(accel, runtime.NumCPU())
+	if up.RunID == "" {
+		up.RunID = runid.New()
+	}
 	return up, nil
 }
 
 // Close disconnects what Open connected.
 func (in UpInput) Close() {
-	if in.Conn != nil {
-		in.Conn.Disconnect()
+	if p := in.Libvirt(); p != nil && p.Conn != nil {
+		p.Conn.Disconnect()
 	}
 }

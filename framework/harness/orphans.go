@@ -11,6 +11,7 @@ import (
 
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/lab"
+	"github.com/drivelab/drivelab/framework/runid"
 	"github.com/drivelab/drivelab/framework/vm"
 )
 
@@ -93,7 +94,7 @@ func (h Host) Runs(ctx context.Context) ([]RunOwnership, error) {
 
 func isKept(paths config.Paths, run string) bool {
 	for _, f := range []string{RecordFile, keptMarker} {
-		if _, err := os.Stat(filepath.Join(RunDir(paths, run), f)); err == nil {
+		if _, err := os.Stat(filepath.Join(RunDir(paths, runid.ID(run)), f)); err == nil {
 			return true
 		}
 	}
@@ -141,7 +142,7 @@ func (h Host) RemoveRun(ctx context.Context, run string, limit time.Duration) ([
 	if err := releaseClaim(h.Registry, run); err != nil {
 		return removed, err
 	}
-	return removed, os.RemoveAll(RunDir(h.Paths, run))
+	return removed, os.RemoveAll(RunDir(h.Paths, runid.ID(run)))
 }
 
 // Leftovers lists what a run still has on the host: domains, volumes, its
@@ -154,8 +155,8 @@ func (h Host) Leftovers(ctx context.Context, run string) ([]string, error) {
 	if _, serr := os.Stat(claimFile(h.Registry, run)); serr == nil {
 		left = append(left, "claim "+claimFile(h.Registry, run))
 	}
-	if _, serr := os.Stat(RunDir(h.Paths, run)); serr == nil {
-		left = append(left, "state folder "+RunDir(h.Paths, run))
+	if _, serr := os.Stat(RunDir(h.Paths, runid.ID(run))); serr == nil {
+		left = append(left, "state folder "+RunDir(h.Paths, runid.ID(run)))
 	}
 	return left, err
 }

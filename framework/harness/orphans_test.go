@@ -11,6 +11,7 @@ import (
 
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/lab"
+	"github.com/drivelab/drivelab/framework/runid"
 	"github.com/drivelab/drivelab/framework/vm"
 	"github.com/drivelab/drivelab/framework/vm/vmtest"
 )
@@ -18,7 +19,7 @@ import (
 func TestOrphanedRuns(t *testing.T) {
 	paths := config.Paths{State: t.TempDir()}
 	for _, run := range []string{"kept-lab", "kept-suite"} {
-		os.MkdirAll(RunDir(paths, run), 0o700)
+		os.MkdirAll(RunDir(paths, runid.ID(run)), 0o700)
 	}
 	os.WriteFile(filepath.Join(RunDir(paths, "kept-lab"), RecordFile), []byte("{}"), 0o600)
 	os.WriteFile(filepath.Join(RunDir(paths, "kept-suite"), keptMarker), nil, 0o600)

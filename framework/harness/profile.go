@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/drivelab/drivelab/framework/platform"
 	"github.com/drivelab/drivelab/framework/profile"
 	"github.com/drivelab/drivelab/framework/vm"
 )
@@ -20,20 +21,18 @@ const profileCommand = `systemd-analyze time 2>&1 | head -n 1; echo @@blame
 systemd-analyze blame --no-pager 2>/dev/null | head -n 20; echo @@events
 grep -E ' - handlers.py\[DEBUG\]: (start|finish): ' /var/log/cloud-init.log 2>/dev/null`
 
-// Profile tells where the run's boot time went: the stages each node went
+// profile tells where the run's boot time went: the stages each node went
 // through (from the boot), and, read from each node, cloud-init's slowest
 // events, systemd's slowest units and the user_data script's slowest steps.
 // A node that cannot be read keeps its stages; the error says which.
-func (l *Lab) Profile(ctx context.Context) (*profile.Profile, error) {
-	if l.Run == nil {
-		return nil, fmt.Errorf("run %s has not booted", l.in.RunID)
-	}
-	p := &profile.Profile{Nodes: make([]profile.Node, len(l.Run.Nodes))}
-	errs := make([]error, len(l.Run.Nodes))
+func (l *Lab) profile(ctx context.Context) (*profile.Profile, error) {
+	boot := l.Boot
+	p := &profile.Profile{Nodes: make([]profile.Node, len(boot.Nodes))}
+	errs := make([]error, len(boot.Nodes))
 	var wg sync.WaitGroup
-	for i, n := range l.Run.Nodes {
-		p.Nodes[i] = profile.Node{Name: n.Name, Stages: stageSpans(l.Run, n)}
-		if console, err := os.ReadFile(n.ConsoleLog); err == nil {
+	for i, n := range boot.Nodes {
+		p.Nodes[i] = profile.Node{Name: n.Name, Stages: stageSpans(boot, n)}
+		if console, err := os.ReadFile(n.Console); err == nil {
 			p.Nodes[i].UserData = profile.UserDataSteps(string(console))
 		}
 		c := l.sessions[n.Name]
@@ -66,25 +65,25 @@ func (l *Lab) Profile(ctx context.Context) (*profile.Profile, error) {
 
 // stageSpans turns a node's stage times into back-to-back spans from the
 // run's start, each lasting until the next began.
-func stageSpans(run *vm.Run, n *vm.Node) []profile.Span {
+func stageSpans(boot platform.BootReport, n platform.NodeReport) []profile.Span {
 	var spans []profile.Span
 	for i, s := range n.Stages {
-		if s.Stage == vm.StageReady {
+		if s.Name == string(vm.StageReady) {
 			break
 		}
-		start := s.Seen.Sub(run.Started).Seconds()
+		start := s.Seen.Sub(boot.Started).Seconds()
 		end := start
 		if i+1 < len(n.Stages) {
-			end = n.Stages[i+1].Seen.Sub(run.Started).Seconds()
+			end = n.Stages[i+1].Seen.Sub(boot.Started).Seconds()
 		}
-		spans = append(spans, profile.Span{Name: string(s.Stage), StartS: start, DurationS: end - start})
+		spans = append(spans, profile.Span{Name: s.Name, StartS: start, DurationS: end - start})
 	}
 	return spans
 }
 
-// WriteProfile writes profile.json and the timeline picture timeline.svg
+// writeProfile writes profile.json and the timeline picture timeline.svg
 // into the run's artifacts folder and returns the picture's path.
-func (l *Lab) WriteProfile(p *profile.Profile) (string, error) {
+func (l *Lab) writeProfile(p *profile.Profile) (string, error) {
 	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
 		return "", err
@@ -93,5 +92,5 @@ func (l *Lab) WriteProfile(p *profile.Profile) (string, error) {
 		return "", err
 	}
 	svg := filepath.Join(l.ArtifactsDir, "timeline.svg")
-	return svg, os.WriteFile(svg, p.SVG("run "+l.in.RunID+": where the boot time went (seconds from the run's start)", l.Run.Scale.String()), 0o644)
+	return svg, os.WriteFile(svg, p.SVG("run "+l.ID.String()+": where the boot time went (seconds from the run's start)", l.Boot.Scale.Text), 0o644)
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/drivelab/drivelab/framework/atomicfile"
 	"github.com/drivelab/drivelab/framework/config"
+	"github.com/drivelab/drivelab/framework/runid"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/vm"
 )
@@ -29,8 +30,8 @@ var ErrNoLab = errors.New("no kept lab")
 // the instance uuid in use and the digest of the drive it booted. It lives
 // in <state>/runs/<run>/run.json next to the run's keys and drives.
 type Record struct {
-	Run      string `json:"run"`
-	Scenario string `json:"scenario"`
+	Run      runid.ID `json:"run"`
+	Scenario string   `json:"scenario"`
 	// Topology, Templates, Overlay, PackageDir and Artifacts are absolute.
 	Topology   string   `json:"topology"`
 	Flavor     string   `json:"flavor"`
@@ -59,12 +60,12 @@ type NodeRecord struct {
 }
 
 // RunDir is a run's state directory: keys, drives, record.
-func RunDir(paths config.Paths, run string) string {
-	return filepath.Join(paths.State, "runs", run)
+func RunDir(paths config.Paths, run runid.ID) string {
+	return run.StateDir(paths.State)
 }
 
 // LoadRecord reads the record of run.
-func LoadRecord(paths config.Paths, run string) (*Record, error) {
+func LoadRecord(paths config.Paths, run runid.ID) (*Record, error) {
 	file := filepath.Join(RunDir(paths, run), RecordFile)
 	data, err := os.ReadFile(file)
 	if errors.Is(err, os.ErrNotExist) {
@@ -135,7 +136,7 @@ func (r *Record) SameNodes(t *topology.Topology) error {
 }
 
 // CurrentRun is the run id of the kept lab, or ErrNoLab.
-func CurrentRun(paths config.Paths) (string, error) {
+func CurrentRun(paths config.Paths) (runid.ID, error) {
 	data, err := os.ReadFile(filepath.Join(paths.State, currentFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("%w in %s: boot one with `e2e up`", ErrNoLab, paths.State)
@@ -143,9 +144,9 @@ func CurrentRun(paths config.Paths) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	run := strings.TrimSpace(string(data))
-	if run == "" || strings.ContainsAny(run, `/\`) || run == "." || run == ".." {
-		return "", fmt.Errorf("%s holds %q, not a run id: delete it and `e2e down` what is left", filepath.Join(paths.State, currentFile), run)
+	run, err := runid.Parse(strings.TrimSpace(string(data)))
+	if err != nil {
+		return "", fmt.Errorf("%s does not hold a run id (%w): delete it and `e2e down` what is left", filepath.Join(paths.State, currentFile), err)
 	}
 	return run, nil
 }
@@ -160,7 +161,7 @@ func LoadCurrent(paths config.Paths) (*Record, error) {
 }
 
 // SetCurrent makes run the kept lab.
-func SetCurrent(paths config.Paths, run string) error {
+func SetCurrent(paths config.Paths, run runid.ID) error {
 	if err := stateRoot(paths); err != nil {
 		return err
 	}
@@ -169,7 +170,7 @@ func SetCurrent(paths config.Paths, run string) error {
 
 // Forget removes run's state directory and, when run is the kept lab,
 // the pointer to it. Call it once the run's domains and volumes are gone.
-func Forget(paths config.Paths, run string) error {
+func Forget(paths config.Paths, run runid.ID) error {
 	var errs []error
 	if cur, err := CurrentRun(paths); err == nil && cur == run {
 		errs = append(errs, os.Remove(filepath.Join(paths.State, currentFile)))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/drivelab/drivelab/framework/config"
+	"github.com/drivelab/drivelab/framework/runid"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/vm"
 )
@@ -21,13 +22,13 @@ func testPaths(t *testing.T) config.Paths {
 	return config.Paths{State: filepath.Join(dir, "state"), Artifacts: filepath.Join(dir, "artifacts")}
 }
 
-func sampleRecord(run, page string) *Record {
+func sampleRecord(run runid.ID, page string) *Record {
 	at := time.Date(2026, 11, 24, 17, 0, 0, 0, time.UTC)
 	return &Record{
 		Run: run, Scenario: "loadbalancer", Topology: "/repo/fixtures/topology.yaml", Flavor: "debian12",
 		Templates: "/repo/fixtures/templates", Overlay: "/tmp/overlay", PackageDir: "/cache/packages",
 		Image:     vm.Image{Disk: "/cache/disk.qcow2", Kernel: "/cache/vmlinuz", Initrd: "/cache/initrd.img", Cmdline: "root=/dev/vda"},
-		Artifacts: "/repo/artifacts/" + run, Created: at, Updated: at.Add(time.Minute),
+		Artifacts: "/repo/artifacts/" + run.String(), Created: at, Updated: at.Add(time.Minute),
 		Nodes: []NodeRecord{
 			{Name: "test2", UUID: "9478337b-b970-4cfe-ad07-53c8b99c831d", Booted: at,
 				Drive: DriveDigest{Digest: "d1", Files: map[string]string{"openstack/latest/meta_data.json": "aa"}}},
@@ -113,7 +114,7 @@ func TestCurrentLab(t *testing.T) {
 	if _, err := CurrentRun(paths); !errors.Is(err, ErrNoLab) || !strings.Contains(err.Error(), "e2e up") {
 		t.Errorf("no lab: %v", err)
 	}
-	for _, run := range []string{"r1", "r2"} {
+	for _, run := range []runid.ID{"r1", "r2"} {
 		if err := sampleRecord(run, "x").Save(paths); err != nil {
 			t.Fatal(err)
 		}
@@ -144,7 +145,7 @@ func TestCurrentLab(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(paths.State, currentFile), []byte("../etc\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := CurrentRun(paths); err == nil || !strings.Contains(err.Error(), "not a run id") {
+	if _, err := CurrentRun(paths); err == nil || !strings.Contains(err.Error(), "does not hold a run id") {
 		t.Errorf("a path in current: %v", err)
 	}
 }

@@ -65,7 +65,7 @@ func TestOneRenderingPerRun(t *testing.T) {
 	for callee, want := range map[string][]string{
 		"render.Render": {"renderLinted"},
 		"renderLinted":  {"Lint", "lintedDrives"},
-		"lintedDrives":  {"Up", "planKept"},
+		"lintedDrives":  {"Prepare", "planKept"},
 		"planKept":      {"Attach", "Update"},
 		"Up":            {"Keep"},
 	} {

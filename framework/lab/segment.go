@@ -2,13 +2,13 @@ package lab
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/drivelab/drivelab/framework/runid"
 )
 
 // A Segment is one run's own network. In a netns lab it is a bridge without
@@ -44,8 +44,8 @@ func (c Config) Segment(run string) Segment {
 	if c.Mode == ModeHost {
 		return Segment{Run: run, Bridge: c.Bridge, Shared: true, lab: c}
 	}
-	h := sha256.Sum256([]byte(c.Namespace + "/" + run))
-	return Segment{Run: run, Namespace: c.runNamespacePrefix() + run, Bridge: "dl" + hex.EncodeToString(h[:4]), lab: c}
+	id := runid.ID(run)
+	return Segment{Run: run, Namespace: id.Namespace(c.Namespace), Bridge: id.Bridge(c.Namespace), lab: c}
 }
 
 // runNamespacePrefix starts the names of this lab's run namespaces, which

@@ -25,6 +25,7 @@ import (
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/harness"
 	"github.com/drivelab/drivelab/framework/lint"
+	"github.com/drivelab/drivelab/framework/runid"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/verify"
 	"github.com/drivelab/drivelab/framework/vm"
@@ -280,15 +281,16 @@ func boot(ctx context.Context, in Input, v Variant) Outcome {
 		}
 	}()
 	checks := in.Checks[v.Scenario]
-	verdict, results := verify.RunAll(ctx, l.Env, checks)
-	o := JudgeChecks(v, results)
+	verdict := l.Check(ctx, checks)
+	o := JudgeChecks(v, verdict.Results())
 	o.Elapsed = time.Since(start)
 	fmt.Fprintf(in.Progress, "self-test %s, run %s:\n%s", v.Name, up.RunID, verdict.Table())
-	if !o.Caught {
-		// Not what the variant predicts: keep what explains it.
-		if err := l.Diagnose(ctx); err == nil {
-			o.Details = append(o.Details, "diagnostics in "+l.ArtifactsDir)
-		}
+	// Not what the variant predicts: keep what explains it.
+	if err := l.Collect(ctx, !o.Caught); err == nil && !o.Caught {
+		o.Details = append(o.Details, "diagnostics in "+l.ArtifactsDir)
+	}
+	if err := l.Report(l.Outcome(v.Scenario, checks, verdict, start)); err != nil {
+		fmt.Fprintf(in.Progress, "self-test %s: report: %v\n", v.Name, err)
 	}
 	return o
 }
@@ -297,9 +299,12 @@ func boot(ctx context.Context, in Input, v Variant) Outcome {
 // own with its own artifacts folder, and its scenario's diagnostics.
 func variantUp(in Input, v Variant) harness.UpInput {
 	up := in.up(v.Dir, v.Scenario)
-	up.RunID = vm.NewRunID()
-	if len(v.GateSkip) > 0 {
-		up.GateSkip, up.Boot = v.GateSkip, config.BootSnapshot
+	up.RunID = runid.New()
+	if lv := up.Libvirt(); lv != nil && len(v.GateSkip) > 0 {
+		// Only a restored node has a gate to skip steps of.
+		restored := *lv
+		restored.Start = config.BootSnapshot
+		up.GateSkip, up.Platform = v.GateSkip, &restored
 	}
 	up.Paths.Artifacts = filepath.Join(up.Paths.Artifacts, v.Name)
 	return up

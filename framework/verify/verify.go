@@ -213,6 +213,22 @@ func (v *Verdict) Add(check string, results []Result) {
 	}
 }
 
+// Results are the recorded results, check by check in the order added,
+// each check's in node order.
+func (v *Verdict) Results() []Result {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out []Result
+	for _, c := range v.checks {
+		for _, n := range v.nodes {
+			if r, ok := v.results[[2]string{n, c}]; ok {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
 // Failed reports whether any recorded result failed.
 func (v *Verdict) Failed() bool {
 	v.mu.Lock()

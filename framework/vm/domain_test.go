@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"libvirt.org/go/libvirtxml"
+
+	"github.com/drivelab/drivelab/framework/runid"
 )
 
 // roundTrip marshals a domain and parses it back, as libvirt would read it.
@@ -133,7 +135,7 @@ func TestNames(t *testing.T) {
 			t.Errorf("volume %s lacks the run prefix", v)
 		}
 	}
-	if err := checkRunID(NewRunID()); err != nil {
+	if err := checkRunID(runid.New().String()); err != nil {
 		t.Error(err)
 	}
 	for _, bad := range []string{"", "Run", "-x", "a b", "a/b", strings.Repeat("a", 25)} {

@@ -13,36 +13,15 @@
 // boots the four reference nodes in about 3 GiB).
 package vm
 
-import (
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
-	"regexp"
-	"time"
-)
+import "github.com/drivelab/drivelab/framework/runid"
 
 // Prefix starts the name of everything the harness creates in libvirt.
-const Prefix = "dl-"
+const Prefix = runid.Prefix
 
-var runIDRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,23}$`)
-
-// NewRunID returns a run id that sorts by start time and does not collide
-// between runs started in the same second.
-func NewRunID() string {
-	b := make([]byte, 2)
-	rand.Read(b)
-	return time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b)
-}
-
-func checkRunID(id string) error {
-	if !runIDRE.MatchString(id) {
-		return fmt.Errorf("run id %q: want 1-24 lower-case letters, digits and '-', starting with a letter or digit (vm.NewRunID makes one)", id)
-	}
-	return nil
-}
+func checkRunID(id string) error { return runid.ID(id).Check() }
 
 // DomainName is the libvirt name of a node's domain in a run.
-func DomainName(run, node string) string { return Prefix + run + "-" + node }
+func DomainName(run, node string) string { return runid.ID(run).Domain(node) }
 
 func diskVolume(run, node string) string  { return DomainName(run, node) + ".qcow2" }
 func driveVolume(run, node string) string { return DomainName(run, node) + "-config.iso" }

@@ -32,6 +32,20 @@ func (r *Run) Teardown(ctx context.Context) error {
 	return nil
 }
 
+// DestroyNode removes one node of the run, its domain and volumes; its
+// console log stays.
+func (r *Run) DestroyNode(ctx context.Context, node string) error {
+	vols := volumes(r.ID, node)
+	removed, err := remove(ctx, r.conn, r.intervals.Teardown,
+		func(o Owner) bool { return o.Run == r.ID && o.Node == node },
+		func(vol string) bool { return slices.Contains(vols, vol) })
+	if err != nil {
+		return fmt.Errorf("removing node %s of run %s: %w; remove what is left with `e2e down`", node, r.ID, err)
+	}
+	r.out.printf("vm: run %s: node %s removed (%s)", r.ID, node, Summary(removed))
+	return nil
+}
+
 // DownAll removes every domain carrying the harness's metadata, whatever
 // run left it (a run killed with SIGKILL), and every dl-* volume of the
 // harness's pool. It returns what it removed.

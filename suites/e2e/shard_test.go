@@ -6,6 +6,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 
+	"github.com/drivelab/drivelab/framework/harness"
 	"github.com/drivelab/drivelab/framework/shard"
 	"github.com/drivelab/drivelab/scenarios"
 )
@@ -46,6 +47,7 @@ func shardOwners(all []scenarios.Scenario) []int {
 // reported as skipped, with the reason, and nothing boots.
 func otherShard(sc scenarios.Scenario, owner int) {
 	reason := fmt.Sprintf("shard %s: scenario %s runs in shard %d/%d", thisShard, sc.Name, owner, thisShard.Total)
+	outcomes = append(outcomes, harness.Skipped(sc.Name, sc.Checks, reason))
 	Describe(sc.Name, scenarioLabels(sc), func() {
 		for _, check := range sc.Checks {
 			It(check.Name, func() { Skip(reason) })
