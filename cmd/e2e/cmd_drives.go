@@ -10,8 +10,7 @@ import (
 	"strings"
 
 	"github.com/drivelab/drivelab/framework/configdrive"
-	"github.com/drivelab/drivelab/framework/image"
-	"github.com/drivelab/drivelab/framework/lint"
+	"github.com/drivelab/drivelab/framework/harness"
 	"github.com/drivelab/drivelab/framework/render"
 )
 
@@ -43,11 +42,13 @@ func runDrives(ctx context.Context, args []string) error {
 	}
 	if in.PackageDir == "" && in.Flavor == "debian12" {
 		// The debian12 bundles come with the guest image's build.
-		a, err := image.Lookup("")
+		env, err := settings()
 		if err != nil {
+			return err
+		}
+		if _, in.PackageDir, err = harness.Guest(harness.GuestInput{CacheDir: env.Paths.Cache}); err != nil {
 			return fmt.Errorf("no --packages and no image build to take debian12's bundles from: %w", err)
 		}
-		in.PackageDir = a.PackageDir
 	}
 	if in.PackageDir == "" {
 		fl, err := render.LoadFlavor(in.TemplatesDir, in.Flavor)
@@ -61,39 +62,29 @@ func runDrives(ctx context.Context, args []string) error {
 		slices.Sort(files)
 		return fmt.Errorf("--packages is required: the folder holding %s for flavor %s", strings.Join(files, " and "), in.Flavor)
 	}
-	// Rendered once: lint checks the very drives written below. Drives
-	// lint rejects would fail minutes into a boot, if at all.
-	rendered, renderErr := render.Render(ctx, in)
-	report := lint.Run(ctx, lint.Input{Rendered: rendered, RenderErr: renderErr, Rules: rules})
-	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("%w; %s is as it was", err, *out)
-	}
-	for _, s := range report.Skipped {
+	// Rendered once: lint checks the very drives written. Drives lint
+	// rejects would fail minutes into a boot, if at all.
+	w, err := harness.WriteDrives(ctx, harness.UpInput{
+		Topology: in.Topology, TemplatesDir: in.TemplatesDir, Flavor: in.Flavor, Overlay: in.Overlay,
+		PackageDir: in.PackageDir, LintRules: rules,
+	}, *out, *force)
+	for _, s := range w.Report.Skipped {
 		fmt.Fprintln(os.Stderr, "lint skipped:", s)
 	}
-	if err := report.Err(); err != nil {
-		if !*force {
-			return fmt.Errorf("lint: %w\nnothing written; fix the templates or topology, or pass --force to write these drives anyway", err)
-		}
-		fmt.Fprintf(os.Stderr, "WARNING: --force: writing drives that lint rejects; they are not what the topology says.\nlint: %v\n", err)
-	}
-	if renderErr != nil {
-		return renderErr
-	}
-	drives := rendered.Drives
-	stale := configdrive.Stale(*out, drives)
-	manifest, err := configdrive.WriteAll(ctx, drives, *out)
 	if err != nil {
-		return fmt.Errorf("%w; %s is as it was", err, *out)
+		return err
 	}
-	for _, s := range stale {
+	if lerr := w.Report.Err(); lerr != nil {
+		fmt.Fprintf(os.Stderr, "WARNING: --force: writing drives that lint rejects; they are not what the topology says.\nlint: %v\n", lerr)
+	}
+	for _, s := range w.Stale {
 		fmt.Printf("removed %s: its node is not in %s\n", filepath.Join(*out, s), in.Topology.Path)
 	}
 	sizes := map[string]int64{}
-	for _, e := range manifest {
+	for _, e := range w.Manifest {
 		sizes[e.Node] += e.Size
 	}
-	for _, d := range drives {
+	for _, d := range w.Drives {
 		fmt.Printf("%s\t%d bytes of files\n", filepath.Join(*out, configdrive.ImageName(d.Node.Name)), sizes[d.Node.Name])
 	}
 	fmt.Println(filepath.Join(*out, configdrive.ManifestFile))

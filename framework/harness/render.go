@@ -1,9 +1,12 @@
 package harness
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 
+	"github.com/drivelab/drivelab/framework/configdrive"
 	"github.com/drivelab/drivelab/framework/lint"
 	"github.com/drivelab/drivelab/framework/render"
 	"github.com/drivelab/drivelab/framework/topology"
@@ -46,13 +49,54 @@ func Lint(ctx context.Context, in UpInput) lint.Report {
 	return report
 }
 
-// renderLinted renders topo's drives from in's templates with access and
-// lints that result with lint's rules and in.LintRules. It is the only
-// place the harness renders (TestOneRenderingPerRun holds it to that).
+// Written is what WriteDrives wrote.
+type Written struct {
+	// Report is lint's, warnings and all.
+	Report lint.Report
+	Drives []render.Drive
+	// Manifest lists every file of every drive; Stale are the images of
+	// nodes no longer in the topology, removed from the folder.
+	Manifest []configdrive.ManifestEntry
+	Stale    []string
+}
+
+// WriteDrives renders in's drives once, without a run's keys (the drives
+// an orchestration engine would hand its servers), lints them and writes
+// every node's image and a manifest into dir, all or nothing: `e2e drives`.
+// Drives lint rejects are written only with force; the error says so.
+func WriteDrives(ctx context.Context, in UpInput, dir string, force bool) (Written, error) {
+	res, report := renderLinted(ctx, in, in.Topology, nil)
+	w := Written{Report: report}
+	if err := ctx.Err(); err != nil {
+		return w, fmt.Errorf("%w; %s is as it was", err, dir)
+	}
+	if err := report.Err(); err != nil && !force {
+		return w, fmt.Errorf("lint: %w\nnothing written; fix the templates or topology, or pass --force to write these drives anyway", err)
+	}
+	if res == nil { // render failed: lint's report says where
+		return w, cmp.Or(report.Err(), errors.New("nothing rendered"))
+	}
+	w.Drives = res.Drives
+	w.Stale = configdrive.Stale(dir, res.Drives)
+	var err error
+	if w.Manifest, err = configdrive.WriteAll(ctx, res.Drives, dir); err != nil {
+		return w, fmt.Errorf("%w; %s is as it was", err, dir)
+	}
+	return w, nil
+}
+
+// renderLinted renders topo's drives from in's templates with access (nil:
+// none, vendor_data is {}) and lints that result with lint's rules and
+// in.LintRules. It is the only place the harness renders
+// (TestOneRenderingPerRun holds it to that).
 func renderLinted(ctx context.Context, in UpInput, topo *topology.Topology, access *Access) (*render.Result, lint.Report) {
+	var ra *render.Access
+	if access != nil {
+		ra = access.Render()
+	}
 	res, err := render.Render(ctx, render.Input{
 		Topology: topo, TemplatesDir: in.TemplatesDir, Flavor: in.Flavor,
-		Overlay: in.Overlay, PackageDir: in.PackageDir, Access: access.Render(),
+		Overlay: in.Overlay, PackageDir: in.PackageDir, Access: ra,
 	})
 	return res, lint.Run(ctx, lint.Input{Rendered: res, RenderErr: err, Rules: in.LintRules})
 }

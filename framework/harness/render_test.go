@@ -64,7 +64,7 @@ func TestOneRenderingPerRun(t *testing.T) {
 	}
 	for callee, want := range map[string][]string{
 		"render.Render": {"renderLinted"},
-		"renderLinted":  {"Lint", "lintedDrives"},
+		"renderLinted":  {"Lint", "WriteDrives", "lintedDrives"},
 		"lintedDrives":  {"Prepare", "planKept"},
 		"planKept":      {"Attach", "Update"},
 		"Up":            {"Keep"},

@@ -20,6 +20,7 @@ import (
 	"github.com/drivelab/drivelab/framework/atomicfile"
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/lab"
+	"github.com/drivelab/drivelab/framework/runid"
 	"github.com/drivelab/drivelab/framework/topology"
 )
 
@@ -137,21 +138,6 @@ type Run struct {
 	pool      libvirt.StoragePool
 	intervals config.Intervals
 	out       *reporter
-}
-
-// BootPath is how the harness started the run's nodes: "restored",
-// "cold", or "mixed" when they differ.
-func (r *Run) BootPath() string {
-	path := ""
-	for _, n := range r.Nodes {
-		switch {
-		case path == "":
-			path = n.Path()
-		case path != n.Path():
-			return "mixed"
-		}
-	}
-	return path
 }
 
 // Node returns the node with the given name, or nil.
@@ -342,7 +328,7 @@ func (r *Run) define(in BootInput, n topology.Node, limits Limits, artifacts str
 	vcpus, mem := limits.size(n)
 	node := &Node{
 		Name: n.Name, Domain: name, IP: n.IP.String(), VCPUs: vcpus, MemoryMiB: mem,
-		ConsoleLog: filepath.Join(artifacts, name+".console.log"),
+		ConsoleLog: runid.ID(r.ID).ConsoleLog(artifacts, n.Name),
 		DomainXML:  filepath.Join(artifacts, name+".domain.xml"),
 	}
 	base := in.Image.Disk

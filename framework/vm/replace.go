@@ -5,11 +5,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
 	libvirt "github.com/digitalocean/go-libvirt"
+
+	"github.com/drivelab/drivelab/framework/runid"
 )
 
 // Replace boots some nodes of a running run again, as `e2e up` does after a
@@ -42,7 +43,7 @@ func Replace(ctx context.Context, in BootInput) (*Run, error) {
 		fmt.Fprintf(in.Progress, "vm: run %s: replacing %s (%s)\n", in.RunID, strings.Join(nodes, ", "), Summary(removed))
 	}
 	for _, n := range nodes {
-		log := filepath.Join(in.ArtifactsDir, DomainName(in.RunID, n)+".console.log")
+		log := runid.ID(in.RunID).ConsoleLog(in.ArtifactsDir, n)
 		if err := os.Rename(log, log+".old"); err != nil && !os.IsNotExist(err) {
 			return nil, err
 		}

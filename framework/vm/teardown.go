@@ -10,6 +10,8 @@ import (
 	"time"
 
 	libvirt "github.com/digitalocean/go-libvirt"
+
+	"github.com/drivelab/drivelab/framework/runid"
 )
 
 // Teardown destroys and undefines the run's domains and deletes its
@@ -64,7 +66,7 @@ func DownRun(ctx context.Context, conn Libvirt, run string, limit time.Duration)
 	}
 	return remove(ctx, conn, limit,
 		func(o Owner) bool { return o.Run == run },
-		func(vol string) bool { return strings.HasPrefix(vol, Prefix+run+"-") })
+		func(vol string) bool { return strings.HasPrefix(vol, runid.ID(run).Domain("")) })
 }
 
 // remove destroys and undefines the harness's domains whose owner matches,
@@ -138,7 +140,7 @@ func Leftovers(conn Libvirt, run string) ([]string, error) {
 	}
 	vols, _, err := conn.StoragePoolListAllVolumes(pool, 1, 0)
 	for _, v := range vols {
-		if strings.HasPrefix(v.Name, Prefix+run+"-") {
+		if strings.HasPrefix(v.Name, runid.ID(run).Domain("")) {
 			left = append(left, "volume "+v.Name)
 		}
 	}
