@@ -375,10 +375,7 @@ func waitForGate(ctx context.Context, in snapshotInput, dom libvirt.Domain, path
 // magic, then version, data_len, was_running, compressed, cookieOffset and
 // 14 unused uint32, little endian; data_len bytes of domain XML, NUL,
 // cookie, NUL padding; then QEMU's migration stream.
-const (
-	saveMagic      = "LibvirtQemudSave"
-	saveHeaderSize = 16 + 19*4
-)
+const saveMagic = "LibvirtQemudSave"
 
 type saveHeader struct {
 	Version, DataLen, WasRunning, Compressed, CookieOffset uint32
