@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/drivelab/drivelab/framework/config"
+	"github.com/drivelab/drivelab/framework/wait"
 	"golang.org/x/sys/unix"
 )
 
@@ -359,14 +360,12 @@ func TestDownRefusesWhileGuestsRun(t *testing.T) {
 	go func() { guest.Wait(); close(exited) }()
 	t.Cleanup(func() { guest.Process.Kill() })
 	// `ip netns exec` enters the namespace just after it starts.
-	entered := func() error {
+	entered := func(context.Context) (bool, string, error) {
 		inside, _, err := splitByNamespace([]process{{guest.Process.Pid, "sleep"}}, ns)
-		if err == nil && len(inside) == 0 {
-			err = fmt.Errorf("pid %d is not in netns %s yet", guest.Process.Pid, ns)
-		}
-		return err
+		return len(inside) > 0, fmt.Sprintf("pid %d is not in netns %s yet", guest.Process.Pid, ns), err
 	}
-	if err := poll(ctx, c, c.Intervals.Command, entered); err != nil {
+	in := wait.Input{What: "the guest in the namespace", Interval: c.Intervals.Poll, Timeout: c.Intervals.Command}
+	if err := wait.Until(ctx, in, entered); err != nil {
 		t.Fatal(err)
 	}
 

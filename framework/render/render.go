@@ -19,10 +19,10 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/inputfile"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/yamlstrict"
@@ -492,9 +492,8 @@ func (r *renderer) execute(ctx context.Context, node, name string, data Data) ([
 	return nil, file, templateError(node, file, err)
 }
 
-// renderTimeout bounds one template's rendering: the largest renders in
-// well under a millisecond.
-const renderTimeout = 10 * time.Second
+// renderTimeout bounds one template's rendering (config.RenderTimeout).
+const renderTimeout = config.RenderTimeout
 
 var (
 	errSlow   = errors.New("template still rendering at its deadline")
