@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/drivelab/drivelab/framework/config"
+	"github.com/drivelab/drivelab/framework/testenv"
 	"github.com/drivelab/drivelab/framework/wait"
 	"golang.org/x/sys/unix"
 )
@@ -25,12 +26,8 @@ import (
 // they need root and iproute2 but no running lab.
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("SKIPPED: needs root to create a scratch network namespace")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("SKIPPED: needs iproute2 (apt-get install iproute2)")
-	}
+	testenv.Root(t) // to create a scratch network namespace
+	testenv.Tool(t, "ip")
 }
 
 // scratchNamespace creates a namespace with lo up and removes it at the end.
@@ -394,7 +391,7 @@ func TestDownRefusesWhileGuestsRun(t *testing.T) {
 func TestUpRefusesForeignLibvirtd(t *testing.T) {
 	needRoot(t)
 	if ps, _ := processes("libvirtd"); len(ps) == 0 {
-		t.Skip("SKIPPED: no libvirtd runs; start the lab (`e2e lab up`) to run this check")
+		testenv.Skip(t, "no libvirtd runs; start the lab (`e2e lab up`) to run this check")
 	}
 	ns := fmt.Sprintf("dltest-up-%d", os.Getpid())
 	err := Up(context.Background(), testConfig(ns))
@@ -450,7 +447,7 @@ func TestUpHostModeCreatesNothing(t *testing.T) {
 	}
 	mustRun(t, "ip", "-n", ns, "link", "add", "br0", "type", "bridge")
 	if pingLibvirt(c.LibvirtSocket) != nil {
-		t.Skip("SKIPPED (rest): no libvirtd answers on " + c.LibvirtSocket + "; start the lab (`e2e lab up`) to run it")
+		testenv.Skip(t, "(the rest) no libvirtd answers on %s; start the lab (`e2e lab up`) to run it", c.LibvirtSocket)
 	}
 	if err := inScratch(); err != nil {
 		t.Fatalf("with the bridge and libvirtd: %v", err)
