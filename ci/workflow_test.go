@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/drivelab/drivelab/framework/testenv"
 )
 
 const root = ".."
@@ -36,9 +38,7 @@ func workflows(t *testing.T) []string {
 }
 
 func TestWorkflowsPassActionlint(t *testing.T) {
-	if !ShellcheckUsed() {
-		t.Log("shellcheck is not on PATH: run scripts are not checked (make test installs it)")
-	}
+	testenv.Have(t, ShellcheckUsed(), "shellcheck is not on PATH: run scripts are not checked")
 	for _, path := range workflows(t) {
 		b, err := os.ReadFile(path)
 		if err != nil {

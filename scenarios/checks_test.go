@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drivelab/drivelab/framework/testenv"
 	"github.com/drivelab/drivelab/framework/topology"
 )
 
@@ -278,9 +279,8 @@ const (
 // Debian's cloud-init (installed by make test) computes from the same files.
 func TestCloudInitStatusAgreesWithCloudInit(t *testing.T) {
 	const py = "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import cloudinit.cmd.status").Run(); err != nil {
-		t.Skipf("Debian's cloud-init is not installed (make test installs it): %v", err)
-	}
+	err := exec.Command(py, "-c", "import cloudinit.cmd.status").Run()
+	testenv.Need(t, err == nil, "Debian's cloud-init is not importable from %s: %v", py, err)
 	cases := []struct {
 		name, status string
 		result       bool
@@ -324,10 +324,7 @@ print(get_status_details(Paths({"run_dir": sys.argv[1]})).status.value)`, dir).C
 // TestDHCPEvidenceFindsAClient runs the check's own command on this host
 // next to a process named dhclient: it finds it, and says nothing else.
 func TestDHCPEvidenceFindsAClient(t *testing.T) {
-	sleep, err := exec.LookPath("sleep")
-	if err != nil {
-		t.Skip("no sleep binary")
-	}
+	sleep := testenv.Tool(t, "sleep")
 	fake := filepath.Join(t.TempDir(), "dhclient")
 	if err := os.Symlink(sleep, fake); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"context"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/drivelab/drivelab/framework/harness"
 	"github.com/drivelab/drivelab/framework/render"
+	"github.com/drivelab/drivelab/framework/testenv"
 	"github.com/drivelab/drivelab/framework/topology"
 )
 
@@ -141,9 +141,7 @@ func TestCloudConfigTemplate(t *testing.T) {
 // Every scenario's topology lints clean with every flavor it supports, and
 // fails with the flavors it says it does not: Flavors is exact.
 func TestScenariosLint(t *testing.T) {
-	if _, err := exec.LookPath("cloud-init"); err != nil {
-		t.Skip("cloud-init is not installed (make test installs it)")
-	}
+	testenv.Tool(t, "cloud-init")
 	flavors, err := filepath.Glob("../fixtures/templates/*/" + render.FlavorFile)
 	if err != nil || len(flavors) == 0 {
 		t.Fatalf("no flavors: %v", err)

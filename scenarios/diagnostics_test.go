@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/drivelab/drivelab/framework/testenv"
 	"github.com/drivelab/drivelab/framework/verify"
 )
 
@@ -17,9 +18,7 @@ import (
 // writes nothing for a node without one, and its command, run by bash on
 // this host against a socket that answers `show stat`, prints the answer.
 func TestHaproxyStatsDumpReadsTheSocketTheDriveConfigured(t *testing.T) {
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("no python3 on this host")
-	}
+	testenv.Tool(t, "python3")
 	topo := reference(t)
 	sock := filepath.Join(t.TempDir(), "it's.sock")
 	env := &verify.Env{Topology: topo, Files: map[string][]verify.File{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/drivelab/drivelab/framework/sshx"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/verify"
+	"github.com/drivelab/drivelab/framework/wait"
 )
 
 // haproxyConfigFile is the topology's logical name for haproxy.cfg.
@@ -187,32 +189,33 @@ func parseStats(out string, hc haproxyConfig) (map[string]serverStats, error) {
 // waitForStats reads haproxy's stats every Poll interval until done accepts
 // them or limit has passed; it returns the last stats it read.
 func waitForStats(ctx context.Context, env *verify.Env, r *statsReader, limit time.Duration, done func(map[string]serverStats) bool) (map[string]serverStats, error) {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	tick := time.NewTicker(env.Intervals.Poll)
-	defer tick.Stop()
 	var last map[string]serverStats
-	for {
+	in := wait.Input{What: "haproxy's stats", Interval: env.Intervals.Poll, Timeout: limit}
+	err := wait.Until(ctx, in, func(ctx context.Context) (bool, string, error) {
 		stats, err := r.read(ctx)
 		switch {
 		case err == nil:
 			last = stats
-			if done(stats) {
-				return stats, nil
-			}
+			return done(stats), describeStats(stats), nil
 		case r.ended != nil && ctx.Err() == nil:
-			return last, err // no later read can succeed
-		}
-		select {
-		case <-ctx.Done():
+			return false, "", err // no later read can succeed
+		case last != nil:
 			// A read the deadline cut short says nothing once one succeeded.
-			if last == nil && err != nil {
-				return last, fmt.Errorf("gave up after %s (last error: %w)", limit, err)
-			}
-			return last, fmt.Errorf("gave up after %s", limit)
-		case <-tick.C:
+			return false, describeStats(last), nil
 		}
+		return false, "reading them: " + err.Error(), nil
+	})
+	return last, err
+}
+
+// describeStats says what haproxy showed, server by server, for errors.
+func describeStats(stats map[string]serverStats) string {
+	var parts []string
+	for _, node := range slices.Sorted(maps.Keys(stats)) {
+		st := stats[node]
+		parts = append(parts, fmt.Sprintf("%s %s (%d current, %d total)", node, st.Status, st.Current, st.Total))
 	}
+	return strings.Join(parts, ", ")
 }
 
 // loadBalancer is what a check on the load balancer node starts from: the

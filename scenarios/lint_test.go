@@ -9,6 +9,7 @@ import (
 
 	"github.com/drivelab/drivelab/framework/harness/linttest"
 	"github.com/drivelab/drivelab/framework/render"
+	"github.com/drivelab/drivelab/framework/testenv"
 )
 
 // The load balancer's lint rules, on the drives as a boot renders them.
@@ -22,13 +23,14 @@ func haveHAProxy() bool { // as LintHAProxy looks for it
 func TestLoadBalancerLintPassesTheReference(t *testing.T) {
 	for _, flavor := range []string{"centos7", "debian12"} {
 		t.Run(flavor, func(t *testing.T) {
+			haproxy := testenv.Have(t, haveHAProxy(), "haproxy is not installed: haproxy -c is left out")
 			r, _ := linttest.Run(t, linttest.Case{Root: "..", Flavor: flavor, Rules: LoadBalancer.Lint})
 			if err := r.Err(); err != nil {
 				t.Fatal(err)
 			}
 			skipped := strings.Join(r.Skipped, "\n")
-			if haveHAProxy() == strings.Contains(skipped, "haproxy -c") {
-				t.Errorf("haproxy on PATH: %v, yet skipped: %q", haveHAProxy(), skipped)
+			if haproxy == strings.Contains(skipped, "haproxy -c") {
+				t.Errorf("haproxy on PATH: %v, yet skipped: %q", haproxy, skipped)
 			}
 		})
 	}
@@ -97,8 +99,8 @@ func TestLoadBalancerLintNamesTheCulprit(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel() // each case waits mostly on Python and haproxy
-			if c.needsHAProxy && !haveHAProxy() {
-				t.Skip("haproxy is not on PATH; make test installs it")
+			if c.needsHAProxy {
+				testenv.Need(t, haveHAProxy(), "haproxy is not installed")
 			}
 			text := linttest.Template(t, "..", c.flavor, c.template, c.old, c.new)
 			r, dir := linttest.Run(t, linttest.Case{Root: "..", Flavor: c.flavor, Files: map[string]string{c.target: text}, Rules: LoadBalancer.Lint})

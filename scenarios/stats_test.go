@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/drivelab/drivelab/framework/config"
+	"github.com/drivelab/drivelab/framework/testenv"
 	"github.com/drivelab/drivelab/framework/verify"
 )
 
@@ -52,9 +53,8 @@ func fakeStatsSocket(t *testing.T, path string, hang bool) *atomic.Int32 {
 // localStatsReader runs statsServerCommand with sh on this host.
 func localStatsReader(t *testing.T, socket string, timeout time.Duration) (*statsReader, *exec.Cmd) {
 	t.Helper()
-	if err := exec.Command("sh", "-c", pythonPath+" -c pass").Run(); err != nil {
-		t.Skipf("no python3 or python on this host: %v", err)
-	}
+	err := exec.Command("sh", "-c", pythonPath+" -c pass").Run()
+	testenv.Need(t, err == nil, "no python3 or python on this host: %v", err)
 	hc, err := parseHaproxyConfig([]byte(seedHaproxy), reference(t))
 	if err != nil {
 		t.Fatal(err)

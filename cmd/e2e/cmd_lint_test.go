@@ -13,6 +13,7 @@ import (
 
 	"github.com/drivelab/drivelab/framework/configdrive"
 	"github.com/drivelab/drivelab/framework/profile"
+	"github.com/drivelab/drivelab/framework/testenv"
 )
 
 // e2e builds the command once per test binary.
@@ -114,7 +115,7 @@ func TestLintExitsNonZeroNamingTheCulprit(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			if name == "haproxy.cfg syntax error" {
 				if _, err := exec.LookPath("/usr/sbin/haproxy"); err != nil {
-					t.Skip("haproxy is not on PATH; make test installs it")
+					testenv.Need(t, false, "haproxy is not in /usr/sbin: %v", err)
 				}
 			}
 			out, code := runE2E(t, bin, append([]string{"lint", "--flavor", "debian12"}, c.args...)...)

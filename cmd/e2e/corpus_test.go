@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/drivelab/drivelab/framework/testenv"
 )
 
 // corpusDir holds one bad input per folder; see its README.md.
@@ -25,7 +27,7 @@ func TestBadInputsAreRefused(t *testing.T) {
 	n := forEachCase(t, corpusDir, func(t *testing.T, dir string) {
 		if s, err := os.ReadFile(filepath.Join("../..", dir, "cpus-below")); err == nil {
 			if n, _ := strconv.Atoi(strings.TrimSpace(string(s))); runtime.NumCPU() >= n {
-				t.Skipf("the case needs a host of fewer than %d CPUs; this one has %d", n, runtime.NumCPU())
+				testenv.Skip(t, "the case needs a host of fewer than %d CPUs; this one has %d", n, runtime.NumCPU())
 			}
 		}
 		cs := corpusCase(t, dir, in, true)

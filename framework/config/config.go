@@ -1,5 +1,6 @@
 // Package config holds the harness's named waits and well-known paths. Every
-// wait in the harness is one of these intervals; none is a bare number.
+// wait in the harness is one of these intervals or named constants, and
+// every poll goes through framework/wait; none is a bare number.
 package config
 
 import (
@@ -89,6 +90,36 @@ func DefaultIntervals(a Accel) Intervals {
 		Poll:      250 * time.Millisecond,
 	}
 }
+
+// Named waits outside Intervals, each for code that takes no Intervals or
+// paces something other than a run's waits.
+const (
+	// LockPoll is how often a waiter for a lock file (framework/lockfile)
+	// tries again: locks are held for seconds to minutes, and Lock takes
+	// no Intervals.
+	LockPoll = 200 * time.Millisecond
+	// LibvirtReconnect is how often a teardown tries to reach a libvirtd
+	// that restarted again (vm.DownAll and DownRun take only a limit); a
+	// restarted libvirtd answers within a second or two.
+	LibvirtReconnect = 250 * time.Millisecond
+	// AdmissionReport is how often a run waiting for room on the host says
+	// what it waits for.
+	AdmissionReport = 30 * time.Second
+	// Heartbeat is how often a boot prints where every node is while
+	// nothing changes, so that a slow boot never looks hung.
+	Heartbeat = 30 * time.Second
+	// DrillWatch is how often a fault drill reads a booting node's console
+	// for its moment: the fault's time is measured from what it sees, so
+	// this is the resolution of the fault-to-verdict figure.
+	DrillWatch = 50 * time.Millisecond
+	// FaultToVerdict is what every fault drill must meet: a fault reported
+	// with its cause within this long of happening.
+	FaultToVerdict = 30 * time.Second
+	// RenderTimeout bounds one template's rendering: the largest renders
+	// in well under a millisecond, so only a template that loops without
+	// end reaches it.
+	RenderTimeout = 10 * time.Second
+)
 
 // HostMemoryReserveMiB is the memory no run's guests may take: the host's
 // own. Admission's budget and lint's check of a topology against the host

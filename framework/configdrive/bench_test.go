@@ -13,6 +13,7 @@ import (
 	"github.com/drivelab/drivelab/framework/configdrive"
 	"github.com/drivelab/drivelab/framework/golden"
 	"github.com/drivelab/drivelab/framework/render"
+	"github.com/drivelab/drivelab/framework/testenv"
 	"github.com/drivelab/drivelab/framework/topology"
 )
 
@@ -27,10 +28,7 @@ var novaFlags = []string{"-ldots", "-allow-lowercase", "-allow-multidot", "-l", 
 // in process and with genisoimage from the same trees, and reports both
 // (ms per four drives) and ours/genisoimage.
 func BenchmarkFourDrives(b *testing.B) {
-	genisoimage, err := exec.LookPath("genisoimage")
-	if err != nil {
-		b.Skip("genisoimage is not on PATH; make bench installs it")
-	}
+	genisoimage := testenv.Tool(b, "genisoimage")
 	ctx := context.Background()
 	topo, err := topology.Load(topologyFile)
 	if err != nil {

@@ -1,7 +1,7 @@
 // Package drill puts one fault into a real boot of a topology (a kernel
 // panic, an emergency shell, QEMU killed, libvirtd restarted, user_data
 // failing) and judges how the run reported it: the right cause, on the
-// right node, within MaxFaultToVerdict of the fault, and nothing left
+// right node, within config.FaultToVerdict of the fault, and nothing left
 // behind. `e2e drill` (make drills) runs the list it is given.
 package drill
 
@@ -20,10 +20,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/harness"
 	"github.com/drivelab/drivelab/framework/lab"
 	"github.com/drivelab/drivelab/framework/runid"
 	"github.com/drivelab/drivelab/framework/vm"
+	"github.com/drivelab/drivelab/framework/wait"
 )
 
 // Drill is one fault put into a real boot of the topology.
@@ -51,9 +53,6 @@ type Env struct {
 	Run  runid.ID
 	Node string
 }
-
-// MaxFaultToVerdict is what every drill must meet.
-const MaxFaultToVerdict = 30 * time.Second
 
 // Result is how a drill's fault was reported.
 type Result struct {
@@ -142,8 +141,8 @@ func Run(ctx context.Context, d Drill, up harness.UpInput) Result {
 			r.CaughtBy = strings.TrimSuffix(d.Cause[i+1:], ")")
 		}
 	}
-	if r.FaultSeen && r.FaultToVerdict > MaxFaultToVerdict {
-		r.Problems = append(r.Problems, fmt.Sprintf("verdict %.0fs after the fault, want at most %s", r.FaultToVerdict.Seconds(), MaxFaultToVerdict))
+	if r.FaultSeen && r.FaultToVerdict > config.FaultToVerdict {
+		r.Problems = append(r.Problems, fmt.Sprintf("verdict %.0fs after the fault, want at most %s", r.FaultToVerdict.Seconds(), config.FaultToVerdict))
 	}
 	left, lerr := up.Libvirt().Host().Leftovers(ctx, up.RunID.String())
 	if lerr != nil {
@@ -172,32 +171,28 @@ func Run(ctx context.Context, d Drill, up harness.UpInput) Result {
 }
 
 // watch follows the node's console: it injects the fault once the
-// console shows d.at, and reports when the fault happened.
+// console shows d.At, and reports when the fault happened. It ends with
+// ctx, the boot's verdict.
 func watch(ctx context.Context, d Drill, e Env, console string, faultAt chan<- time.Time) {
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	injected := false
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		text, _ := os.ReadFile(console)
-		switch {
-		case d.FaultLine != nil && d.FaultLine.Match(text):
-			faultAt <- time.Now()
-			return
-		case d.Inject != nil && !injected && d.At.Match(text):
-			injected = true
-			t := time.Now()
-			if err := d.Inject(ctx, e); err != nil {
-				fmt.Fprintf(os.Stderr, "drill %s: injecting the fault: %v\n", d.Name, err)
-				return
+	err := wait.Until(ctx, wait.Input{What: "drill " + d.Name + "'s moment on " + e.Node, Interval: config.DrillWatch},
+		func(ctx context.Context) (bool, string, error) {
+			text, _ := os.ReadFile(console)
+			switch {
+			case d.FaultLine != nil && d.FaultLine.Match(text):
+				faultAt <- time.Now()
+				return true, "", nil
+			case d.Inject != nil && d.At.Match(text):
+				t := time.Now()
+				if err := d.Inject(ctx, e); err != nil {
+					return false, "", fmt.Errorf("drill %s: injecting the fault: %w", d.Name, err)
+				}
+				faultAt <- t
+				return true, "", nil
 			}
-			faultAt <- t
-			return
-		}
+			return false, fmt.Sprintf("%d bytes of console", len(text)), nil
+		})
+	if err != nil && ctx.Err() == nil {
+		fmt.Fprintln(os.Stderr, err)
 	}
 }
 

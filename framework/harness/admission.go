@@ -18,6 +18,7 @@ import (
 	"github.com/drivelab/drivelab/framework/platform"
 	"github.com/drivelab/drivelab/framework/runid"
 	"github.com/drivelab/drivelab/framework/vm"
+	"github.com/drivelab/drivelab/framework/wait"
 )
 
 // A Claim is one run's entry in the host's run registry: who runs it and
@@ -79,7 +80,7 @@ func HostBudget(accel config.Accel) (platform.Budget, error) {
 }
 
 // admissionReport is how often a waiting run says what it waits for.
-const admissionReport = 30 * time.Second
+const admissionReport = config.AdmissionReport
 
 // admissible says whether c may start beside others, and if not, what it
 // waits for. An error means it never can.
@@ -142,27 +143,27 @@ func Admit(ctx context.Context, in AdmitInput) (*Ticket, error) {
 	}
 	start := time.Now()
 	lastSaid := time.Time{}
-	for {
-		wait, err := tryAdmit(in)
-		if err != nil {
-			return nil, err
-		}
-		if wait == "" {
-			if !lastSaid.IsZero() {
-				in.Progress("admission: run %s admitted after waiting %s", in.Claim.Run, time.Since(start).Round(time.Second))
-			}
-			return &Ticket{dir: in.Dir, claim: in.Claim}, nil
+	err := wait.Until(ctx, wait.Input{What: "room on the host", Interval: in.Poll}, func(context.Context) (bool, string, error) {
+		blocker, err := tryAdmit(in)
+		if err != nil || blocker == "" {
+			return err == nil, "", err
 		}
 		if time.Since(lastSaid) >= in.Report {
-			in.Progress("admission: run %s waits for %s (waited %s)", in.Claim.Run, wait, time.Since(start).Round(time.Second))
+			in.Progress("admission: run %s waits for %s (waited %s)", in.Claim.Run, blocker, time.Since(start).Round(time.Second))
 			lastSaid = time.Now()
 		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("run %s was never admitted (waited %s for %s): %w", in.Claim.Run, time.Since(start).Round(time.Second), wait, context.Cause(ctx))
-		case <-time.After(in.Poll):
-		}
+		return false, blocker, nil
+	})
+	switch {
+	case wait.IsTimeout(err):
+		return nil, fmt.Errorf("run %s was never admitted: %w", in.Claim.Run, err)
+	case err != nil:
+		return nil, err
 	}
+	if !lastSaid.IsZero() {
+		in.Progress("admission: run %s admitted after waiting %s", in.Claim.Run, time.Since(start).Round(time.Second))
+	}
+	return &Ticket{dir: in.Dir, claim: in.Claim}, nil
 }
 
 // tryAdmit decides and, if admitted, writes the claim, under the registry's

@@ -3,15 +3,14 @@ package harness
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
-	"time"
 
 	"golang.org/x/crypto/ssh"
 
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/sshx"
 	"github.com/drivelab/drivelab/framework/topology"
+	"github.com/drivelab/drivelab/framework/wait"
 )
 
 // ConnectInput says how to reach the nodes.
@@ -32,7 +31,7 @@ func Connect(ctx context.Context, in ConnectInput) (map[string]*sshx.Client, err
 	target := func(n topology.Node) sshx.Target {
 		return sshx.Target{Name: n.Name, Addr: n.IP.String() + ":22", User: "root", Auth: auth, HostKey: in.Access.Hosts[n.Name].PublicKey()}
 	}
-	client, err := retry(ctx, in.Intervals, func(ctx context.Context) (*sshx.Client, error) {
+	client, err := retry(ctx, in.Intervals, in.Client.Name, func(ctx context.Context) (*sshx.Client, error) {
 		return sshx.Dial(ctx, in.Dial, target(in.Client))
 	})
 	if err != nil {
@@ -49,7 +48,7 @@ func Connect(ctx context.Context, in ConnectInput) (map[string]*sshx.Client, err
 			continue
 		}
 		wg.Go(func() {
-			c, err := retry(ctx, in.Intervals, func(ctx context.Context) (*sshx.Client, error) {
+			c, err := retry(ctx, in.Intervals, n.Name, func(ctx context.Context) (*sshx.Client, error) {
 				return client.Jump(ctx, target(n))
 			})
 			mu.Lock()
@@ -78,25 +77,21 @@ func CloseAll(sessions map[string]*sshx.Client) {
 
 // retry calls dial every Poll interval until it succeeds or the SSH interval
 // ends; a refused host key is final, since retrying cannot fix it.
-func retry(ctx context.Context, iv config.Intervals, dial func(context.Context) (*sshx.Client, error)) (*sshx.Client, error) {
-	ctx, cancel := context.WithTimeout(ctx, iv.SSH)
-	defer cancel()
-	tick := time.NewTicker(iv.Poll)
-	defer tick.Stop()
-	for {
+func retry(ctx context.Context, iv config.Intervals, node string, dial func(context.Context) (*sshx.Client, error)) (*sshx.Client, error) {
+	var c *sshx.Client
+	in := wait.Input{What: "root's SSH login on " + node + " (the SSH interval)", Interval: iv.Poll, Timeout: iv.SSH}
+	err := wait.Until(ctx, in, func(ctx context.Context) (bool, string, error) {
 		attempt, stop := context.WithTimeout(ctx, iv.Command)
-		c, err := dial(attempt)
-		stop()
-		if err == nil {
-			return c, nil
+		defer stop()
+		var err error
+		c, err = dial(attempt)
+		switch {
+		case err == nil:
+			return true, "", nil
+		case errors.Is(err, sshx.ErrHostKey):
+			return false, "", err
 		}
-		if errors.Is(err, sshx.ErrHostKey) {
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("%w (gave up after the SSH interval, %s)", err, iv.SSH)
-		case <-tick.C:
-		}
-	}
+		return false, err.Error(), nil
+	})
+	return c, err
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/sshx"
+	"github.com/drivelab/drivelab/framework/testenv"
 )
 
 // The boot test boots the cached image the way the lab does (TCG, i440fx,
@@ -164,7 +165,7 @@ func BenchmarkGuestBoot(b *testing.B) {
 func needBootableImage(t testing.TB) Artifacts {
 	t.Helper()
 	if os.Getenv("E2E_IMAGE_BOOT") == "" {
-		t.Skip("boots a VM for minutes under TCG: set E2E_IMAGE_BOOT=1 (needs root, qemu-system-x86, genisoimage, iproute2 and `e2e image build`)")
+		testenv.Skip(t, "boots a VM for minutes under TCG: set E2E_IMAGE_BOOT=1 (needs root, qemu-system-x86, genisoimage, iproute2 and `e2e image build`)")
 	}
 	if os.Geteuid() != 0 {
 		t.Fatal("E2E_IMAGE_BOOT=1 needs root: the test creates a network namespace and a tap device")

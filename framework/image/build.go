@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/drivelab/drivelab/framework/config"
+	"github.com/drivelab/drivelab/framework/wait"
 )
 
 // minFreeBytes is what a build needs in the cache filesystem at its peak:
@@ -164,27 +165,26 @@ func lockDir(ctx context.Context, dir string, log io.Writer, poll time.Duration)
 	if err != nil {
 		return nil, fmt.Errorf("locking the image cache: %w", err)
 	}
-	tick := time.NewTicker(poll)
-	defer tick.Stop()
-	for first := true; ; first = false {
+	said := false
+	err = wait.Until(ctx, wait.Input{What: "the image cache's lock " + f.Name(), Interval: poll}, func(context.Context) (bool, string, error) {
 		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
+		switch {
+		case err == nil:
+			return true, "", nil
+		case !errors.Is(err, unix.EWOULDBLOCK):
+			return false, "", fmt.Errorf("locking %s: %w", f.Name(), err)
 		}
-		if !errors.Is(err, unix.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("locking %s: %w", f.Name(), err)
-		}
-		if first {
+		if !said {
 			fmt.Fprintf(log, "image: waiting for another image build to finish (%s)\n", f.Name())
+			said = true
 		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-tick.C:
-		}
+		return false, "another image build holds it", nil
+	})
+	if err != nil {
+		f.Close()
+		return nil, err
 	}
+	return func() { f.Close() }, nil
 }
 
 // removeStale deletes builds that were interrupted; the caller holds the lock,

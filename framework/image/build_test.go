@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"testing/fstest"
+
+	"github.com/drivelab/drivelab/framework/testenv"
 )
 
 // fakeMmdebstrap stands in for mmdebstrap: it makes a tiny root with a
@@ -61,9 +63,8 @@ done
 func fakeHost(t testing.TB, mode string, extra map[string]string) (calls string) {
 	t.Helper()
 	for _, tool := range tools[1:] {
-		if _, err := exec.LookPath(tool.name); err != nil {
-			t.Skipf("%s is not installed (Debian package %s): the build pipeline test needs the real one", tool.name, tool.pkg)
-		}
+		_, err := exec.LookPath(tool.name)
+		testenv.Need(t, err == nil, "%s is not installed (Debian package %s): the build pipeline test needs the real one", tool.name, tool.pkg)
 	}
 	dir := t.TempDir()
 	fakes := map[string]string{"mmdebstrap": fakeMmdebstrap}

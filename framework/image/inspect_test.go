@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/drivelab/drivelab/framework/testenv"
 )
 
 // disk writes a file of size bytes with the given bytes at the given offsets.
@@ -49,8 +51,7 @@ func TestInspectRealImages(t *testing.T) {
 		{"qemu-img", []string{"create", "-q", "-f", "qcow2", filepath.Join(dir, "q.qcow2"), "64M"}, "q.qcow2", FormatQCOW2},
 		{"mkfs.ext4", []string{"-q", filepath.Join(dir, "fs.raw"), "8M"}, "fs.raw", FormatRaw},
 	} {
-		if _, err := exec.LookPath(c.tool); err != nil {
-			t.Logf("%s not installed: checked with synthetic headers only", c.tool)
+		if _, err := exec.LookPath(c.tool); !testenv.Have(t, err == nil, "%s is not installed: checked with synthetic headers only", c.tool) {
 			continue
 		}
 		if out, err := exec.Command(c.tool, c.args...).CombinedOutput(); err != nil {

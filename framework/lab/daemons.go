@@ -11,11 +11,12 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"time"
 
 	libvirt "github.com/digitalocean/go-libvirt"
 	"github.com/digitalocean/go-libvirt/socket/dialers"
 	"golang.org/x/sys/unix"
+
+	"github.com/drivelab/drivelab/framework/wait"
 )
 
 // daemons are started in this order and stopped in reverse: libvirtd hands
@@ -92,10 +93,13 @@ func ensureDaemons(ctx context.Context, c Config) error {
 // waitPidFile waits until a daemon has written its pid file and runs.
 func waitPidFile(ctx context.Context, c Config, name string) (int, error) {
 	var pid int
-	err := poll(ctx, c, c.Intervals.Command, func() error {
+	in := wait.Input{What: name + "'s pid file", Interval: c.Intervals.Poll, Timeout: c.Intervals.Command}
+	err := wait.Until(ctx, in, func(context.Context) (bool, string, error) {
 		var err error
-		pid, err = readPid(c.Namespace, name)
-		return err
+		if pid, err = readPid(c.Namespace, name); err != nil {
+			return false, err.Error(), nil
+		}
+		return true, "", nil
 	})
 	if err != nil {
 		return 0, fmt.Errorf("lab: %s did not start within %s: %w; see /var/log/libvirt/%s.log", name, c.Intervals.Command, err, name)
@@ -123,12 +127,16 @@ func readPid(ns, name string) (int, error) {
 // waitLibvirt waits until libvirtd answers with a working QEMU driver, and
 // gives up at once if libvirtd exits (it does when a driver fails to load).
 func waitLibvirt(ctx context.Context, c Config) error {
-	err := poll(ctx, c, c.Intervals.Command, func() error {
+	in := wait.Input{What: "libvirtd's QEMU driver", Interval: c.Intervals.Poll, Timeout: c.Intervals.Command}
+	err := wait.Until(ctx, in, func(context.Context) (bool, string, error) {
 		err := pingLibvirt(c.LibvirtSocket)
-		if err != nil && len(mustProcesses("libvirtd")) == 0 {
-			return stopPolling{fmt.Errorf("libvirtd exited: %s", lastError("/var/log/libvirt/libvirtd.log"))}
+		switch {
+		case err == nil:
+			return true, "", nil
+		case len(mustProcesses("libvirtd")) == 0:
+			return false, "", fmt.Errorf("libvirtd exited: %s", lastError("/var/log/libvirt/libvirtd.log"))
 		}
-		return err
+		return false, err.Error(), nil
 	})
 	if err != nil {
 		return fmt.Errorf("lab: libvirtd does not answer on %s: %w; see /var/log/libvirt/libvirtd.log", c.LibvirtSocket, err)
@@ -202,17 +210,15 @@ func stop(ctx context.Context, c Config, p process) error {
 	if err := syscall.Kill(p.pid, syscall.SIGTERM); err != nil && !errors.Is(err, syscall.ESRCH) {
 		return fmt.Errorf("lab: stopping %s (pid %d): %w", p.name, p.pid, err)
 	}
-	gone := func() error {
-		if alive(p.pid) {
-			return fmt.Errorf("pid %d still runs", p.pid)
-		}
-		return nil
+	in := wait.Input{What: fmt.Sprintf("%s (pid %d) to exit", p.name, p.pid), Interval: c.Intervals.Poll, Timeout: c.Intervals.Teardown}
+	gone := func(context.Context) (bool, string, error) {
+		return !alive(p.pid), "it still runs", nil
 	}
-	if poll(ctx, c, c.Intervals.Teardown, gone) == nil {
+	if wait.Until(ctx, in, gone) == nil {
 		return nil
 	}
 	syscall.Kill(p.pid, syscall.SIGKILL)
-	if err := poll(ctx, c, c.Intervals.Teardown, gone); err != nil {
+	if err := wait.Until(ctx, in, gone); err != nil {
 		return fmt.Errorf("lab: %s (pid %d) survived SIGKILL: %w", p.name, p.pid, err)
 	}
 	return nil
@@ -303,32 +309,6 @@ func describe(ps []process) string {
 		parts[i] = fmt.Sprintf("%s pid %d", p.name, p.pid)
 	}
 	return strings.Join(parts, ", ")
-}
-
-// stopPolling wraps an error after which waiting longer cannot help.
-type stopPolling struct{ err error }
-
-func (s stopPolling) Error() string { return s.err.Error() }
-func (s stopPolling) Unwrap() error { return s.err }
-
-// poll calls check on the Poll interval until it returns nil or a
-// stopPolling, ctx ends or limit passes; it returns check's last error.
-func poll(ctx context.Context, c Config, limit time.Duration, check func() error) error {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	t := time.NewTicker(c.Intervals.Poll)
-	defer t.Stop()
-	for {
-		err := check()
-		if err == nil || errors.As(err, new(stopPolling)) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w (gave up after %s)", err, limit)
-		case <-t.C:
-		}
-	}
 }
 
 // RestartLibvirtd stops the lab's libvirtd and starts it again, as a crash

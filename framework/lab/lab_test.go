@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/drivelab/drivelab/framework/config"
+	"github.com/drivelab/drivelab/framework/testenv"
+	"github.com/drivelab/drivelab/framework/wait"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,12 +26,8 @@ import (
 // they need root and iproute2 but no running lab.
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("SKIPPED: needs root to create a scratch network namespace")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("SKIPPED: needs iproute2 (apt-get install iproute2)")
-	}
+	testenv.Root(t) // to create a scratch network namespace
+	testenv.Tool(t, "ip")
 }
 
 // scratchNamespace creates a namespace with lo up and removes it at the end.
@@ -359,14 +357,12 @@ func TestDownRefusesWhileGuestsRun(t *testing.T) {
 	go func() { guest.Wait(); close(exited) }()
 	t.Cleanup(func() { guest.Process.Kill() })
 	// `ip netns exec` enters the namespace just after it starts.
-	entered := func() error {
+	entered := func(context.Context) (bool, string, error) {
 		inside, _, err := splitByNamespace([]process{{guest.Process.Pid, "sleep"}}, ns)
-		if err == nil && len(inside) == 0 {
-			err = fmt.Errorf("pid %d is not in netns %s yet", guest.Process.Pid, ns)
-		}
-		return err
+		return len(inside) > 0, fmt.Sprintf("pid %d is not in netns %s yet", guest.Process.Pid, ns), err
 	}
-	if err := poll(ctx, c, c.Intervals.Command, entered); err != nil {
+	in := wait.Input{What: "the guest in the namespace", Interval: c.Intervals.Poll, Timeout: c.Intervals.Command}
+	if err := wait.Until(ctx, in, entered); err != nil {
 		t.Fatal(err)
 	}
 
@@ -395,7 +391,7 @@ func TestDownRefusesWhileGuestsRun(t *testing.T) {
 func TestUpRefusesForeignLibvirtd(t *testing.T) {
 	needRoot(t)
 	if ps, _ := processes("libvirtd"); len(ps) == 0 {
-		t.Skip("SKIPPED: no libvirtd runs; start the lab (`e2e lab up`) to run this check")
+		testenv.Skip(t, "no libvirtd runs; start the lab (`e2e lab up`) to run this check")
 	}
 	ns := fmt.Sprintf("dltest-up-%d", os.Getpid())
 	err := Up(context.Background(), testConfig(ns))
@@ -451,7 +447,7 @@ func TestUpHostModeCreatesNothing(t *testing.T) {
 	}
 	mustRun(t, "ip", "-n", ns, "link", "add", "br0", "type", "bridge")
 	if pingLibvirt(c.LibvirtSocket) != nil {
-		t.Skip("SKIPPED (rest): no libvirtd answers on " + c.LibvirtSocket + "; start the lab (`e2e lab up`) to run it")
+		testenv.Skip(t, "(the rest) no libvirtd answers on %s; start the lab (`e2e lab up`) to run it", c.LibvirtSocket)
 	}
 	if err := inScratch(); err != nil {
 		t.Fatalf("with the bridge and libvirtd: %v", err)

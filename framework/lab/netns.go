@@ -63,11 +63,6 @@ type ipLink struct {
 	LinkInfo struct {
 		Kind string `json:"info_kind"`
 	} `json:"linkinfo"`
-	AddrInfo []struct {
-		Family string `json:"family"`
-		Local  string `json:"local"`
-		Len    int    `json:"prefixlen"`
-	} `json:"addr_info"`
 }
 
 func ipJSON(ctx context.Context, ns string, args ...string) ([]ipLink, error) {
@@ -114,20 +109,6 @@ func linkKind(ctx context.Context, ns, name string) (string, error) {
 		return "", err
 	}
 	return links[0].LinkInfo.Kind, nil
-}
-
-func linkAddrs(ctx context.Context, ns, name string) ([]string, error) {
-	links, err := ipJSON(ctx, ns, "addr", "show", "dev", name)
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, a := range links[0].AddrInfo {
-		if a.Family == "inet" {
-			out = append(out, fmt.Sprintf("%s/%d", a.Local, a.Len))
-		}
-	}
-	return out, nil
 }
 
 // run runs a command and folds its output into the error.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/drivelab/drivelab/framework/render"
+	"github.com/drivelab/drivelab/framework/testenv"
 	"github.com/drivelab/drivelab/framework/topology"
 )
 
@@ -16,9 +17,8 @@ import (
 // withCloudInit skips without Debian's cloud-init and loads the reference topology.
 func withCloudInit(t *testing.T) *topology.Topology {
 	t.Helper()
-	if exec.Command(SystemPython, "-c", "import cloudinit.config.schema").Run() != nil {
-		t.Skip("Debian's cloud-init is not importable; make test installs it")
-	}
+	err := exec.Command(SystemPython, "-c", "import cloudinit.config.schema").Run()
+	testenv.Need(t, err == nil, "Debian's cloud-init is not importable from %s: %v", SystemPython, err)
 	topo, err := topology.Load("../../fixtures/topology.yaml")
 	if err != nil {
 		t.Fatal(err)

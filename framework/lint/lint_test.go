@@ -13,6 +13,7 @@ import (
 	"github.com/drivelab/drivelab/framework/harness/linttest"
 	"github.com/drivelab/drivelab/framework/lint"
 	"github.com/drivelab/drivelab/framework/render"
+	"github.com/drivelab/drivelab/framework/testenv"
 	"github.com/drivelab/drivelab/framework/topology"
 )
 
@@ -26,15 +27,16 @@ func run(t *testing.T, flavor string, files map[string]string, rules ...lint.Rul
 func TestReferenceFlavorsAreClean(t *testing.T) {
 	for _, flavor := range []string{"centos7", "debian12"} {
 		t.Run(flavor, func(t *testing.T) {
+			cloudInit := testenv.Have(t, haveCloudInit(), "Debian's cloud-init is not importable from %s: the schema check is left out", lint.SystemPython)
 			r, _ := run(t, flavor, nil)
 			if err := r.Err(); err != nil {
 				t.Fatal(err)
 			}
 			// The harness's own vendor_data, keys and all, passes the schema too.
-			if haveCloudInit() && (len(r.Skipped) != 0 || len(r.Warnings()) != 0) {
+			if cloudInit && (len(r.Skipped) != 0 || len(r.Warnings()) != 0) {
 				t.Errorf("with cloud-init: skipped %v, warnings %v", r.Skipped, r.Warnings())
 			}
-			if !haveCloudInit() && len(r.Skipped) == 0 {
+			if !cloudInit && len(r.Skipped) == 0 {
 				t.Error("cloud-init cannot have run, yet nothing is reported skipped")
 			}
 		})

@@ -4,6 +4,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/drivelab/drivelab/framework/lint"
+	"github.com/drivelab/drivelab/framework/testenv"
 )
 
 // userKey is a user's own key, not the harness's.
@@ -17,9 +20,7 @@ const rootPassword = "#cloud-config\nchpasswd:\n  expire: false\n  users:\n    -
 // does not (CloudConfigPartHandler drops it after merging user_data's own
 // parts), which is why lint does not suggest it.
 func TestMergeKeepsTheHarnessAccess(t *testing.T) {
-	if !haveCloudInit() {
-		t.Skip("Debian's cloud-init is not importable; make test installs it")
-	}
+	testenv.Need(t, haveCloudInit(), "Debian's cloud-init is not importable from %s", lint.SystemPython)
 	lintUserData := func(cc string) []string {
 		r, _ := run(t, "debian12", map[string]string{"user_data.client.tmpl": rootPassword + cc})
 		var out []string

@@ -11,11 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"syscall"
-	"time"
-)
 
-// poll is how often a waiter tries again; locks are held for seconds to minutes.
-const poll = 200 * time.Millisecond
+	"github.com/drivelab/drivelab/framework/config"
+	"github.com/drivelab/drivelab/framework/wait"
+)
 
 // Lock takes the exclusive lock on path (created if missing), waiting for
 // its holder as long as ctx allows; waiting() is called once if it must wait.
@@ -46,7 +45,28 @@ func LockTransient(ctx context.Context, path string, waiting func()) (unlock fun
 
 // lock opens path and waits for its flock; the file it returns holds it.
 func lock(ctx context.Context, path string, waiting func()) (*os.File, error) {
+	var held *os.File
 	said := false
+	err := wait.Until(ctx, wait.Input{What: "lock " + path, Interval: config.LockPoll}, func(context.Context) (bool, string, error) {
+		f, err := try(path)
+		switch {
+		case err != nil:
+			return false, "", err
+		case f != nil:
+			held = f
+			return true, "", nil
+		}
+		if !said && waiting != nil {
+			waiting()
+			said = true
+		}
+		return false, "another process holds it", nil
+	})
+	return held, err
+}
+
+// try takes path's flock if it is free: nil, nil means another holds it.
+func try(path string) (*os.File, error) {
 	for {
 		f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
 		if err != nil {
@@ -69,15 +89,7 @@ func lock(ctx context.Context, path string, waiting func()) (*os.File, error) {
 		if !errors.Is(err, syscall.EWOULDBLOCK) {
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
-		if !said && waiting != nil {
-			waiting()
-			said = true
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for lock %s: %w", path, context.Cause(ctx))
-		case <-time.After(poll):
-		}
+		return nil, nil
 	}
 }
 

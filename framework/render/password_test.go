@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/drivelab/drivelab/framework/render"
+	"github.com/drivelab/drivelab/framework/testenv"
 )
 
 // passwordLine runs the line of a user_data script that sets root's
@@ -35,9 +36,7 @@ func passwordLine(t testing.TB, userData []byte) (string, bool) {
 // centos7's user_data quotes a password only where the shell needs it: a
 // password such as `p w;$(touch /tmp/x)` reaches passwd as written.
 func TestPasswordsReachTheSetterAsWritten(t *testing.T) {
-	if _, err := exec.LookPath("bash"); err != nil {
-		t.Skip("no bash")
-	}
+	testenv.Tool(t, "bash")
 	for _, pw := range []string{"test2", "p w;$(touch /tmp/drivelab-pwned)", "it's", `back\slash`, "*", "a`id`", "~root", "-x", "$HOME"} {
 		for _, flavor := range []string{"centos7", "debian12"} {
 			topo := reference(t)

@@ -19,10 +19,10 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/inputfile"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/yamlstrict"
@@ -492,9 +492,8 @@ func (r *renderer) execute(ctx context.Context, node, name string, data Data) ([
 	return nil, file, templateError(node, file, err)
 }
 
-// renderTimeout bounds one template's rendering: the largest renders in
-// well under a millisecond.
-const renderTimeout = 10 * time.Second
+// renderTimeout bounds one template's rendering (config.RenderTimeout).
+const renderTimeout = config.RenderTimeout
 
 var (
 	errSlow   = errors.New("template still rendering at its deadline")
@@ -564,6 +563,10 @@ func (r *renderer) parse(file string) (*template.Template, error) {
 // templateErrRE splits text/template's "template: NAME:LINE[:COL]: MSG".
 var templateErrRE = regexp.MustCompile(`(?s)^template: (.+?):(\d+)(?::\d+)?: (?:executing ".*?" )?(.*)$`)
 
+// dataHint names what a template sees: every exported field and method of
+// Data (a test holds the two together).
+const dataHint = `templates see .Node .Network .Nodes .Files, .NodesWithRole "<role>" and .Path "<file>"; see render.Data`
+
 func templateError(node, file string, err error) error {
 	e := &Error{Node: node, File: file, Err: err}
 	if m := templateErrRE.FindStringSubmatch(err.Error()); m != nil {
@@ -571,7 +574,7 @@ func templateError(node, file string, err error) error {
 		e.Line, _ = strconv.Atoi(m[2])
 		e.Err = errors.New(m[3])
 		if strings.Contains(m[3], "can't evaluate field") || strings.Contains(m[3], "no entry for key") {
-			e.Err = fmt.Errorf("%s (templates see .Node .Network .Nodes .Backends .Files and .Path \"<file>\"; see render.Data)", m[3])
+			e.Err = fmt.Errorf("%s (%s)", m[3], dataHint)
 		}
 	}
 	return e

@@ -22,11 +22,12 @@ import (
 	"github.com/drivelab/drivelab/framework/lab"
 	"github.com/drivelab/drivelab/framework/runid"
 	"github.com/drivelab/drivelab/framework/topology"
+	"github.com/drivelab/drivelab/framework/wait"
 )
 
 // DefaultHeartbeat is how often BootAll prints where every node is while
 // nothing changes, so a slow boot never looks hung.
-const DefaultHeartbeat = 30 * time.Second
+const DefaultHeartbeat = config.Heartbeat
 
 // Image is what every node boots from.
 type Image struct {
@@ -486,16 +487,15 @@ func (r *Run) bootNode(ctx context.Context, in BootInput, node *Node, dom libvir
 			LastLine: con.lastLine(), ConsoleLog: node.ConsoleLog, Tail: con.Tail()}
 	}
 
-	tick := time.NewTicker(iv.Poll)
-	defer tick.Stop()
-	for {
+	// Every way the boot fails is final (failf); only ctx ends the wait.
+	return wait.Until(ctx, wait.Input{What: "node " + node.Name + " to be ready", Interval: iv.Poll}, func(ctx context.Context) (bool, string, error) {
 		now := time.Now()
 		if err := con.readAt(now); err != nil {
-			return failf(fmt.Errorf("reading the console: %w", err))
+			return false, "", failf(fmt.Errorf("reading the console: %w", err))
 		}
 		s, err := r.sample(dom, now, con.off)
 		if err != nil {
-			return failf(err)
+			return false, "", failf(err)
 		}
 		last = s
 		node.CPU = s.CPU
@@ -503,18 +503,18 @@ func (r *Run) bootNode(ctx context.Context, in BootInput, node *Node, dom libvir
 			enter(con.stages[seen].Stage, con.stages[seen].Seen, "")
 		}
 		if f := con.fault; f != nil {
-			return failf(fmt.Errorf("guest fault (%s) on the console: %q", f.Kind, f.Line))
+			return false, "", failf(fmt.Errorf("guest fault (%s) on the console: %q", f.Kind, f.Line))
 		}
 		if p := con.gatePath; p != "" && node.GatePath == "" {
 			node.GatePath = p
 			if err := checkGatePath(node.Path(), p); err != nil {
-				return failf(err)
+				return false, "", failf(err)
 			}
 		}
 		if f := con.finished; f != nil && stage != StageSSH {
 			node.Finished, node.CloudInit = *f, time.Since(r.Started)
 			if err := checkFinished(*f, node.GatePath, in.Image.Kernel != ""); err != nil {
-				return failf(err)
+				return false, "", failf(err)
 			}
 			sshBy = now.Add(r.Scale.Stretch(iv.SSH))
 			enter(StageSSH, now, fmt.Sprintf("cloud-init %s finished, guest up %.1fs (%s)", f.Version, f.Uptime.Seconds(), f.Datasource))
@@ -523,22 +523,18 @@ func (r *Run) bootNode(ctx context.Context, in BootInput, node *Node, dom libvir
 			if err := probeSSH(ctx, in.Dialer, node.IP, sshBy); err == nil {
 				node.Ready = time.Since(r.Started)
 				enter(StageReady, time.Now(), "")
-				return nil
+				return true, "", nil
 			} else if time.Now().After(sshBy) {
-				return failf(fmt.Errorf("cloud-init finished but %s:22 did not answer within %s (SSH x%.1f): %v", node.IP, r.Scale.Stretch(iv.SSH), r.Scale.Factor, err))
+				return false, "", failf(fmt.Errorf("cloud-init finished but %s:22 did not answer within %s (SSH x%.1f): %v", node.IP, r.Scale.Stretch(iv.SSH), r.Scale.Factor, err))
 			}
 		} else if err := watch.observe(s); err != nil {
-			return failf(err)
+			return false, "", failf(err)
 		} else if now.After(deadline) {
-			return failf(fmt.Errorf("cloud-init did not finish within %s (CloudInit %s x%.1f for this host), though the guest kept making progress",
+			return false, "", failf(fmt.Errorf("cloud-init did not finish within %s (CloudInit %s x%.1f for this host), though the guest kept making progress",
 				r.Scale.Stretch(iv.CloudInit), iv.CloudInit, r.Scale.Factor))
 		}
-		select {
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		case <-tick.C:
-		}
-	}
+		return false, fmt.Sprintf("%s, %s, %.1fs of vCPU time", stage, s.State, s.CPU.Seconds()), nil
+	})
 }
 
 // checkGatePath holds the boot the image's gate saw against the one the

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/drivelab/drivelab/framework/image"
+	"github.com/drivelab/drivelab/framework/testenv"
 	"github.com/drivelab/drivelab/framework/topology"
 )
 
@@ -24,7 +25,7 @@ func guestInput(t *testing.T, node string) BootInput {
 	conn := labConn(t)
 	a, err := image.Lookup("")
 	if err != nil {
-		t.Skipf("SKIPPED: %v", err)
+		testenv.Skip(t, "no guest image to boot (`e2e image build`): %v", err)
 	}
 	in, _ := labInput(t, conn)
 	n, _ := in.Topology.Node(node)
@@ -66,9 +67,9 @@ func configDrive(t *testing.T, topo *topology.Topology, n topology.Node) string 
 		"services": []any{},
 	})
 	iso := filepath.Join(t.TempDir(), n.Name+".iso")
-	out, err := exec.Command("genisoimage", "-quiet", "-o", iso, "-V", "config-2", "-J", "-r", root).CombinedOutput()
+	out, err := exec.Command(testenv.Tool(t, "genisoimage"), "-quiet", "-o", iso, "-V", "config-2", "-J", "-r", root).CombinedOutput()
 	if err != nil {
-		t.Skipf("SKIPPED: genisoimage (apt-get install genisoimage): %v: %s", err, out)
+		t.Fatalf("genisoimage: %v: %s", err, out)
 	}
 	return iso
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/lab"
+	"github.com/drivelab/drivelab/framework/testenv"
 	"github.com/drivelab/drivelab/framework/topology"
 )
 
@@ -30,7 +31,7 @@ import (
 func labConn(t *testing.T) *libvirt.Libvirt {
 	t.Helper()
 	if os.Getenv("E2E_LAB") != "1" {
-		t.Skip("SKIPPED: needs the lab: run `e2e lab up` as root and set E2E_LAB=1")
+		testenv.Skip(t, "needs the lab: run `e2e lab up` as root and set E2E_LAB=1")
 	}
 	ctx := context.Background()
 	conn, err := Connect(ctx, labEnv(t).LibvirtSocket)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/drivelab/drivelab/framework/atomicfile"
 	"github.com/drivelab/drivelab/framework/lockfile"
+	"github.com/drivelab/drivelab/framework/wait"
 )
 
 // A memory snapshot is a guest of the image saved (libvirt's save image:
@@ -345,40 +346,31 @@ func makeSnapshot(ctx context.Context, in snapshotInput, s Shape, dir string, ke
 func waitForGate(ctx context.Context, in snapshotInput, dom libvirt.Domain, path string) error {
 	con := &console{path: path}
 	deadline := time.Now().Add(in.wait)
-	tick := time.NewTicker(in.poll)
-	defer tick.Stop()
-	for {
+	return wait.Until(ctx, wait.Input{What: "the snapshot's guest to reach the gate", Interval: in.poll}, func(context.Context) (bool, string, error) {
 		if err := con.readAt(time.Now()); err != nil {
-			return err
+			return false, "", err
 		}
 		if con.gate {
-			return nil
+			return true, "", nil
 		}
 		if f := con.fault; f != nil {
-			return fmt.Errorf("guest fault (%s) on the console: %q; console: %s", f.Kind, f.Line, path)
+			return false, "", fmt.Errorf("guest fault (%s) on the console: %q; console: %s", f.Kind, f.Line, path)
 		}
 		if st, _, err := in.conn.DomainGetState(dom, 0); err != nil || libvirt.DomainState(st) != libvirt.DomainRunning {
-			return fmt.Errorf("the snapshot's guest stopped before the gate (state %d, %v); console: %s", st, err, path)
+			return false, "", fmt.Errorf("the snapshot's guest stopped before the gate (state %d, %v); console: %s", st, err, path)
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the gate did not wait within %s; is drivelab-gate in the image? last console line %q (%s)", in.wait, con.lastLine(), path)
+			return false, "", fmt.Errorf("the gate did not wait within %s; is drivelab-gate in the image? last console line %q (%s)", in.wait, con.lastLine(), path)
 		}
-		select {
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		case <-tick.C:
-		}
-	}
+		return false, fmt.Sprintf("last console line %q", con.lastLine()), nil
+	})
 }
 
 // The header of libvirt's QEMU save image (src/qemu/qemu_saveimage.h):
 // magic, then version, data_len, was_running, compressed, cookieOffset and
 // 14 unused uint32, little endian; data_len bytes of domain XML, NUL,
 // cookie, NUL padding; then QEMU's migration stream.
-const (
-	saveMagic      = "LibvirtQemudSave"
-	saveHeaderSize = 16 + 19*4
-)
+const saveMagic = "LibvirtQemudSave"
 
 type saveHeader struct {
 	Version, DataLen, WasRunning, Compressed, CookieOffset uint32

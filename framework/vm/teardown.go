@@ -11,7 +11,9 @@ import (
 
 	libvirt "github.com/digitalocean/go-libvirt"
 
+	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/runid"
+	"github.com/drivelab/drivelab/framework/wait"
 )
 
 // Teardown destroys and undefines the run's domains and deletes its
@@ -104,16 +106,17 @@ func remove(ctx context.Context, conn Libvirt, limit time.Duration, domain func(
 // reconnect opens a connection that libvirtd dropped (it restarted) again,
 // so that what a run created can still be removed: QEMU outlives libvirtd.
 func reconnect(ctx context.Context, conn Libvirt) error {
-	for !conn.IsConnected() {
-		err := conn.ConnectToURI(libvirt.QEMUSystem)
-		if err == nil {
-			return nil
+	err := wait.Until(ctx, wait.Input{What: "libvirtd to come back", Interval: config.LibvirtReconnect}, func(context.Context) (bool, string, error) {
+		if conn.IsConnected() {
+			return true, "", nil
 		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("libvirtd is gone and did not come back: %w", err)
-		case <-time.After(250 * time.Millisecond):
+		if err := conn.ConnectToURI(libvirt.QEMUSystem); err != nil {
+			return false, err.Error(), nil
 		}
+		return true, "", nil
+	})
+	if err != nil {
+		return fmt.Errorf("libvirtd is gone and did not come back: %w", err)
 	}
 	return nil
 }
