@@ -219,7 +219,7 @@ func orNone(s string) string {
 // collect writes the boot profile of the nodes just booted into the lab's
 // artifacts, for `e2e profile`; a profile that cannot be read from a node
 // is said, never fatal.
-func collect(ctx context.Context, l *harness.Lab) {
+func collect(ctx context.Context, l *harness.Run) {
 	if err := l.Collect(ctx, false); err != nil {
 		fmt.Printf("e2e up: boot profile incomplete: %v\n", err)
 	}

@@ -45,7 +45,7 @@ func diagnostics(env *verify.Env, node topology.Node, extra []verify.Diagnostic)
 // journal, and the scenario's own diagnostics. Consoles are there already.
 // Problems reaching a node are written down, not returned: diagnostics
 // never mask the failure that asked for them.
-func (l *Lab) diagnose(ctx context.Context) {
+func (l *Run) diagnose(ctx context.Context) {
 	var wg sync.WaitGroup
 	for name, c := range l.sessions {
 		node, _ := l.Env.Topology.Node(name)

@@ -75,8 +75,8 @@ func (in UpInput) Libvirt() *Libvirt {
 
 func (in UpInput) registry() string { return cmp.Or(in.Registry, RegistryDir) }
 
-// Lab is one run of a topology, from its drives to its teardown.
-type Lab struct {
+// Run is one run of a topology, from its drives to its teardown.
+type Run struct {
 	in UpInput
 	ID runid.ID
 	// StateDir holds the run's keys and drives; ArtifactsDir what it leaves
@@ -103,7 +103,7 @@ type Lab struct {
 // checks can use. Every input problem is reported before a machine is
 // created; on any failure, what Up created is removed again (consoles and
 // drives stay in the artifacts folder).
-func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
+func Up(ctx context.Context, in UpInput) (l *Run, err error) {
 	if l, err = Prepare(ctx, in); err != nil {
 		return nil, err
 	}
@@ -126,11 +126,11 @@ func Up(ctx context.Context, in UpInput) (l *Lab, err error) {
 
 // Prepare makes the run's folders and keys and renders and lints its
 // drives: everything lint can see fails here, before a machine exists.
-func Prepare(ctx context.Context, in UpInput) (*Lab, error) {
+func Prepare(ctx context.Context, in UpInput) (*Run, error) {
 	if err := in.check(); err != nil {
 		return nil, err
 	}
-	l := &Lab{
+	l := &Run{
 		in:           in,
 		ID:           in.RunID,
 		StateDir:     in.RunID.StateDir(in.Paths.State),
@@ -180,7 +180,7 @@ func (in UpInput) check() error {
 
 // Admit reaps what killed runs left, then records the run's claim once it
 // fits on the host beside the runs already there.
-func (l *Lab) Admit(ctx context.Context) error {
+func (l *Run) Admit(ctx context.Context) error {
 	// What killed runs left burns the host's cores and holds its memory.
 	if err := l.in.Platform.Reap(ctx, l.say); err != nil {
 		return err
@@ -209,7 +209,7 @@ func (l *Lab) Admit(ctx context.Context) error {
 }
 
 // CreateNetwork makes the run's own network.
-func (l *Lab) CreateNetwork(ctx context.Context) error {
+func (l *Run) CreateNetwork(ctx context.Context) error {
 	net := l.in.Platform.Network(l.ID)
 	if err := net.Create(ctx); err != nil {
 		return err
@@ -222,7 +222,7 @@ func (l *Lab) CreateNetwork(ctx context.Context) error {
 }
 
 // BootMachines builds the drives and boots every node from its own.
-func (l *Lab) BootMachines(ctx context.Context) error {
+func (l *Run) BootMachines(ctx context.Context) error {
 	isos := l.in.Drives
 	if isos == nil {
 		var err error
@@ -238,7 +238,7 @@ func (l *Lab) BootMachines(ctx context.Context) error {
 	return l.ticket.Booted()
 }
 
-func (l *Lab) bootInput(topo *topology.Topology, drives map[string]string) platform.BootInput {
+func (l *Run) bootInput(topo *topology.Topology, drives map[string]string) platform.BootInput {
 	return platform.BootInput{
 		Run: l.ID, Topology: topo, Drives: drives, Network: l.Network,
 		ArtifactsDir: l.ArtifactsDir, Progress: l.in.Progress,
@@ -248,7 +248,7 @@ func (l *Lab) bootInput(topo *topology.Topology, drives map[string]string) platf
 
 // Connect opens root sessions to every node through the client node and
 // builds the checks' Env over them and the lab's drives.
-func (l *Lab) Connect(ctx context.Context) error {
+func (l *Run) Connect(ctx context.Context) error {
 	var err error
 	l.sessions, err = Connect(ctx, ConnectInput{
 		Topology: l.in.Topology, Client: l.client, Dial: l.Network.DialContext,
@@ -271,13 +271,13 @@ func (l *Lab) Connect(ctx context.Context) error {
 
 // StartChecks starts checks together (verify.Start), bounded by the check
 // budget; each channel yields one check's results.
-func (l *Lab) StartChecks(ctx context.Context, checks []verify.Check) (map[string]<-chan []verify.Result, context.CancelFunc) {
+func (l *Run) StartChecks(ctx context.Context, checks []verify.Check) (map[string]<-chan []verify.Result, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(ctx, l.in.Intervals.CheckBudget())
 	return verify.Start(ctx, l.Env, checks), cancel
 }
 
 // Check runs checks together and returns their node x check verdict.
-func (l *Lab) Check(ctx context.Context, checks []verify.Check) *verify.Verdict {
+func (l *Run) Check(ctx context.Context, checks []verify.Check) *verify.Verdict {
 	pending, cancel := l.StartChecks(ctx, checks)
 	defer cancel()
 	verdict := verify.NewVerdict(l.in.Topology.NodeNames())
@@ -292,7 +292,7 @@ func (l *Lab) Check(ctx context.Context, checks []verify.Check) *verify.Verdict 
 // machines and, after a failure, every node's diagnostics and the redacted
 // drives. Problems reaching a node are written down, not returned:
 // evidence never masks the failure that asked for it.
-func (l *Lab) Collect(ctx context.Context, failed bool) error {
+func (l *Run) Collect(ctx context.Context, failed bool) error {
 	var errs []error
 	if l.Cluster != nil {
 		prof, err := l.profile(ctx)
@@ -320,7 +320,7 @@ func (l *Lab) Collect(ctx context.Context, failed bool) error {
 // Down closes the sessions, destroys the run's machines, network and claim
 // and removes its state. It works with ctx already cancelled (Ctrl-C): it
 // takes a fresh context bounded by the Teardown interval.
-func (l *Lab) Down(ctx context.Context) error {
+func (l *Run) Down(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.in.Intervals.Teardown)
 	defer cancel()
 	l.Close()
@@ -342,12 +342,12 @@ func (l *Lab) Down(ctx context.Context) error {
 }
 
 // Close closes the lab's sessions and leaves its machines running.
-func (l *Lab) Close() {
+func (l *Run) Close() {
 	CloseAll(l.sessions)
 	l.sessions = nil
 }
 
-func (l *Lab) say(format string, args ...any) {
+func (l *Run) say(format string, args ...any) {
 	fmt.Fprintf(progressOf(l.in), format+"\n", args...)
 }
 
@@ -377,7 +377,7 @@ func buildDrives(ctx context.Context, drives []render.Drive, dir string) (map[st
 
 // saveDrives copies the rendered drives into the artifacts folder, with
 // their private keys redacted (see saveRedacted).
-func (l *Lab) saveDrives() error {
+func (l *Run) saveDrives() error {
 	if l.Drives == nil {
 		return nil
 	}

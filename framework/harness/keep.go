@@ -54,7 +54,7 @@ func (c Change) Reason() string {
 
 // Keep boots a fresh lab as Up does and records it as the kept lab. The
 // caller closes the returned lab's sessions with Close; the nodes stay up.
-func Keep(ctx context.Context, in KeepInput) (*Lab, *Record, error) {
+func Keep(ctx context.Context, in KeepInput) (*Run, *Record, error) {
 	l, err := Up(ctx, in.UpInput)
 	if err != nil {
 		return nil, nil, err
@@ -75,7 +75,7 @@ func Keep(ctx context.Context, in KeepInput) (*Lab, *Record, error) {
 	return l, rec, nil
 }
 
-func newRecord(in KeepInput, l *Lab) (*Record, error) {
+func newRecord(in KeepInput, l *Run) (*Record, error) {
 	now := time.Now().UTC()
 	rec := &Record{Run: in.RunID, Created: now, Updated: now}
 	if lv := in.Libvirt(); lv != nil {
@@ -126,7 +126,7 @@ func (r *Record) setInputs(in KeepInput, artifacts string) error {
 // changed). Lint problems fail before anything is touched; a failed boot
 // leaves the untouched nodes running and the record as it was, so the next
 // Update boots the failed nodes again.
-func Update(ctx context.Context, in KeepInput, rec *Record) (*Lab, []Change, error) {
+func Update(ctx context.Context, in KeepInput, rec *Record) (*Run, []Change, error) {
 	p, err := planKept(ctx, in, rec)
 	if err != nil {
 		return nil, nil, err
@@ -164,7 +164,7 @@ func Update(ctx context.Context, in KeepInput, rec *Record) (*Lab, []Change, err
 // It boots nothing: a node whose domain is not running is an error, and
 // drives that differ from what the nodes booted are returned as changes
 // (run Update to apply them).
-func Attach(ctx context.Context, in KeepInput, rec *Record) (*Lab, []Change, error) {
+func Attach(ctx context.Context, in KeepInput, rec *Record) (*Run, []Change, error) {
 	p, err := planKept(ctx, in, rec)
 	if err != nil {
 		return nil, nil, err
@@ -245,11 +245,11 @@ func changes(rec *Record, drives []render.Drive, states map[string]string) ([]Ch
 	return out, nil
 }
 
-// lab is the kept lab's Lab, before it connects.
-func (p *keptPlan) lab(in KeepInput, rec *Record) *Lab {
+// lab is the kept lab's Run, before it connects.
+func (p *keptPlan) lab(in KeepInput, rec *Record) *Run {
 	ui := in.UpInput
 	ui.RunID, ui.Topology = rec.Run, p.topo
-	return &Lab{in: ui, ID: rec.Run, StateDir: RunDir(in.Paths, rec.Run), ArtifactsDir: rec.Artifacts, Drives: p.drives.Drives,
+	return &Run{in: ui, ID: rec.Run, StateDir: RunDir(in.Paths, rec.Run), ArtifactsDir: rec.Artifacts, Drives: p.drives.Drives,
 		Network: in.Platform.Network(rec.Run), access: p.access, client: p.client}
 }
 
@@ -291,7 +291,7 @@ func (p *keptPlan) reinstance() (rebootPlan, error) {
 
 // apply builds the drives, replaces the changed nodes' domains and, once
 // they booted, records their new uuids and drives in rec (not yet saved).
-func (r rebootPlan) apply(ctx context.Context, in KeepInput, rec *Record, l *Lab) error {
+func (r rebootPlan) apply(ctx context.Context, in KeepInput, rec *Record, l *Run) error {
 	names := r.names()
 	isos, err := buildDrives(ctx, r.drives.Drives, filepath.Join(l.StateDir, "drives"))
 	if err != nil {

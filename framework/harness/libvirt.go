@@ -163,11 +163,11 @@ func (p *Libvirt) States(ctx context.Context, run runid.ID) (map[string]string, 
 
 // cluster is a vm.Run as the platform's Cluster.
 type cluster struct {
-	run      *vm.Run
+	run      *vm.Cluster
 	machines []platform.Machine
 }
 
-func newCluster(run *vm.Run, topo *topology.Topology) *cluster {
+func newCluster(run *vm.Cluster, topo *topology.Topology) *cluster {
 	c := &cluster{run: run}
 	for _, n := range run.Nodes {
 		node, _ := topo.Node(n.Name)
@@ -203,7 +203,7 @@ func (c *cluster) Report() platform.BootReport {
 // machine is one node of a vm.Run.
 type machine struct {
 	node *vm.Node
-	run  *vm.Run
+	run  *vm.Cluster
 	addr netip.Addr
 }
 

@@ -25,7 +25,7 @@ grep -E ' - handlers.py\[DEBUG\]: (start|finish): ' /var/log/cloud-init.log 2>/d
 // through (from the boot), and, read from each node, cloud-init's slowest
 // events, systemd's slowest units and the user_data script's slowest steps.
 // A node that cannot be read keeps its stages; the error says which.
-func (l *Lab) profile(ctx context.Context) (*profile.Profile, error) {
+func (l *Run) profile(ctx context.Context) (*profile.Profile, error) {
 	boot := l.Boot
 	p := &profile.Profile{Nodes: make([]profile.Node, len(boot.Nodes))}
 	errs := make([]error, len(boot.Nodes))
@@ -83,7 +83,7 @@ func stageSpans(boot platform.BootReport, n platform.NodeReport) []profile.Span 
 
 // writeProfile writes profile.json and the timeline picture timeline.svg
 // into the run's artifacts folder and returns the picture's path.
-func (l *Lab) writeProfile(p *profile.Profile) (string, error) {
+func (l *Run) writeProfile(p *profile.Profile) (string, error) {
 	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
 		return "", err

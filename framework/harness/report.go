@@ -81,7 +81,7 @@ func checkNames(checks []verify.Check) []string {
 }
 
 // Outcome is the lab's run of scenario's checks as judged in verdict, at.
-func (l *Lab) Outcome(scenario string, checks []verify.Check, verdict *verify.Verdict, started time.Time) Outcome {
+func (l *Run) Outcome(scenario string, checks []verify.Check, verdict *verify.Verdict, started time.Time) Outcome {
 	o := Outcome{Scenario: scenario, Checks: checkNames(checks), Verdict: verdict, Started: started, Elapsed: time.Since(started)}
 	if l.Cluster != nil {
 		boot := l.Boot
@@ -95,7 +95,7 @@ func (l *Lab) Outcome(scenario string, checks []verify.Check, verdict *verify.Ve
 // folder: verdict.txt, timings.json, profile.json, timeline.svg and
 // junit.xml, for `make e2e` and `e2e check` alike. Collect comes first, for
 // the profile.
-func (l *Lab) Report(o Outcome) error {
+func (l *Run) Report(o Outcome) error {
 	if err := os.WriteFile(filepath.Join(l.ArtifactsDir, "verdict.txt"), []byte(o.Text()), 0o644); err != nil {
 		return err
 	}

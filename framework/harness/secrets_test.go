@@ -66,7 +66,7 @@ func TestSecretsStaySecret(t *testing.T) {
 	if _, err := buildDrives(ctx, drives, stateDrives); err != nil {
 		t.Fatal(err)
 	}
-	l := &Lab{Drives: drives, ArtifactsDir: filepath.Join(paths.Artifacts, "r1")}
+	l := &Run{Drives: drives, ArtifactsDir: filepath.Join(paths.Artifacts, "r1")}
 	if err := l.saveDrives(); err != nil {
 		t.Fatal(err)
 	}

@@ -123,8 +123,8 @@ func (n *Node) Path() string {
 	return "cold"
 }
 
-// Run is a booted topology. Teardown removes it.
-type Run struct {
+// Cluster is a booted topology. Teardown removes it.
+type Cluster struct {
 	ID         string
 	DomainType string
 	Started    time.Time
@@ -142,7 +142,7 @@ type Run struct {
 }
 
 // Node returns the node with the given name, or nil.
-func (r *Run) Node(name string) *Node {
+func (r *Cluster) Node(name string) *Node {
 	i := slices.IndexFunc(r.Nodes, func(n *Node) bool { return n.Name == name })
 	if i < 0 {
 		return nil
@@ -152,7 +152,7 @@ func (r *Run) Node(name string) *Node {
 
 // SlowestCloudInit is the node whose cloud-init took longest by the guest's
 // own clock (its "Up N seconds").
-func (r *Run) SlowestCloudInit() *Node {
+func (r *Cluster) SlowestCloudInit() *Node {
 	return slices.MaxFunc(r.Nodes, func(a, b *Node) int { return int(a.Finished.Uptime - b.Finished.Uptime) })
 }
 
@@ -162,7 +162,7 @@ func (r *Run) SlowestCloudInit() *Node {
 // the lab's dialer. Bad input is reported, all of it, before anything is
 // created. On any failure, timeout or cancellation everything created is
 // removed again and the error names the node and quotes its console.
-func BootAll(ctx context.Context, in BootInput) (*Run, error) {
+func BootAll(ctx context.Context, in BootInput) (*Cluster, error) {
 	started := time.Now()
 	limits := Limits(in.Limits)
 	if err := checkInput(in, limits); err != nil {
@@ -196,13 +196,13 @@ func BootAll(ctx context.Context, in BootInput) (*Run, error) {
 			out.printf("vm: %s: %d vCPUs capped to %d (%s)", n.Name, n.VCPUs, v, limits.why(accel))
 		}
 	}
-	run := &Run{ID: in.RunID, DomainType: string(accel), Started: started, conn: in.Conn, pool: pool, intervals: in.Intervals, out: out,
+	run := &Cluster{ID: in.RunID, DomainType: string(accel), Started: started, conn: in.Conn, pool: pool, intervals: in.Intervals, out: out,
 		Scale: NewDeadlineScale(accel, runtime.NumCPU(), vcpus, hostLoad(), calibrate())}
 	out.printf("vm: run %s: %d nodes, domain type %s, consoles in %s", run.ID, len(in.Topology.Nodes), accel, artifacts)
 	out.printf("vm: %s; a guest with no progress for %s is stuck", run.Scale, in.Intervals.Stall)
 
 	// From here on, whatever fails takes the whole run down again.
-	fail := func(err error) (*Run, error) {
+	fail := func(err error) (*Cluster, error) {
 		if terr := run.Teardown(ctx); terr != nil {
 			err = errors.Join(err, terr)
 		}
@@ -272,7 +272,7 @@ func snapshotShape(in BootInput, n topology.Node, limits Limits) Shape {
 }
 
 // snapshots finds or makes the memory snapshot of every shape the run restores.
-func (r *Run) snapshots(ctx context.Context, in BootInput, limits Limits) (map[Shape]*Snapshot, error) {
+func (r *Cluster) snapshots(ctx context.Context, in BootInput, limits Limits) (map[Shape]*Snapshot, error) {
 	var shapes []Shape
 	for _, n := range in.Topology.Nodes {
 		if s := snapshotShape(in, n, limits); s != (Shape{}) && !slices.Contains(shapes, s) {
@@ -309,7 +309,7 @@ func MakeSnapshots(ctx context.Context, in BootInput) ([]string, error) {
 		return nil, err
 	}
 	limits := Limits(in.Limits).forAccel(accel)
-	r := &Run{ID: in.RunID, DomainType: string(accel), conn: in.Conn, out: &reporter{w: in.Progress, start: time.Now()},
+	r := &Cluster{ID: in.RunID, DomainType: string(accel), conn: in.Conn, out: &reporter{w: in.Progress, start: time.Now()},
 		Scale: NewDeadlineScale(accel, runtime.NumCPU(), 1, hostLoad(), calibrate())}
 	snaps, err := r.snapshots(ctx, in, limits)
 	var dirs []string
@@ -323,7 +323,7 @@ func MakeSnapshots(ctx context.Context, in BootInput) ([]string, error) {
 // define creates a node's overlay and drive volumes and defines its domain:
 // a fresh one, or snap's saved one made the node's. The node is returned as
 // soon as something of it may exist, for teardown.
-func (r *Run) define(in BootInput, n topology.Node, limits Limits, artifacts string, snap *Snapshot) (*Node, libvirt.Domain, error) {
+func (r *Cluster) define(in BootInput, n topology.Node, limits Limits, artifacts string, snap *Snapshot) (*Node, libvirt.Domain, error) {
 	var dom libvirt.Domain
 	name := DomainName(r.ID, n.Name)
 	vcpus, mem := limits.size(n)
@@ -368,7 +368,7 @@ func (r *Run) define(in BootInput, n topology.Node, limits Limits, artifacts str
 }
 
 // coldDomain is a node's domain booting from its kernel.
-func (r *Run) coldDomain(in BootInput, n topology.Node, node *Node, vcpus, mem int, disk, drive string) *libvirtxml.Domain {
+func (r *Cluster) coldDomain(in BootInput, n topology.Node, node *Node, vcpus, mem int, disk, drive string) *libvirtxml.Domain {
 	opts := []Option{
 		WithName(node.Domain),
 		WithDomainType(r.DomainType),
@@ -388,7 +388,7 @@ func (r *Run) coldDomain(in BootInput, n topology.Node, node *Node, vcpus, mem i
 
 // restoredDomain is a node's domain restored from snap: its save image is
 // written for it, and its drive and NIC wait to go in (restorePlan).
-func (r *Run) restoredDomain(in BootInput, n topology.Node, node *Node, snap *Snapshot, overlay, drive string) (*libvirtxml.Domain, error) {
+func (r *Cluster) restoredDomain(in BootInput, n topology.Node, node *Node, snap *Snapshot, overlay, drive string) (*libvirtxml.Domain, error) {
 	d, err := snap.nodeDomain(node.Domain, ProcessOwner(r.ID, n.Name), overlay, node.ConsoleLog)
 	if err != nil {
 		return nil, err
@@ -437,7 +437,7 @@ func (p *restorePlan) start(conn Libvirt, dom libvirt.Domain) error {
 // start starts a defined node, cold from its kernel or restored, and
 // writes its domain XML as libvirt runs it (device addresses, the CD-ROM's
 // medium) to the artifacts.
-func (r *Run) start(node *Node, dom libvirt.Domain) error {
+func (r *Cluster) start(node *Node, dom libvirt.Domain) error {
 	var err error
 	if node.restore != nil {
 		err = node.restore.start(r.conn, dom)
@@ -458,7 +458,7 @@ func (r *Run) start(node *Node, dom libvirt.Domain) error {
 // ends early, with the cause, when the console shows a fault, when the
 // domain stops, when libvirtd goes away, or when the guest makes no
 // progress for the Stall interval; the deadline is only a safety net.
-func (r *Run) bootNode(ctx context.Context, in BootInput, node *Node, dom libvirt.Domain) error {
+func (r *Cluster) bootNode(ctx context.Context, in BootInput, node *Node, dom libvirt.Domain) error {
 	if err := r.start(node, dom); err != nil {
 		return fmt.Errorf("node %s: starting domain %s: %w", node.Name, node.Domain, err)
 	}
@@ -562,7 +562,7 @@ func checkFinished(f Finished, gatePath string, ownImage bool) error {
 }
 
 // sample looks at a domain once: its state and the vCPU time it used.
-func (r *Run) sample(dom libvirt.Domain, now time.Time, console int64) (Sample, error) {
+func (r *Cluster) sample(dom libvirt.Domain, now time.Time, console int64) (Sample, error) {
 	s := Sample{At: now, Console: console}
 	st, reason, err := r.conn.DomainGetState(dom, 0)
 	if err != nil {

@@ -20,7 +20,7 @@ import (
 // as <domain>.console.log.old, then they boot as BootAll boots them. The
 // run's other domains are not touched, also when the boot fails: BootAll's
 // teardown takes only the nodes it booted.
-func Replace(ctx context.Context, in BootInput) (*Run, error) {
+func Replace(ctx context.Context, in BootInput) (*Cluster, error) {
 	// Bad input fails before the old nodes are removed.
 	if err := checkInput(in, Limits(in.Limits)); err != nil {
 		return nil, fmt.Errorf("cannot replace: %w", err)

@@ -28,7 +28,7 @@ func TestLabReplaceTouchesOnlyItsNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	in.ArtifactsDir = artifacts
-	run := &Run{ID: in.RunID, DomainType: DomainQEMU, conn: conn, pool: pool, intervals: in.Intervals, out: &reporter{}}
+	run := &Cluster{ID: in.RunID, DomainType: DomainQEMU, conn: conn, pool: pool, intervals: in.Intervals, out: &reporter{}}
 	t.Cleanup(func() { run.Teardown(ctx) })
 	for _, n := range in.Topology.Nodes {
 		node, _, err := run.define(in, n, Limits{}, artifacts, nil)

@@ -20,7 +20,7 @@ import (
 // volumes; console logs stay in the artifacts folder. It works on a fresh
 // context bounded by the Teardown interval, so it still runs after ctx was
 // cancelled (Ctrl-C), and it is safe to call again.
-func (r *Run) Teardown(ctx context.Context) error {
+func (r *Cluster) Teardown(ctx context.Context) error {
 	names := make([]string, 0, 2*len(r.Nodes))
 	for _, n := range r.Nodes {
 		names = append(names, volumes(r.ID, n.Name)...)
@@ -38,7 +38,7 @@ func (r *Run) Teardown(ctx context.Context) error {
 
 // DestroyNode removes one node of the run, its domain and volumes; its
 // console log stays.
-func (r *Run) DestroyNode(ctx context.Context, node string) error {
+func (r *Cluster) DestroyNode(ctx context.Context, node string) error {
 	vols := volumes(r.ID, node)
 	removed, err := remove(ctx, r.conn, r.intervals.Teardown,
 		func(o Owner) bool { return o.Run == r.ID && o.Node == node },

@@ -60,7 +60,7 @@ var _ = Describe("scenario", func() {
 		// ContinueOnFailure: one failed check must not hide the others' verdicts.
 		Describe(sc.Name, Ordered, ContinueOnFailure, scenarioLabels(sc), func() {
 			var (
-				l       *harness.Lab
+				l       *harness.Run
 				verdict *verify.Verdict
 				started time.Time
 				pending map[string]<-chan []verify.Result
@@ -117,7 +117,7 @@ var _ = Describe("scenario", func() {
 
 // up brings scenario sc's lab up and registers its teardown; mine is how
 // many scenarios this process runs.
-func up(ctx SpecContext, sc scenarios.Scenario, mine int) (*harness.Lab, error) {
+func up(ctx SpecContext, sc scenarios.Scenario, mine int) (*harness.Run, error) {
 	topo, err := topology.Load(scenarioPath(opts.topology, sc.Topology))
 	if err != nil {
 		return nil, err
