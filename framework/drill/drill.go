@@ -128,18 +128,10 @@ func Run(ctx context.Context, d Drill, up harness.UpInput) Result {
 			r.Problems = append(r.Problems, "the fault never happened")
 		}
 	}
-	var boot *vm.BootError
-	switch {
-	case err == nil:
-	case !strings.Contains(err.Error(), d.Cause):
-		r.Problems = append(r.Problems, fmt.Sprintf("wrong cause: want %q", d.Cause))
-	case errors.As(err, &boot) && boot.Node != d.Node && !d.HostWide:
-		r.Problems = append(r.Problems, fmt.Sprintf("blamed node %s, want %s", boot.Node, d.Node))
-	default:
-		r.CaughtBy = d.Cause
-		if i := strings.Index(d.Cause, "("); i > 0 {
-			r.CaughtBy = strings.TrimSuffix(d.Cause[i+1:], ")")
-		}
+	caughtBy, problem := judge(d, err)
+	r.CaughtBy = caughtBy
+	if problem != "" {
+		r.Problems = append(r.Problems, problem)
 	}
 	if r.FaultSeen && r.FaultToVerdict > config.FaultToVerdict {
 		r.Problems = append(r.Problems, fmt.Sprintf("verdict %.0fs after the fault, want at most %s", r.FaultToVerdict.Seconds(), config.FaultToVerdict))
@@ -168,6 +160,25 @@ func Run(ctx context.Context, d Drill, up harness.UpInput) Result {
 		}
 	}
 	return r
+}
+
+// judge says what caught the drill's fault from the boot's error, or what
+// is wrong with how it was reported: the cause must be d.Cause, on d.Node
+// unless the fault is host-wide.
+func judge(d Drill, err error) (caughtBy, problem string) {
+	var boot *vm.BootError
+	switch {
+	case err == nil:
+		return "", ""
+	case !strings.Contains(err.Error(), d.Cause):
+		return "", fmt.Sprintf("wrong cause: want %q", d.Cause)
+	case errors.As(err, &boot) && boot.Node != d.Node && !d.HostWide:
+		return "", fmt.Sprintf("blamed node %s, want %s", boot.Node, d.Node)
+	}
+	if i := strings.Index(d.Cause, "("); i > 0 {
+		return strings.TrimSuffix(d.Cause[i+1:], ")"), ""
+	}
+	return d.Cause, ""
 }
 
 // watch follows the node's console: it injects the fault once the
