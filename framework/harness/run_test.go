@@ -78,6 +78,18 @@ func run(t *testing.T, p platform.Platform) harness.UpInput {
 	}
 }
 
+// up brings a run of p up and takes it down when the test ends.
+func up(t *testing.T, p *memory.Platform) (*harness.Run, harness.UpInput) {
+	t.Helper()
+	in := run(t, p)
+	l, err := harness.Up(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Down(context.Background()) })
+	return l, in
+}
+
 // left lists what a run left behind: machines and networks on p, its
 // claim, its state folder.
 func left(t *testing.T, in harness.UpInput, p *memory.Platform) []string {
@@ -243,13 +255,8 @@ func TestCheckFailureIsJudgedCollectedAndReported(t *testing.T) {
 		}
 		return guest(node, cmd)
 	}}
-	in := run(t, p)
 	start := time.Now()
-	l, err := harness.Up(ctx, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Down(ctx)
+	l, _ := up(t, p)
 	verdict := l.Check(ctx, checks)
 	o := l.Outcome("memory", checks, verdict, start)
 	if !o.Failed() {
@@ -281,12 +288,7 @@ func TestCheckFailureIsJudgedCollectedAndReported(t *testing.T) {
 func TestCollectWritesDownWhatANodeCouldNotGive(t *testing.T) {
 	ctx := context.Background()
 	p := &memory.Platform{Handler: guest}
-	in := run(t, p)
-	l, err := harness.Up(ctx, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Down(ctx)
+	l, _ := up(t, p)
 	// web01 is gone by the time its evidence is read.
 	for _, m := range l.Cluster.Machines() {
 		if m.Name() == "web01" {
@@ -307,12 +309,7 @@ func TestCollectWritesDownWhatANodeCouldNotGive(t *testing.T) {
 func TestReportFailsWhenItCannotWrite(t *testing.T) {
 	ctx := context.Background()
 	p := &memory.Platform{Handler: guest}
-	in := run(t, p)
-	l, err := harness.Up(ctx, in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Down(ctx)
+	l, _ := up(t, p)
 	verdict := l.Check(ctx, checks)
 	// verdict.txt cannot be written: a folder stands in its place.
 	if err := os.Mkdir(filepath.Join(l.ArtifactsDir, "verdict.txt"), 0o755); err != nil {
@@ -326,11 +323,7 @@ func TestReportFailsWhenItCannotWrite(t *testing.T) {
 func TestDownKeepsTheClaimWhenMachinesStay(t *testing.T) {
 	ctx := context.Background()
 	p := &memory.Platform{Handler: guest}
-	in := run(t, p)
-	l, err := harness.Up(ctx, in)
-	if err != nil {
-		t.Fatal(err)
-	}
+	l, in := up(t, p)
 	p.DestroyFault = errors.New("libvirtd is gone")
 	if err := l.Down(ctx); err == nil || !strings.Contains(err.Error(), "libvirtd is gone") {
 		t.Errorf("Down = %v, want the destroy's failure", err)
