@@ -13,7 +13,7 @@ ARTIFACTS ?= artifacts/$(RUN)
 FLAVOR    ?= debian12
 TOPOLOGY  ?= fixtures/topology.yaml
 # Which scenarios `make e2e` runs (Ginkgo label filter over the closed set in
-# scenarios/registry.go; the suite refuses any other label) and extra suite
+# scenarios/labels.go; the suite refuses any other label) and extra suite
 # flags, e.g. E2E_ARGS=-e2e.keep to leave the lab up. By default: every
 # scenario but the disruptive ones and cloudconfig (its own two nodes).
 E2E_LABELS ?= vm && !disruptive && !cloudconfig

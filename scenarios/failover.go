@@ -4,6 +4,8 @@ import (
 	"slices"
 
 	"github.com/drivelab/drivelab/framework/verify"
+	"github.com/drivelab/drivelab/scenarios/checks"
+	"github.com/drivelab/drivelab/scenarios/loadbalancer"
 )
 
 // Failover is the seed's topology under a dead web node. Its check is
@@ -11,11 +13,11 @@ import (
 // disruptive, outside `make e2e`'s default filter.
 var Failover = register(Scenario{
 	Name:     "failover",
-	Topology: "fixtures/topology.yaml",
+	Topology: loadbalancer.TopologyFile,
 	Labels:   []string{LabelFailover},
 	Checks: []verify.Check{
-		{Name: "failover", Roles: []string{RoleLoadBalancer}, Run: WebFailover, Disruptive: true},
+		{Name: "failover", Roles: []string{loadbalancer.RoleLoadBalancer}, Run: loadbalancer.WebFailover, Disruptive: true},
 	},
-	Diagnostics: loadBalancerDiagnostics,
-	Lint:        append(slices.Clone(loadBalancerLint), lintTopology("failover", "fixtures/topology.yaml", loadBalancerNeeds...)),
+	Diagnostics: loadbalancer.Diagnostics,
+	Lint:        append(slices.Clone(loadbalancer.LintRules), checks.LintTopology("failover", loadbalancer.TopologyFile, loadbalancer.Needs...)),
 })

@@ -2,82 +2,12 @@ package scenarios
 
 import (
 	"fmt"
-	"github.com/drivelab/drivelab/framework/lint"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
 	"strings"
-
-	"github.com/drivelab/drivelab/framework/verify"
 )
-
-// The suites' Ginkgo labels, for label filters (`make e2e E2E_LABELS=...`).
-const (
-	// LabelDrive is suites/configdrive: drives built and read back, no VM (`make test`).
-	LabelDrive = "drive"
-	// LabelVM and LabelSlow are on every scenario: it boots VMs.
-	LabelVM   = "vm"
-	LabelSlow = "slow"
-	// LabelDisruptive is on every scenario whose check is Disruptive.
-	LabelDisruptive = "disruptive"
-	// LabelFailover is the failover scenario (`make failover`).
-	LabelFailover = "failover"
-	// LabelCloudConfig is the cloudconfig scenario (`make cloudconfig`).
-	LabelCloudConfig = "cloudconfig"
-)
-
-// Labels is the closed set of labels: a scenario may carry no other, and
-// suites/e2e refuses a label filter naming another (Ginkgo would run
-// nothing and pass). A new label is one entry here and one in README.md.
-var Labels = []string{LabelDrive, LabelVM, LabelSlow, LabelDisruptive, LabelFailover, LabelCloudConfig}
-
-// automatic are the labels the suites give; a scenario does not list them.
-var automatic = []string{LabelDrive, LabelVM, LabelSlow, LabelDisruptive}
-
-// Scenario is a topology, optional template overrides, and the checks that
-// must pass once it has booted.
-type Scenario struct {
-	Name string
-	// Topology is the topology file, relative to the repository root.
-	Topology string
-	// Overlay is a directory whose templates override the flavor's, or "".
-	Overlay string
-	// Flavors are the template flavors the scenario has templates for;
-	// empty means every flavor. suites/e2e skips it, with the reason, on another.
-	Flavors []string
-	// Labels are added to the suite's labels (from Labels, not automatic).
-	Labels []string
-	Checks []verify.Check
-	// Diagnostics are what the scenario reads from each node after a
-	// failure, next to what the harness reads from every node.
-	Diagnostics []verify.Diagnostic
-	// Lint are the scenario's own lint rules: what its services need of
-	// the rendered drives, checked before anything boots.
-	Lint []lint.Rule
-}
-
-// Disruptive reports whether the scenario's check stops or changes services.
-func (s Scenario) Disruptive() bool {
-	return slices.ContainsFunc(s.Checks, func(c verify.Check) bool { return c.Disruptive })
-}
-
-// SuiteLabels are all the scenario's labels: the automatic ones, then its own.
-func (s Scenario) SuiteLabels() []string {
-	labels := []string{LabelVM, LabelSlow}
-	if s.Disruptive() {
-		labels = append(labels, LabelDisruptive)
-	}
-	return append(labels, s.Labels...)
-}
-
-// Supports is nil when the scenario has templates for flavor.
-func (s Scenario) Supports(flavor string) error {
-	if len(s.Flavors) == 0 || slices.Contains(s.Flavors, flavor) {
-		return nil
-	}
-	return fmt.Errorf("scenario %s has templates for flavor %s only, not %s", s.Name, strings.Join(s.Flavors, ", "), flavor)
-}
 
 // Registry holds scenarios by name and refuses one that would make a run
 // ambiguous or wrong, as CoreOS kola's register.Register refuses a test
@@ -165,23 +95,3 @@ func mustAdd(r *Registry, s Scenario, skip int) {
 
 // All lists the registered scenarios in the order their files registered them.
 func All() []Scenario { return registry.All() }
-
-var labelRegexpRE = regexp.MustCompile(`/[^/]*/`)
-
-// CheckLabelFilter refuses a Ginkgo label filter that names a label outside
-// Labels: Ginkgo would select nothing and report success.
-func CheckLabelFilter(filter string) error {
-	var unknown []string
-	// A /regular expression/ matches labels rather than naming one.
-	named := labelRegexpRE.ReplaceAllString(filter, " ")
-	for _, tok := range strings.FieldsFunc(named, func(r rune) bool { return strings.ContainsRune("&|!(),", r) }) {
-		// Ginkgo compares labels case-insensitively.
-		if tok = strings.ToLower(strings.TrimSpace(tok)); tok != "" && !slices.Contains(Labels, tok) {
-			unknown = append(unknown, tok)
-		}
-	}
-	if unknown != nil {
-		return fmt.Errorf("label filter %q names %s, not among the labels (%s)", filter, strings.Join(unknown, ", "), strings.Join(Labels, ", "))
-	}
-	return nil
-}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/verify"
+	"github.com/drivelab/drivelab/scenarios/checks/checktest"
 )
 
 func pass(context.Context, *verify.Env, topology.Node) error { return nil }
@@ -47,7 +48,7 @@ func TestRegistryRefuses(t *testing.T) {
 			}
 			s := valid("second")
 			tc.break_(&s)
-			wantErr(t, r.Add(s), tc.want)
+			checktest.WantErr(t, r.Add(s), tc.want)
 			if len(r.All()) != 1 {
 				t.Fatalf("the refused scenario was registered: %d scenarios", len(r.All()))
 			}
@@ -99,19 +100,19 @@ func TestRegisteredScenarios(t *testing.T) {
 		t.Errorf("scenarios = %v", names)
 	}
 	limited := Scenario{Name: "limited", Flavors: []string{"debian12"}}
-	wantErr(t, limited.Supports("debian12"), "")
-	wantErr(t, limited.Supports("centos7"), "has templates for flavor debian12 only, not centos7")
-	wantErr(t, LoadBalancer.Supports("centos7"), "")
-	wantErr(t, CloudConfig.Supports("debian12"), "")
-	wantErr(t, CloudConfig.Supports("centos7"), "has templates for flavor debian12 only, not centos7")
+	checktest.WantErr(t, limited.Supports("debian12"), "")
+	checktest.WantErr(t, limited.Supports("centos7"), "has templates for flavor debian12 only, not centos7")
+	checktest.WantErr(t, LoadBalancer.Supports("centos7"), "")
+	checktest.WantErr(t, CloudConfig.Supports("debian12"), "")
+	checktest.WantErr(t, CloudConfig.Supports("centos7"), "has templates for flavor debian12 only, not centos7")
 }
 
 func TestCheckLabelFilter(t *testing.T) {
 	for _, ok := range []string{"", "vm && !disruptive", "vm && !disruptive && !cloudconfig", "failover", "(VM || drive), slow", "/^fail/ && !slow"} {
-		wantErr(t, CheckLabelFilter(ok), "")
+		checktest.WantErr(t, CheckLabelFilter(ok), "")
 	}
-	wantErr(t, CheckLabelFilter("vm && !fail-over"), `names fail-over, not among the labels`)
-	wantErr(t, CheckLabelFilter("failovr"), "names failovr")
+	checktest.WantErr(t, CheckLabelFilter("vm && !fail-over"), `names fail-over, not among the labels`)
+	checktest.WantErr(t, CheckLabelFilter("failovr"), "names failovr")
 }
 
 // Every label the Makefile filters on is in the closed set, and README.md

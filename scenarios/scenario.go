@@ -1,59 +1,59 @@
-// Package scenarios holds what the harness verifies: each check is one
-// function in its own file, over a topology and SSH sessions from the client
-// node; each scenario is one file naming its topology, templates and checks.
+// Package scenarios is the closed set of scenarios and of their labels: what
+// the harness verifies. Each scenario is one file here naming its topology,
+// templates and checks; the checks are in scenarios/checks (any scenario's)
+// and in a package of the scenario's subject (scenarios/loadbalancer,
+// scenarios/cloudconfig), which know no registry.
 package scenarios
 
 import (
-	"context"
 	"fmt"
+	"slices"
 	"strings"
 
-	"github.com/drivelab/drivelab/framework/sshx"
-	"github.com/drivelab/drivelab/framework/topology"
+	"github.com/drivelab/drivelab/framework/lint"
 	"github.com/drivelab/drivelab/framework/verify"
 )
 
-// run executes cmd on c within the Command interval and returns stdout.
-func run(ctx context.Context, env *verify.Env, c *sshx.Client, cmd string) (string, error) {
-	ctx, cancel := context.WithTimeout(ctx, env.Intervals.Command)
-	defer cancel()
-	return c.Output(ctx, cmd)
+// Scenario is a topology, optional template overrides, and the checks that
+// must pass once it has booted.
+type Scenario struct {
+	Name string
+	// Topology is the topology file, relative to the repository root.
+	Topology string
+	// Overlay is a directory whose templates override the flavor's, or "".
+	Overlay string
+	// Flavors are the template flavors the scenario has templates for;
+	// empty means every flavor. suites/e2e skips it, with the reason, on another.
+	Flavors []string
+	// Labels are added to the suite's labels (from Labels, not automatic).
+	Labels []string
+	Checks []verify.Check
+	// Diagnostics are what the scenario reads from each node after a
+	// failure, next to what the harness reads from every node.
+	Diagnostics []verify.Diagnostic
+	// Lint are the scenario's own lint rules: what its services need of
+	// the rendered drives, checked before anything boots.
+	Lint []lint.Rule
 }
 
-// facts runs cmds in one session (one session costs more than a small
-// command under emulation) and returns each one's output, stdout and stderr
-// together; a failing command leaves its message as its output.
-func facts(ctx context.Context, env *verify.Env, c *sshx.Client, cmds ...string) ([]string, error) {
-	script := "{ " + strings.Join(cmds, "; } 2>&1; echo; echo "+sep+"; { ") + "; } 2>&1; true"
-	out, err := run(ctx, env, c, script)
-	if err != nil {
-		return nil, err
-	}
-	parts, err := splitFacts(out, len(cmds))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", c.Name(), err)
-	}
-	return parts, nil
+// Disruptive reports whether the scenario's check stops or changes services.
+func (s Scenario) Disruptive() bool {
+	return slices.ContainsFunc(s.Checks, func(c verify.Check) bool { return c.Disruptive })
 }
 
-func splitFacts(out string, n int) ([]string, error) {
-	parts := strings.Split(out, "\n"+sep+"\n")
-	if len(parts) != n {
-		return nil, fmt.Errorf("expected the output of %d commands, actual %q", n, out)
+// SuiteLabels are all the scenario's labels: the automatic ones, then its own.
+func (s Scenario) SuiteLabels() []string {
+	labels := []string{LabelVM, LabelSlow}
+	if s.Disruptive() {
+		labels = append(labels, LabelDisruptive)
 	}
-	return parts, nil
+	return append(labels, s.Labels...)
 }
 
-// root returns the root session on node or an error saying it is missing.
-func root(env *verify.Env, node topology.Node) (*sshx.Client, error) {
-	c, ok := env.Root[node.Name]
-	if !ok {
-		return nil, fmt.Errorf("no SSH session to %s", node.Name)
+// Supports is nil when the scenario has templates for flavor.
+func (s Scenario) Supports(flavor string) error {
+	if len(s.Flavors) == 0 || slices.Contains(s.Flavors, flavor) {
+		return nil
 	}
-	return c, nil
-}
-
-// shellQuote quotes s for a POSIX shell.
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	return fmt.Errorf("scenario %s has templates for flavor %s only, not %s", s.Name, strings.Join(s.Flavors, ", "), flavor)
 }
