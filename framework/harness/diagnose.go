@@ -45,12 +45,12 @@ func diagnostics(env *verify.Env, node topology.Node, extra []verify.Diagnostic)
 // journal, and the scenario's own diagnostics. Consoles are there already.
 // Problems reaching a node are written down, not returned: diagnostics
 // never mask the failure that asked for them.
-func (l *Run) diagnose(ctx context.Context) {
+func (r *Run) diagnose(ctx context.Context) {
 	var wg sync.WaitGroup
-	for name, c := range l.sessions {
-		node, _ := l.Env.Topology.Node(name)
-		cmds := diagnostics(l.Env, node, l.in.Diagnostics)
-		wg.Go(func() { diagnoseNode(ctx, filepath.Join(l.ArtifactsDir, name), c, cmds, l.in.Intervals.Command) })
+	for name, c := range r.sessions {
+		node, _ := r.Env.Topology.Node(name)
+		cmds := diagnostics(r.Env, node, r.in.Diagnostics)
+		wg.Go(func() { diagnoseNode(ctx, filepath.Join(r.ArtifactsDir, name), c, cmds, r.in.Intervals.Command) })
 	}
 	wg.Wait()
 }

@@ -180,107 +180,107 @@ func (in UpInput) check() error {
 
 // Admit reaps what killed runs left, then records the run's claim once it
 // fits on the host beside the runs already there.
-func (l *Run) Admit(ctx context.Context) error {
+func (r *Run) Admit(ctx context.Context) error {
 	// What killed runs left burns the host's cores and holds its memory.
-	if err := l.in.Platform.Reap(ctx, l.say); err != nil {
+	if err := r.in.Platform.Reap(ctx, r.say); err != nil {
 		return err
 	}
-	vcpus, mem, err := l.in.Platform.Footprint(l.in.Topology)
+	vcpus, mem, err := r.in.Platform.Footprint(r.in.Topology)
 	if err != nil {
 		return err
 	}
-	budget := l.in.Budget
+	budget := r.in.Budget
 	if budget == (platform.Budget{}) {
-		if budget, err = l.in.Platform.Budget(); err != nil {
+		if budget, err = r.in.Platform.Budget(); err != nil {
 			return err
 		}
 	}
-	claim := Claim{Run: l.ID.String(), Owner: vm.ProcessOwner(l.ID.String(), ""), VCPUs: vcpus, MemoryMiB: mem, Booting: true, Since: time.Now(),
-		Exclusive: l.in.Platform.Network(l.ID).Shared()}
-	iv := l.in.Intervals
+	claim := Claim{Run: r.ID.String(), Owner: vm.ProcessOwner(r.ID.String(), ""), VCPUs: vcpus, MemoryMiB: mem, Booting: true, Since: time.Now(),
+		Exclusive: r.in.Platform.Network(r.ID).Shared()}
+	iv := r.in.Intervals
 	ctx, cancel := context.WithTimeoutCause(ctx, iv.Admission,
 		fmt.Errorf("no room on this host within the Admission interval (%s, E2E_ADMISSION)", iv.Admission))
 	defer cancel()
-	l.ticket, err = Admit(ctx, AdmitInput{
-		Claim: claim, Budget: budget, Dir: l.in.registry(),
-		Poll: iv.Poll, Report: admissionReport, Progress: l.say,
+	r.ticket, err = Admit(ctx, AdmitInput{
+		Claim: claim, Budget: budget, Dir: r.in.registry(),
+		Poll: iv.Poll, Report: admissionReport, Progress: r.say,
 	})
 	return err
 }
 
 // CreateNetwork makes the run's own network.
-func (l *Run) CreateNetwork(ctx context.Context) error {
-	net := l.in.Platform.Network(l.ID)
+func (r *Run) CreateNetwork(ctx context.Context) error {
+	net := r.in.Platform.Network(r.ID)
 	if err := net.Create(ctx); err != nil {
 		return err
 	}
-	l.Network = net
+	r.Network = net
 	if net.Shared() == "" {
-		l.say("harness: run %s has its own network: %s", l.ID, net)
+		r.say("harness: run %s has its own network: %s", r.ID, net)
 	}
 	return nil
 }
 
 // BootMachines builds the drives and boots every node from its own.
-func (l *Run) BootMachines(ctx context.Context) error {
-	isos := l.in.Drives
+func (r *Run) BootMachines(ctx context.Context) error {
+	isos := r.in.Drives
 	if isos == nil {
 		var err error
-		if isos, err = buildDrives(ctx, l.Drives, filepath.Join(l.StateDir, "drives")); err != nil {
+		if isos, err = buildDrives(ctx, r.Drives, filepath.Join(r.StateDir, "drives")); err != nil {
 			return err
 		}
 	}
 	var err error
-	if l.Cluster, err = l.in.Platform.Boot(ctx, l.bootInput(l.in.Topology, isos)); err != nil {
+	if r.Cluster, err = r.in.Platform.Boot(ctx, r.bootInput(r.in.Topology, isos)); err != nil {
 		return err
 	}
-	l.Boot = l.Cluster.Report()
-	return l.ticket.Booted()
+	r.Boot = r.Cluster.Report()
+	return r.ticket.Booted()
 }
 
-func (l *Run) bootInput(topo *topology.Topology, drives map[string]string) platform.BootInput {
+func (r *Run) bootInput(topo *topology.Topology, drives map[string]string) platform.BootInput {
 	return platform.BootInput{
-		Run: l.ID, Topology: topo, Drives: drives, Network: l.Network,
-		ArtifactsDir: l.ArtifactsDir, Progress: l.in.Progress,
-		KernelArgs: l.in.KernelArgs, GateSkip: l.in.GateSkip,
+		Run: r.ID, Topology: topo, Drives: drives, Network: r.Network,
+		ArtifactsDir: r.ArtifactsDir, Progress: r.in.Progress,
+		KernelArgs: r.in.KernelArgs, GateSkip: r.in.GateSkip,
 	}
 }
 
 // Connect opens root sessions to every node through the client node and
 // builds the checks' Env over them and the lab's drives.
-func (l *Run) Connect(ctx context.Context) error {
+func (r *Run) Connect(ctx context.Context) error {
 	var err error
-	l.sessions, err = Connect(ctx, ConnectInput{
-		Topology: l.in.Topology, Client: l.client, Dial: l.Network.DialContext,
-		Access: l.access, Intervals: l.in.Intervals,
+	r.sessions, err = Connect(ctx, ConnectInput{
+		Topology: r.in.Topology, Client: r.client, Dial: r.Network.DialContext,
+		Access: r.access, Intervals: r.in.Intervals,
 	})
 	if err != nil {
 		return err
 	}
-	l.Env = &verify.Env{
-		Topology:  l.in.Topology,
-		Client:    l.client,
-		Files:     injectedFiles(l.Drives),
-		Root:      l.sessions,
-		HostKeys:  l.access.HostKeys(),
-		Intervals: l.in.Intervals,
-		AtOnce:    l.in.ChecksAtOnce,
+	r.Env = &verify.Env{
+		Topology:  r.in.Topology,
+		Client:    r.client,
+		Files:     injectedFiles(r.Drives),
+		Root:      r.sessions,
+		HostKeys:  r.access.HostKeys(),
+		Intervals: r.in.Intervals,
+		AtOnce:    r.in.ChecksAtOnce,
 	}
 	return nil
 }
 
 // StartChecks starts checks together (verify.Start), bounded by the check
 // budget; each channel yields one check's results.
-func (l *Run) StartChecks(ctx context.Context, checks []verify.Check) (map[string]<-chan []verify.Result, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(ctx, l.in.Intervals.CheckBudget())
-	return verify.Start(ctx, l.Env, checks), cancel
+func (r *Run) StartChecks(ctx context.Context, checks []verify.Check) (map[string]<-chan []verify.Result, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, r.in.Intervals.CheckBudget())
+	return verify.Start(ctx, r.Env, checks), cancel
 }
 
 // Check runs checks together and returns their node x check verdict.
-func (l *Run) Check(ctx context.Context, checks []verify.Check) *verify.Verdict {
-	pending, cancel := l.StartChecks(ctx, checks)
+func (r *Run) Check(ctx context.Context, checks []verify.Check) *verify.Verdict {
+	pending, cancel := r.StartChecks(ctx, checks)
 	defer cancel()
-	verdict := verify.NewVerdict(l.in.Topology.NodeNames())
+	verdict := verify.NewVerdict(r.in.Topology.NodeNames())
 	for _, c := range checks {
 		verdict.Add(c.Name, <-pending[c.Name])
 	}
@@ -292,27 +292,27 @@ func (l *Run) Check(ctx context.Context, checks []verify.Check) *verify.Verdict 
 // machines and, after a failure, every node's diagnostics and the redacted
 // drives. Problems reaching a node are written down, not returned:
 // evidence never masks the failure that asked for it.
-func (l *Run) Collect(ctx context.Context, failed bool) error {
+func (r *Run) Collect(ctx context.Context, failed bool) error {
 	var errs []error
-	if l.Cluster != nil {
-		prof, err := l.profile(ctx)
+	if r.Cluster != nil {
+		prof, err := r.profile(ctx)
 		if err != nil {
-			l.say("boot profile incomplete: %v", err)
+			r.say("boot profile incomplete: %v", err)
 		}
-		l.Profile = prof
-		svg, err := l.writeProfile(prof)
+		r.Profile = prof
+		svg, err := r.writeProfile(prof)
 		errs = append(errs, err)
 		if err == nil {
-			l.say("boot timeline: %s", svg)
+			r.say("boot timeline: %s", svg)
 			for i, s := range prof.Costliest(5) {
-				l.say("  costliest stage %d: %-8s %-22s %6.1fs", i+1, s.Node, s.Name, s.DurationS)
+				r.say("  costliest stage %d: %-8s %-22s %6.1fs", i+1, s.Node, s.Name, s.DurationS)
 			}
 		}
 	}
 	if failed {
-		l.diagnose(ctx)
-		errs = append(errs, l.saveDrives())
-		l.say("diagnostics in %s", l.ArtifactsDir)
+		r.diagnose(ctx)
+		errs = append(errs, r.saveDrives())
+		r.say("diagnostics in %s", r.ArtifactsDir)
 	}
 	return errors.Join(errs...)
 }
@@ -320,35 +320,35 @@ func (l *Run) Collect(ctx context.Context, failed bool) error {
 // Down closes the sessions, destroys the run's machines, network and claim
 // and removes its state. It works with ctx already cancelled (Ctrl-C): it
 // takes a fresh context bounded by the Teardown interval.
-func (l *Run) Down(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), l.in.Intervals.Teardown)
+func (r *Run) Down(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.in.Intervals.Teardown)
 	defer cancel()
-	l.Close()
+	r.Close()
 	var errs []error
-	if l.Cluster != nil {
-		errs = append(errs, l.Cluster.Destroy(ctx))
+	if r.Cluster != nil {
+		errs = append(errs, r.Cluster.Destroy(ctx))
 	}
 	// The claim goes last: a run's resources without it are an orphan's.
 	if err := errors.Join(errs...); err == nil {
-		if l.Network != nil {
-			errs = append(errs, l.Network.Remove(ctx))
+		if r.Network != nil {
+			errs = append(errs, r.Network.Remove(ctx))
 		}
-		if l.ticket != nil {
-			errs = append(errs, l.ticket.Release())
+		if r.ticket != nil {
+			errs = append(errs, r.ticket.Release())
 		}
 	}
-	errs = append(errs, os.RemoveAll(l.StateDir))
+	errs = append(errs, os.RemoveAll(r.StateDir))
 	return errors.Join(errs...)
 }
 
 // Close closes the lab's sessions and leaves its machines running.
-func (l *Run) Close() {
-	CloseAll(l.sessions)
-	l.sessions = nil
+func (r *Run) Close() {
+	CloseAll(r.sessions)
+	r.sessions = nil
 }
 
-func (l *Run) say(format string, args ...any) {
-	fmt.Fprintf(progressOf(l.in), format+"\n", args...)
+func (r *Run) say(format string, args ...any) {
+	fmt.Fprintf(progressOf(r.in), format+"\n", args...)
 }
 
 func progressOf(in UpInput) io.Writer {
@@ -377,11 +377,11 @@ func buildDrives(ctx context.Context, drives []render.Drive, dir string) (map[st
 
 // saveDrives copies the rendered drives into the artifacts folder, with
 // their private keys redacted (see saveRedacted).
-func (l *Run) saveDrives() error {
-	if l.Drives == nil {
+func (r *Run) saveDrives() error {
+	if r.Drives == nil {
 		return nil
 	}
-	return saveRedacted(context.Background(), l.Drives, filepath.Join(l.ArtifactsDir, "drives"))
+	return saveRedacted(context.Background(), r.Drives, filepath.Join(r.ArtifactsDir, "drives"))
 }
 
 // injectedFiles lists each node's injected files for the checks.

@@ -95,10 +95,10 @@ func (s segment) String() string {
 
 // bootInput is the one place a vm.BootInput is made: every boot, snapshot
 // and replacement goes through it, so none drops a field.
-func (p *Libvirt) bootInput(in platform.BootInput) (vm.BootInput, error) {
+func (p *Libvirt) bootInput(in platform.BootInput) (bi vm.BootInput, err error) {
 	seg, ok := in.Network.(segment)
 	if !ok {
-		return vm.BootInput{}, fmt.Errorf("libvirt platform: network %v is not one of its own (Libvirt.Network makes them)", in.Network)
+		return bi, fmt.Errorf("libvirt platform: network %v is not one of its own (Libvirt.Network makes them)", in.Network)
 	}
 	return vm.BootInput{
 		Conn:         p.Conn,

@@ -182,6 +182,6 @@ func (h Host) RemoveAll(ctx context.Context, limit time.Duration) ([]string, err
 
 // MarkKept records that the lab stays up after its process ends, so that
 // later runs do not reap it as an orphan; `e2e down` removes it.
-func (l *Run) MarkKept() error {
-	return errors.Join(os.WriteFile(filepath.Join(l.StateDir, keptMarker), nil, 0o600), l.ticket.Keep())
+func (r *Run) MarkKept() error {
+	return errors.Join(os.WriteFile(filepath.Join(r.StateDir, keptMarker), nil, 0o600), r.ticket.Keep())
 }

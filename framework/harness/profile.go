@@ -25,8 +25,8 @@ grep -E ' - handlers.py\[DEBUG\]: (start|finish): ' /var/log/cloud-init.log 2>/d
 // through (from the boot), and, read from each node, cloud-init's slowest
 // events, systemd's slowest units and the user_data script's slowest steps.
 // A node that cannot be read keeps its stages; the error says which.
-func (l *Run) profile(ctx context.Context) (*profile.Profile, error) {
-	boot := l.Boot
+func (r *Run) profile(ctx context.Context) (*profile.Profile, error) {
+	boot := r.Boot
 	p := &profile.Profile{Nodes: make([]profile.Node, len(boot.Nodes))}
 	errs := make([]error, len(boot.Nodes))
 	var wg sync.WaitGroup
@@ -35,12 +35,12 @@ func (l *Run) profile(ctx context.Context) (*profile.Profile, error) {
 		if console, err := os.ReadFile(n.Console); err == nil {
 			p.Nodes[i].UserData = profile.UserDataSteps(string(console))
 		}
-		c := l.sessions[n.Name]
+		c := r.sessions[n.Name]
 		if c == nil {
 			continue
 		}
 		wg.Go(func() {
-			cmdCtx, cancel := context.WithTimeout(ctx, l.in.Intervals.Command)
+			cmdCtx, cancel := context.WithTimeout(ctx, r.in.Intervals.Command)
 			defer cancel()
 			out, err := c.Output(cmdCtx, profileCommand)
 			if err != nil {
@@ -83,14 +83,14 @@ func stageSpans(boot platform.BootReport, n platform.NodeReport) []profile.Span 
 
 // writeProfile writes profile.json and the timeline picture timeline.svg
 // into the run's artifacts folder and returns the picture's path.
-func (l *Run) writeProfile(p *profile.Profile) (string, error) {
+func (r *Run) writeProfile(p *profile.Profile) (string, error) {
 	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(filepath.Join(l.ArtifactsDir, "profile.json"), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(r.ArtifactsDir, "profile.json"), b, 0o644); err != nil {
 		return "", err
 	}
-	svg := filepath.Join(l.ArtifactsDir, "timeline.svg")
-	return svg, os.WriteFile(svg, p.SVG("run "+l.ID.String()+": where the boot time went (seconds from the run's start)", l.Boot.Scale.Text), 0o644)
+	svg := filepath.Join(r.ArtifactsDir, "timeline.svg")
+	return svg, os.WriteFile(svg, p.SVG("run "+r.ID.String()+": where the boot time went (seconds from the run's start)", r.Boot.Scale.Text), 0o644)
 }

@@ -81,10 +81,10 @@ func checkNames(checks []verify.Check) []string {
 }
 
 // Outcome is the lab's run of scenario's checks as judged in verdict, at.
-func (l *Run) Outcome(scenario string, checks []verify.Check, verdict *verify.Verdict, started time.Time) Outcome {
+func (r *Run) Outcome(scenario string, checks []verify.Check, verdict *verify.Verdict, started time.Time) Outcome {
 	o := Outcome{Scenario: scenario, Checks: checkNames(checks), Verdict: verdict, Started: started, Elapsed: time.Since(started)}
-	if l.Cluster != nil {
-		boot := l.Boot
+	if r.Cluster != nil {
+		boot := r.Boot
 		o.Boot = &boot
 		o.Properties = RunProperties(scenario, boot)
 	}
@@ -95,11 +95,11 @@ func (l *Run) Outcome(scenario string, checks []verify.Check, verdict *verify.Ve
 // folder: verdict.txt, timings.json, profile.json, timeline.svg and
 // junit.xml, for `make e2e` and `e2e check` alike. Collect comes first, for
 // the profile.
-func (l *Run) Report(o Outcome) error {
-	if err := os.WriteFile(filepath.Join(l.ArtifactsDir, "verdict.txt"), []byte(o.Text()), 0o644); err != nil {
+func (r *Run) Report(o Outcome) error {
+	if err := os.WriteFile(filepath.Join(r.ArtifactsDir, "verdict.txt"), []byte(o.Text()), 0o644); err != nil {
 		return err
 	}
-	if err := WriteJUnit(filepath.Join(l.ArtifactsDir, "junit.xml"), []Outcome{o}); err != nil {
+	if err := WriteJUnit(filepath.Join(r.ArtifactsDir, "junit.xml"), []Outcome{o}); err != nil {
 		return err
 	}
 	timings := map[string]any{
@@ -119,14 +119,14 @@ func (l *Run) Report(o Outcome) error {
 			"host_cores":           b.Scale.HostCores,
 			"deadline_scale":       b.Scale.Detail,
 			"nodes":                nodeTimings(*b),
-			"profile":              l.Profile,
+			"profile":              r.Profile,
 		})
 	}
 	out, err := json.MarshalIndent(timings, "", "  ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(l.ArtifactsDir, "timings.json"), out, 0o644)
+	return os.WriteFile(filepath.Join(r.ArtifactsDir, "timings.json"), out, 0o644)
 }
 
 // checkTimes is each check's slowest node, in seconds.
