@@ -222,15 +222,16 @@ func (r *Run) CreateNetwork(ctx context.Context) error {
 }
 
 // BootMachines builds the drives and boots every node from its own.
-func (r *Run) BootMachines(ctx context.Context) error {
+func (r *Run) BootMachines(ctx context.Context) (err error) {
+	if r.ticket == nil || r.Network == nil {
+		return errors.New("harness: BootMachines needs Admit and CreateNetwork first (Up runs the verbs in order)")
+	}
 	isos := r.in.Drives
 	if isos == nil {
-		var err error
 		if isos, err = buildDrives(ctx, r.Drives, filepath.Join(r.StateDir, "drives")); err != nil {
 			return err
 		}
 	}
-	var err error
 	if r.Cluster, err = r.in.Platform.Boot(ctx, r.bootInput(r.in.Topology, isos)); err != nil {
 		return err
 	}

@@ -566,13 +566,10 @@ func (r *Cluster) sample(dom libvirt.Domain, now time.Time, console int64) (Samp
 	s := Sample{At: now, Console: console}
 	st, reason, err := r.conn.DomainGetState(dom, 0)
 	if err != nil {
-		if !r.conn.IsConnected() {
-			return s, fmt.Errorf("lost the connection to libvirtd (it stopped or restarted): %w", err)
-		}
-		if isNotFound(err) {
+		if isNotFound(err) && r.conn.IsConnected() {
 			return s, &GuestDeadError{State: "undefined"}
 		}
-		return s, fmt.Errorf("domain state: %w", err)
+		return s, r.callError("domain state", err)
 	}
 	s.State = stateString(libvirt.DomainState(st), reason)
 	s.Running = libvirt.DomainState(st) == libvirt.DomainRunning
@@ -581,10 +578,21 @@ func (r *Cluster) sample(dom libvirt.Domain, now time.Time, console int64) (Samp
 	}
 	_, _, _, _, cpu, err := r.conn.DomainGetInfo(dom)
 	if err != nil {
-		return s, fmt.Errorf("domain info: %w", err)
+		return s, r.callError("domain info", err)
 	}
 	s.CPU = time.Duration(cpu)
 	return s, nil
+}
+
+// callError is a failed libvirt call's error: the lost connection when
+// libvirtd went away, whichever call of a sample it cut short. go-libvirt
+// fails the calls in flight (ErrInterrupted) before it marks itself
+// disconnected, so IsConnected alone can still say true then.
+func (r *Cluster) callError(call string, err error) error {
+	if errors.Is(err, libvirt.ErrInterrupted) || !r.conn.IsConnected() {
+		return fmt.Errorf("lost the connection to libvirtd (it stopped or restarted): %w", err)
+	}
+	return fmt.Errorf("%s: %w", call, err)
 }
 
 // stateString names a libvirt state and, where it says more, its reason.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	libvirt "github.com/digitalocean/go-libvirt"
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/vm"
 	"github.com/drivelab/drivelab/framework/vm/vmtest"
@@ -159,5 +160,35 @@ func TestSnapshotBootRestoresPlugsAndResumes(t *testing.T) {
 	saves, _ := filepath.Glob(filepath.Join(in.PoolDir, "*.save"))
 	if len(saves) != 0 {
 		t.Errorf("save images left: %v", saves)
+	}
+}
+
+// interruptedInfo is a libvirt whose DomainGetInfo is cut short by a
+// libvirtd restart while it still says it is connected, as go-libvirt does
+// between failing the calls in flight and marking itself disconnected.
+type interruptedInfo struct{ *vmtest.Libvirt }
+
+func (interruptedInfo) DomainGetInfo(libvirt.Domain) (uint8, uint64, uint64, uint16, uint64, error) {
+	return 0, 0, 0, 0, 0, libvirt.ErrInterrupted
+}
+
+// A libvirtd restart between a sample's two calls is the lost connection,
+// not a failure of the second call (the libvirtd-restarted drill).
+func TestSampleCutShortByARestartIsTheLostConnection(t *testing.T) {
+	f := vmtest.New()
+	x, err := vm.New(vm.WithName("dl-r1-web01"), vm.WithMetadata("r1", "web01")).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dom, err := f.DomainDefineXML(x)
+	if err == nil {
+		err = f.DomainCreate(dom)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = vm.SampleOnce(interruptedInfo{f}, dom)
+	if err == nil || !strings.Contains(err.Error(), "lost the connection to libvirtd") {
+		t.Errorf("sample = %v, want the lost connection", err)
 	}
 }
