@@ -350,3 +350,53 @@ func TestUpRefusesAnIncompleteInput(t *testing.T) {
 		}
 	}
 }
+
+// The developer loop on the in-memory platform: a kept lab, a template
+// change on one node, Update boots that node alone with a fresh instance
+// uuid and connects to all; Attach then checks the lab as it runs.
+func TestKeptLabUpdateBootsOnlyTheChangedNode(t *testing.T) {
+	ctx := context.Background()
+	p := &memory.Platform{Handler: guest}
+	in := harness.KeepInput{UpInput: run(t, p), Scenario: "memory"}
+	in.Overlay = t.TempDir()
+	l, rec, err := harness.Keep(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	t.Cleanup(func() { l.Down(ctx) })
+	was := map[string]string{}
+	for _, n := range rec.Nodes {
+		was[n.Name] = n.UUID
+	}
+	booted := len(p.Events())
+
+	page := filepath.Join(in.Overlay, "nodes", "web02", "index.html.tmpl")
+	if err := os.MkdirAll(filepath.Dir(page), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(page, []byte("<h1>web02.cloud.org, changed</h1>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	updated, changes, err := harness.Update(ctx, in, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 1 || changes[0].Node != "web02" || changes[0].UUID == was["web02"] {
+		t.Errorf("changes %+v, want web02 alone with a fresh uuid", changes)
+	}
+	id := in.RunID.String()
+	if ev := p.Events()[booted:]; !slices.Equal(ev, []string{"destroy " + id + " web02", "boot " + id + " web02"}) {
+		t.Errorf("Update did %v, want web02 destroyed and booted again, nothing else", ev)
+	}
+	// The lab answers as a whole: the checks pass through every session.
+	if v := updated.Check(ctx, checks); v.Failed() {
+		t.Errorf("after Update:\n%s", v.Table())
+	}
+	updated.Close()
+	attached, drift, err := harness.Attach(ctx, in, rec)
+	if err != nil || len(drift) != 0 {
+		t.Fatalf("Attach after Update: %v, drift %+v", err, drift)
+	}
+	attached.Close()
+}

@@ -256,6 +256,10 @@ func (p *Platform) boot(ctx context.Context, in platform.BootInput, n topology.N
 	if p.machines[in.Run] == nil {
 		p.machines[in.Run] = map[string]*Machine{}
 	}
+	if p.machines[in.Run][n.Name] != nil {
+		// As libvirt refuses a second domain of one name.
+		return nil, fmt.Errorf("machine %s exists already (BootInput.Replace boots it again)", in.Run.Domain(n.Name))
+	}
 	p.machines[in.Run][n.Name] = m
 	p.event("boot %s %s", in.Run, n.Name)
 	console += "Cloud-init v. memory finished\n"
