@@ -41,7 +41,9 @@ func (iv Intervals) CheckBudget() time.Duration { return 6 * iv.Command }
 
 // UpBudget bounds a run's way up: admission, boot, cloud-init and SSH, and
 // the teardown after a failure.
-func (iv Intervals) UpBudget() time.Duration { return iv.Admission + iv.CloudInit + iv.SSH + iv.Teardown }
+func (iv Intervals) UpBudget() time.Duration {
+	return iv.Admission + iv.CloudInit + iv.SSH + iv.Teardown
+}
 
 // Accel says how guests are executed.
 type Accel string
