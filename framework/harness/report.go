@@ -80,7 +80,8 @@ func checkNames(checks []verify.Check) []string {
 	return names
 }
 
-// Outcome is the lab's run of scenario's checks as judged in verdict, at.
+// Outcome is this run of scenario's checks as verdict judged them, timed
+// from started (the scenario's start) to now (its verdict).
 func (r *Run) Outcome(scenario string, checks []verify.Check, verdict *verify.Verdict, started time.Time) Outcome {
 	o := Outcome{Scenario: scenario, Checks: checkNames(checks), Verdict: verdict, Started: started, Elapsed: time.Since(started)}
 	if r.Cluster != nil {
@@ -92,9 +93,8 @@ func (r *Run) Outcome(scenario string, checks []verify.Check, verdict *verify.Ve
 }
 
 // Report writes what the run leaves for people and CI into its artifacts
-// folder: verdict.txt, timings.json, profile.json, timeline.svg and
-// junit.xml, for `make e2e` and `e2e check` alike. Collect comes first, for
-// the profile.
+// folder: verdict.txt, timings.json and junit.xml, for `make e2e` and `e2e
+// check` alike. Collect comes first: timings.json carries its profile.
 func (r *Run) Report(o Outcome) error {
 	if err := os.WriteFile(filepath.Join(r.ArtifactsDir, "verdict.txt"), []byte(o.Text()), 0o644); err != nil {
 		return err
