@@ -241,7 +241,7 @@ func TestBootFailureRemovesTheBootedAndTheNetwork(t *testing.T) {
 
 func TestConnectRefusesAnUnpinnedHostKey(t *testing.T) {
 	p := &memory.Platform{Handler: guest, WrongHostKey: map[string]bool{"haproxy": true}}
-	upFails(t, p, run(t, p), "haproxy")
+	upFails(t, p, run(t, p), "host key mismatch: haproxy presented")
 }
 
 func TestCheckFailureIsJudgedCollectedAndReported(t *testing.T) {
