@@ -126,7 +126,7 @@ func Up(ctx context.Context, in UpInput) (l *Run, err error) {
 
 // Prepare makes the run's folders and keys and renders and lints its
 // drives: everything lint can see fails here, before a machine exists.
-func Prepare(ctx context.Context, in UpInput) (*Run, error) {
+func Prepare(ctx context.Context, in UpInput) (_ *Run, err error) {
 	if err := in.check(); err != nil {
 		return nil, err
 	}
@@ -136,25 +136,29 @@ func Prepare(ctx context.Context, in UpInput) (*Run, error) {
 		StateDir:     in.RunID.StateDir(in.Paths.State),
 		ArtifactsDir: cmp.Or(in.ArtifactsDir, in.RunID.ArtifactsDir(in.Paths.Artifacts)),
 	}
-	var err error
 	if l.client, err = in.Topology.ClientNode(); err != nil {
 		return nil, err
 	}
 	if err := privateRunDir(in.Paths, l.StateDir); err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil { // nothing else exists yet: the state folder is all there is to undo
+			err = errors.Join(err, os.RemoveAll(l.StateDir))
+		}
+	}()
 	if err := os.MkdirAll(l.ArtifactsDir, 0o755); err != nil {
-		return nil, errors.Join(err, os.RemoveAll(l.StateDir))
+		return nil, err
 	}
 	if in.Drives != nil {
 		return l, nil
 	}
 	if l.access, err = LoadOrCreateAccess(filepath.Join(l.StateDir, "keys"), in.Topology); err != nil {
-		return nil, errors.Join(err, os.RemoveAll(l.StateDir))
+		return nil, err
 	}
 	drives, err := lintedDrives(ctx, in, in.Topology, l.access, "nothing was booted")
 	if err != nil {
-		return nil, errors.Join(err, os.RemoveAll(l.StateDir))
+		return nil, err
 	}
 	l.Drives = drives.Drives
 	return l, nil

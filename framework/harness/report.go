@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/drivelab/drivelab/framework/atomicfile"
@@ -244,7 +245,7 @@ func WriteJUnit(path string, outcomes []Outcome) error {
 		case o.Skipped != "":
 			up.Skipped = &junitMessage{Message: o.Skipped}
 		case o.Err != nil:
-			up.Error = &junitMessage{Message: firstLine(o.Err.Error()), Type: "up", Text: o.Err.Error()}
+			up.Error = junitError("up", o.Err)
 		}
 		s.Cases = append(s.Cases, up)
 		byCheck := map[string][]verify.Result{}
@@ -263,7 +264,7 @@ func WriteJUnit(path string, outcomes []Outcome) error {
 			case !ran:
 				c.Skipped = &junitMessage{Message: "not run: " + cmp.Or(o.Skipped, "the lab did not come up")}
 			case err != nil:
-				c.Failure = &junitMessage{Message: firstLine(err.Error()), Type: "check", Text: err.Error()}
+				c.Failure = junitError("check", err)
 			}
 			s.Cases = append(s.Cases, c)
 		}
@@ -288,11 +289,9 @@ func WriteJUnit(path string, outcomes []Outcome) error {
 	return atomicfile.Write(path, append(append([]byte(xml.Header), out...), '\n'), 0o644)
 }
 
-func firstLine(s string) string {
-	for i, r := range s {
-		if r == '\n' {
-			return s[:i]
-		}
-	}
-	return s
+// junitError is err as JUnit's failure or error: its first line the
+// message, the whole of it the text.
+func junitError(typ string, err error) *junitMessage {
+	first, _, _ := strings.Cut(err.Error(), "\n")
+	return &junitMessage{Message: first, Type: typ, Text: err.Error()}
 }

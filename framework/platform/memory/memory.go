@@ -178,8 +178,8 @@ func (n *network) DialContext(ctx context.Context, _, address string) (net.Conn,
 }
 
 func (p *Platform) Boot(ctx context.Context, in platform.BootInput) (platform.Cluster, error) {
-	net, ok := in.Network.(*network)
-	if !ok || !p.networkUp(net.run) {
+	nw, ok := in.Network.(*network)
+	if !ok || !p.networkUp(nw.run) {
 		return nil, fmt.Errorf("memory platform: run %s: boot on a network that was not created", in.Run)
 	}
 	c := &cluster{p: p, report: platform.BootReport{Accel: "memory", Started: time.Now(), Scale: platform.Scale{Factor: 1, Text: "memory: no deadlines to scale"}}}
