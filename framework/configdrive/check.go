@@ -89,9 +89,13 @@ func Check(d render.Drive) error {
 			} `json:"links"`
 		}
 		if err := json.Unmarshal(d.NetworkData, &nd); err == nil {
+			var macs []string
+			for _, c := range d.Node.PhysicalNICs() {
+				macs = append(macs, c.MAC)
+			}
 			for _, l := range nd.Links {
-				if l.MAC != "" && !strings.EqualFold(l.MAC, d.Node.MAC) {
-					failAt(render.NetworkDataPath, render.LineOf(d.NetworkData, l.MAC), "%s link %q has MAC %s but the node's NIC is %s: cloud-init would find no such NIC and fail its network stage", render.NetworkDataPath, l.ID, l.MAC, d.Node.MAC)
+				if l.MAC != "" && !slices.ContainsFunc(macs, func(m string) bool { return strings.EqualFold(l.MAC, m) }) {
+					failAt(render.NetworkDataPath, render.LineOf(d.NetworkData, l.MAC), "%s link %q has MAC %s but the node's NIC is %s: cloud-init would find no such NIC and fail its network stage", render.NetworkDataPath, l.ID, l.MAC, strings.Join(macs, ", "))
 				}
 			}
 		}

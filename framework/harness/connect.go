@@ -3,6 +3,8 @@ package harness
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/netip"
 	"sync"
 
 	"golang.org/x/crypto/ssh"
@@ -24,15 +26,24 @@ type ConnectInput struct {
 }
 
 // Connect opens a root session to the client node through the lab dialer
-// and one to every other node through the client, retrying each until the
-// SSH interval runs out (sshd may restart while cloud-init finishes).
+// and one to every other node through the node it is reached by
+// (topology.Hops: the client, on one network), retrying each until the SSH
+// interval runs out (sshd may restart while cloud-init finishes). Nodes
+// one hop further wait for the sessions they go through.
 func Connect(ctx context.Context, in ConnectInput) (map[string]*sshx.Client, error) {
 	auth := []ssh.AuthMethod{ssh.PublicKeys(in.Access.Client.Signer)}
-	target := func(n topology.Node) sshx.Target {
-		return sshx.Target{Name: n.Name, Addr: n.IP.String() + ":22", User: "root", Auth: auth, HostKey: in.Access.Hosts[n.Name].PublicKey()}
+	hops, err := in.Topology.Hops()
+	if err != nil {
+		hops = map[string]topology.Hop{} // one network and no client: every node from in.Client
+		for _, n := range in.Topology.Nodes {
+			hops[n.Name] = topology.Hop{Via: in.Client.Name, Addr: n.IP}
+		}
+	}
+	target := func(n topology.Node, addr netip.Addr) sshx.Target {
+		return sshx.Target{Name: n.Name, Addr: netip.AddrPortFrom(addr, 22).String(), User: "root", Auth: auth, HostKey: in.Access.Hosts[n.Name].PublicKey()}
 	}
 	client, err := retry(ctx, in.Intervals, in.Client.Name, func(ctx context.Context) (*sshx.Client, error) {
-		return sshx.Dial(ctx, in.Dial, target(in.Client))
+		return sshx.Dial(ctx, in.Dial, target(in.Client, in.Client.IP))
 	})
 	if err != nil {
 		return nil, err
@@ -40,27 +51,42 @@ func Connect(ctx context.Context, in ConnectInput) (map[string]*sshx.Client, err
 	sessions := map[string]*sshx.Client{in.Client.Name: client}
 	var (
 		mu   sync.Mutex
-		wg   sync.WaitGroup
 		errs []error
 	)
-	for _, n := range in.Topology.Nodes {
-		if n.Name == in.Client.Name {
-			continue
-		}
-		wg.Go(func() {
-			c, err := retry(ctx, in.Intervals, n.Name, func(ctx context.Context) (*sshx.Client, error) {
-				return client.Jump(ctx, target(n))
-			})
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			sessions[n.Name] = c
-		})
+	type jump struct {
+		n   topology.Node
+		via *sshx.Client
+		at  netip.Addr
 	}
-	wg.Wait()
+	for len(errs) == 0 && len(sessions) < len(in.Topology.Nodes) {
+		var next []jump
+		for _, n := range in.Topology.Nodes {
+			h := hops[n.Name]
+			if via, ok := sessions[h.Via]; ok && sessions[n.Name] == nil {
+				next = append(next, jump{n, via, h.Addr})
+			}
+		}
+		if len(next) == 0 {
+			errs = append(errs, fmt.Errorf("%s: no way to reach the nodes left from the client %s", in.Topology.Path, in.Client.Name))
+			break
+		}
+		var wg sync.WaitGroup
+		for _, j := range next {
+			wg.Go(func() {
+				c, err := retry(ctx, in.Intervals, j.n.Name, func(ctx context.Context) (*sshx.Client, error) {
+					return j.via.Jump(ctx, target(j.n, j.at))
+				})
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, err)
+					return
+				}
+				sessions[j.n.Name] = c
+			})
+		}
+		wg.Wait()
+	}
 	if err := errors.Join(errs...); err != nil {
 		CloseAll(sessions)
 		return nil, err

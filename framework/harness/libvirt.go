@@ -112,7 +112,7 @@ func (p *Libvirt) bootInput(in platform.BootInput) (bi vm.BootInput, err error) 
 		Accel:        p.Accel,
 		PoolDir:      p.Paths.PoolDir(),
 		Dialer:       seg.Dialer(),
-		Bridge:       seg.Bridge,
+		Bridges:      seg.Bridges,
 		Progress:     in.Progress,
 		KernelArgs:   in.KernelArgs,
 		GateSkip:     in.GateSkip,

@@ -59,7 +59,7 @@ func TestReapOrphansRemovesOnlyTheGone(t *testing.T) {
 			}
 		}
 	}
-	h := Host{Conn: f, Lab: lab.Config{Mode: lab.ModeHost, Bridge: "br0"}, Paths: testPaths(t), Registry: t.TempDir()}
+	h := Host{Conn: f, Lab: lab.Config{Mode: lab.ModeHost, Networks: []lab.Net{{Name: "default", Bridge: "br0"}}}, Paths: testPaths(t), Registry: t.TempDir()}
 	for _, c := range []Claim{{Run: "live", Owner: me}, {Run: "gone", Owner: gone("gone")}, {Run: "kept", Owner: gone("kept"), Kept: true}} {
 		if err := writeClaim(h.Registry, c); err != nil {
 			t.Fatal(err)

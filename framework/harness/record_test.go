@@ -164,7 +164,7 @@ func TestEffectiveTopologyUsesTheUUIDsInUse(t *testing.T) {
 	if n, _ := eff.Node("web02"); n.UUID != topo.Nodes[3].UUID {
 		t.Errorf("web02 changed: %s", n.UUID)
 	}
-	if topo.Nodes[2] != web01 {
+	if !reflect.DeepEqual(topo.Nodes[2], web01) {
 		t.Error("Effective changed the topology it was given")
 	}
 

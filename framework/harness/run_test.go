@@ -18,6 +18,7 @@ import (
 	"github.com/drivelab/drivelab/framework/platform"
 	"github.com/drivelab/drivelab/framework/platform/memory"
 	"github.com/drivelab/drivelab/framework/runid"
+	"github.com/drivelab/drivelab/framework/sshx"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/verify"
 )
@@ -399,4 +400,45 @@ func TestKeptLabUpdateBootsOnlyTheChangedNode(t *testing.T) {
 		t.Fatalf("Attach after Update: %v, drift %+v", err, drift)
 	}
 	attached.Close()
+}
+
+// Several networks: the harness reaches the web nodes of
+// fixtures/topology-twotier.yaml through haproxy, the one node on both
+// networks, and the memory platform, like the lab, lets the client reach
+// only what shares a network with it.
+func TestRunSeveralNetworksReachesNodesThroughTheirHop(t *testing.T) {
+	p := &memory.Platform{Handler: guest}
+	in := run(t, p)
+	topo, err := topology.Load("../../fixtures/topology-twotier.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Topology = topo
+	l, err := harness.Up(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Down(context.Background())
+	env := l.Env
+	if len(env.Root) != 4 {
+		t.Fatalf("sessions to %d nodes, want 4", len(env.Root))
+	}
+	web01, _ := topo.Node("web01")
+	via, addr := env.Via(web01)
+	if via != env.Root["haproxy"] || addr.String() != "10.20.0.27" {
+		t.Errorf("web01 is reached via %v at %s, want haproxy at 10.20.0.27", via, addr)
+	}
+	// No key is offered: the jump's channel opens (or is refused for want
+	// of a route) before any login is tried.
+	ctx := context.Background()
+	target := sshx.Target{Name: "web01", Addr: "10.20.0.27:22", User: "root", HostKey: env.HostKeys["web01"]}
+	if _, err := env.FromClient().Jump(ctx, target); err == nil || !strings.Contains(err.Error(), "no route to host") {
+		t.Errorf("the client jumped to web01 on the back network, which it is not on: %v", err)
+	}
+	if _, err := env.Root["haproxy"].Jump(ctx, target); err == nil || strings.Contains(err.Error(), "no route to host") {
+		t.Errorf("haproxy does not reach web01 on the back network: %v", err)
+	}
+	if v := l.Check(ctx, checks); v.Failed() {
+		t.Fatalf("checks through the hops:\n%s", v.Table())
+	}
 }

@@ -44,8 +44,8 @@ func checkLibvirtd(c Config) error {
 		return err
 	}
 	pid := outside[0].pid
-	return fmt.Errorf("lab: libvirtd (pid %d) runs outside netns %s, so guests' tap devices would land in its namespace; stop it (kill %d) and run `e2e lab up` again, or, on a runner whose libvirtd and bridge %s are meant for guests, use E2E_LAB_MODE=host",
-		pid, c.Namespace, pid, c.Bridge)
+	return fmt.Errorf("lab: libvirtd (pid %d) runs outside netns %s, so guests' tap devices would land in its namespace; stop it (kill %d) and run `e2e lab up` again, or, on a runner whose libvirtd and bridges are meant for guests, use E2E_LAB_MODE=host",
+		pid, c.Namespace, pid)
 }
 
 // ensureDaemons starts virtlogd and libvirtd inside the namespace unless

@@ -16,6 +16,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/lockfile"
@@ -47,10 +49,8 @@ type Config struct {
 	Mode Mode
 	// Namespace is the network namespace of a netns lab.
 	Namespace string
-	// Bridge is the Linux bridge guests attach to.
-	Bridge string
-	// Gateway is the bridge's own address with the network's prefix length.
-	Gateway netip.Prefix
+	// Networks are the topology's networks as each run makes them.
+	Networks []Net
 	// LibvirtSocket is libvirtd's unix socket.
 	LibvirtSocket string
 	// Packages are installed from Debian when missing (netns mode only).
@@ -61,14 +61,35 @@ type Config struct {
 	Progress io.Writer
 }
 
-// DefaultConfig is the lab for a topology: its bridge (host mode) and
-// gateway (each run's network), the namespace "drivelab", libvirtd's system
-// socket; the settings (E2E_LAB_MODE, E2E_LIBVIRT_SOCKET) choose the mode
-// and the socket.
+// Net is one network of the lab as a run makes it (Segment).
+type Net struct {
+	Name string
+	// Bridge is the runner's bridge for it in host mode.
+	Bridge string
+	// Gateways are the run's own addresses on it, with the network's
+	// prefix: its IPv4 and IPv6 routers; none keeps the run's namespace
+	// off the network.
+	Gateways []netip.Prefix
+	// VLAN tags the network's frames (0: untagged).
+	VLAN int
+}
+
+// DefaultConfig is the lab for a topology: its networks' bridges (host
+// mode) and gateways (each run's networks), the namespace "drivelab",
+// libvirtd's system socket; the settings (E2E_LAB_MODE,
+// E2E_LIBVIRT_SOCKET) choose the mode and the socket.
 func DefaultConfig(s config.Settings, t *topology.Topology) (Config, error) {
 	c := Shared(s)
-	c.Bridge = t.Network.Bridge
-	c.Gateway = netip.PrefixFrom(t.Network.Gateway, t.Network.CIDR.Bits())
+	for _, nw := range t.Networks {
+		n := Net{Name: nw.Name, Bridge: nw.Bridge, VLAN: nw.VLAN}
+		if nw.Gateway.IsValid() {
+			n.Gateways = append(n.Gateways, netip.PrefixFrom(nw.Gateway, nw.CIDR.Bits()))
+		}
+		if nw.Gateway6.IsValid() {
+			n.Gateways = append(n.Gateways, netip.PrefixFrom(nw.Gateway6, nw.CIDR6.Bits()))
+		}
+		c.Networks = append(c.Networks, n)
+	}
 	return c, c.validate()
 }
 
@@ -88,14 +109,16 @@ func (c Config) validate() error {
 	switch {
 	case c.Mode != ModeNetns && c.Mode != ModeHost:
 		return fmt.Errorf("lab mode %q is unknown; use %q or %q (E2E_LAB_MODE)", c.Mode, ModeNetns, ModeHost)
-	case c.Bridge == "":
-		return errors.New("lab: no bridge named; set network.bridge in the topology")
+	case len(c.Networks) == 0:
+		return errors.New("lab: no network; the topology names its networks")
+	case c.Mode == ModeHost && slices.ContainsFunc(c.Networks, func(n Net) bool { return n.Bridge == "" }):
+		return errors.New("lab (host mode): a network has no bridge named; set its bridge in the topology")
 	case c.LibvirtSocket == "":
 		return errors.New("lab: no libvirt socket; set E2E_LIBVIRT_SOCKET")
 	case c.Mode == ModeNetns && c.Namespace == "":
 		return errors.New("lab: no namespace named")
-	case c.Mode == ModeNetns && !c.Gateway.IsValid():
-		return errors.New("lab: no gateway; set network.gateway and network.cidr in the topology")
+	case c.Mode == ModeNetns && !slices.ContainsFunc(c.Networks, func(n Net) bool { return len(n.Gateways) > 0 }):
+		return errors.New("lab: no network has a gateway; the harness reaches a run through its client's network's gateway: set network.gateway and network.cidr in the topology")
 	case c.Intervals.Poll <= 0 || c.Intervals.Command <= 0 || c.Intervals.Teardown <= 0:
 		return errors.New("lab: Intervals.Poll, Command and Teardown must be set (config.DefaultIntervals)")
 	}
@@ -151,13 +174,17 @@ func Up(ctx context.Context, c Config) error {
 }
 
 func upHost(ctx context.Context, c Config) error {
-	if err := HostDialer(c.Bridge).CheckBridge(ctx, c.Bridge); err != nil {
-		return fmt.Errorf("lab (host mode): %w", err)
+	var bridges []string
+	for _, nw := range c.Networks {
+		if err := HostDialer(nw.Bridge).CheckBridge(ctx, nw.Bridge); err != nil {
+			return fmt.Errorf("lab (host mode): %w", err)
+		}
+		bridges = append(bridges, nw.Bridge)
 	}
 	if err := pingLibvirt(c.LibvirtSocket); err != nil {
 		return fmt.Errorf("lab (host mode): %w; start the host's libvirtd or set E2E_LIBVIRT_SOCKET", err)
 	}
-	fmt.Fprintf(c.progress(), "lab: host mode: using this host's libvirtd (%s) and bridge %s; nothing created\n", c.LibvirtSocket, c.Bridge)
+	fmt.Fprintf(c.progress(), "lab: host mode: using this host's libvirtd (%s) and bridge(s) %s; nothing created\n", c.LibvirtSocket, strings.Join(bridges, ", "))
 	return nil
 }
 

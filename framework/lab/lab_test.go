@@ -246,8 +246,7 @@ func testConfig(ns string) Config {
 	return Config{
 		Mode:          ModeNetns,
 		Namespace:     ns,
-		Bridge:        "br0",
-		Gateway:       netip.MustParsePrefix("192.168.100.1/24"),
+		Networks:      []Net{{Name: "default", Bridge: "br0", Gateways: []netip.Prefix{netip.MustParsePrefix("192.168.100.1/24")}}},
 		LibvirtSocket: config.DefaultLibvirtSocket,
 		Intervals:     config.DefaultIntervals(config.AccelKVM),
 	}
@@ -411,10 +410,10 @@ func TestConfigValidate(t *testing.T) {
 	}
 	for name, mutate := range map[string]func(*Config){
 		"mode":     func(c *Config) { c.Mode = "vmware" },
-		"bridge":   func(c *Config) { c.Bridge = "" },
+		"networks": func(c *Config) { c.Networks = nil },
 		"socket":   func(c *Config) { c.LibvirtSocket = "" },
 		"netns":    func(c *Config) { c.Namespace = "" },
-		"gateway":  func(c *Config) { c.Gateway = netip.Prefix{} },
+		"gateway":  func(c *Config) { c.Networks = []Net{{Name: "default", Bridge: "br0"}} },
 		"interval": func(c *Config) { c.Intervals.Poll = 0 },
 	} {
 		c := good

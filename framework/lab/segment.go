@@ -4,48 +4,75 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/drivelab/drivelab/framework/runid"
 )
 
-// A Segment is one run's own network. In a netns lab it is a bridge without
-// an address in the lab's namespace (where libvirtd puts the guests' tap
-// devices), joined by a veth pair to the run's own namespace, which holds
-// the gateway address and is where the harness dials from. Runs of the same
-// topology thus use the same addresses and MACs side by side without seeing
-// each other, and nothing of one run is reachable from another.
+// A Segment is one run's own networks. In a netns lab each network is a
+// bridge without an address in the lab's namespace (where libvirtd puts the
+// guests' tap devices); a network with a gateway is joined by a veth pair
+// to the run's own namespace, which holds the gateways' addresses (on a
+// VLAN of the veth for a tagged network) and is where the harness dials
+// from. The run's namespace forwards nothing, so nodes on two networks are
+// the only way between them. Runs of the same topology thus use the same
+// addresses and MACs side by side without seeing each other, and nothing
+// of one run is reachable from another.
 //
-// In host mode the segment is the runner's bridge, shared by every run: the
-// admission (see harness.Admit) lets only one run at a time use it.
+// In host mode the networks are the runner's bridges, shared by every run:
+// the admission (see harness.Admit) lets only one run at a time use them.
 type Segment struct {
 	Run string
 	// Namespace is the run's own network namespace, <lab>-<run> ("" in host mode).
 	Namespace string
-	// Bridge is what the run's guests attach to, in libvirtd's namespace.
-	Bridge string
-	// Shared: the runner's bridge (host mode), not the run's own.
+	// Bridges are what the run's guests attach to, in libvirtd's
+	// namespace, by network name; Bridge is the first network's, the one
+	// the harness dials on.
+	Bridges map[string]string
+	Bridge  string
+	// Shared: the runner's bridges (host mode), not the run's own.
 	Shared bool
 
 	lab Config
 }
 
-// segmentAlias marks a run's bridge with its run id (the bridge's name is a
-// hash, IFNAMSIZ being 15), so reaping can tell whose it is.
+// segmentAlias marks a run's bridges with its run id (a bridge's name is a
+// hash, IFNAMSIZ being 15), so reaping can tell whose they are.
 const segmentAlias = "drivelab-run="
 
-// gatewayLink is the run namespace's end of the veth pair, holding the gateway.
-const gatewayLink = "gw0"
+// gatewayLink is the run namespace's end of network i's veth pair, which
+// holds the network's gateways.
+func gatewayLink(i int) string { return fmt.Sprintf("gw%d", i) }
 
-// Segment names the network of run: pure naming, nothing is created.
+// Segment names the networks of run: pure naming, nothing is created.
 func (c Config) Segment(run string) Segment {
-	if c.Mode == ModeHost {
-		return Segment{Run: run, Bridge: c.Bridge, Shared: true, lab: c}
-	}
+	s := Segment{Run: run, Bridges: map[string]string{}, lab: c}
 	id := runid.ID(run)
-	return Segment{Run: run, Namespace: id.Namespace(c.Namespace), Bridge: id.Bridge(c.Namespace), lab: c}
+	for i, nw := range c.Networks {
+		switch {
+		case c.Mode == ModeHost:
+			s.Bridges[nw.Name] = nw.Bridge
+		case i == 0:
+			s.Bridges[nw.Name] = id.Bridge(c.Namespace)
+		default:
+			s.Bridges[nw.Name] = id.Bridge(c.Namespace + "/" + nw.Name)
+		}
+		if i == 0 {
+			s.Bridge = s.Bridges[nw.Name]
+		}
+	}
+	if c.Mode == ModeHost {
+		s.Shared = true
+		return s
+	}
+	s.Namespace = id.Namespace(c.Namespace)
+	return s
 }
 
 // runNamespacePrefix starts the names of this lab's run namespaces, which
@@ -53,11 +80,11 @@ func (c Config) Segment(run string) Segment {
 // keeps one lab (a test's scratch lab, say) from taking another's for its own.
 func (c Config) runNamespacePrefix() string { return c.Namespace + "-" }
 
-// peer is the lab-side end of the veth pair, a port of the bridge.
-func (s Segment) peer() string { return s.Bridge + "v" }
+// peer is the lab-side end of a bridge's veth pair, a port of the bridge.
+func peer(bridge string) string { return bridge + "v" }
 
 // Dialer reaches the segment's guests: from the run's namespace, or in host
-// mode from the host, onto the runner's bridge only.
+// mode from the host, onto the first network's bridge only.
 func (s Segment) Dialer() Dialer {
 	if s.Shared {
 		return HostDialer(s.Bridge)
@@ -66,13 +93,18 @@ func (s Segment) Dialer() Dialer {
 }
 
 // Create makes the segment and is idempotent; on failure it removes what it
-// made. In host mode it only checks the runner's bridge.
+// made. In host mode it only checks the runner's bridges.
 func (s Segment) Create(ctx context.Context) (err error) {
 	if s.Shared {
-		return s.Dialer().CheckBridge(ctx, s.Bridge)
+		for _, nw := range s.lab.Networks {
+			if err := s.Dialer().CheckBridge(ctx, nw.Bridge); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	if !s.lab.Gateway.IsValid() {
-		return errors.New("lab: no gateway for the run's segment; set network.gateway and network.cidr in the topology")
+	if !slices.ContainsFunc(s.lab.Networks, func(n Net) bool { return len(n.Gateways) > 0 }) {
+		return errors.New("lab: no network has a gateway for the harness to reach the run through; give the client's network a gateway in the topology")
 	}
 	defer func() {
 		if err != nil {
@@ -88,32 +120,72 @@ func (s Segment) Create(ctx context.Context) (err error) {
 	steps := [][]string{
 		{"-n", s.Namespace, "link", "set", "lo", "up"},
 	}
-	if _, err := linkKind(ctx, labNS, s.Bridge); err != nil {
-		// STP off and no forwarding delay: a guest's port forwards at once.
-		steps = append(steps,
-			[]string{"-n", labNS, "link", "add", s.Bridge, "type", "bridge", "stp_state", "0", "forward_delay", "0"},
-			[]string{"-n", labNS, "link", "set", s.Bridge, "alias", segmentAlias + s.Run},
-			[]string{"-n", labNS, "link", "add", s.peer(), "type", "veth", "peer", "name", gatewayLink, "netns", s.Namespace},
-			[]string{"-n", labNS, "link", "set", s.peer(), "master", s.Bridge},
-			[]string{"-n", s.Namespace, "addr", "add", s.lab.Gateway.String(), "dev", gatewayLink},
-		)
+	var said []string
+	for i, nw := range s.lab.Networks {
+		br := s.Bridges[nw.Name]
+		if _, err := linkKind(ctx, labNS, br); err != nil {
+			// STP off and no forwarding delay: a guest's port forwards at once.
+			steps = append(steps,
+				[]string{"-n", labNS, "link", "add", br, "type", "bridge", "stp_state", "0", "forward_delay", "0"},
+				[]string{"-n", labNS, "link", "set", br, "alias", segmentAlias + s.Run},
+			)
+			if len(nw.Gateways) > 0 {
+				gw := gatewayLink(i)
+				steps = append(steps,
+					[]string{"-n", labNS, "link", "add", peer(br), "type", "veth", "peer", "name", gw, "netns", s.Namespace},
+					[]string{"-n", labNS, "link", "set", peer(br), "master", br},
+				)
+				if nw.VLAN != 0 {
+					// A tagged network's frames cross its bridge tagged.
+					tagged := fmt.Sprintf("%s.%d", gw, nw.VLAN)
+					steps = append(steps, []string{"-n", s.Namespace, "link", "add", "link", gw, "name", tagged, "type", "vlan", "id", strconv.Itoa(nw.VLAN)})
+					gw = tagged
+				}
+				for _, a := range nw.Gateways {
+					add := []string{"-n", s.Namespace, "addr", "add", a.String(), "dev", gw}
+					if a.Addr().Is6() {
+						add = append(add, "nodad") // usable at once, not after duplicate address detection
+					}
+					steps = append(steps, add)
+				}
+			}
+		}
+		steps = append(steps, []string{"-n", labNS, "link", "set", br, "up"})
+		what := fmt.Sprintf("%s: bridge %s", nw.Name, br)
+		if len(nw.Gateways) > 0 {
+			gw := gatewayLink(i)
+			steps = append(steps, []string{"-n", labNS, "link", "set", peer(br), "up"}, []string{"-n", s.Namespace, "link", "set", gw, "up"})
+			if nw.VLAN != 0 {
+				steps = append(steps, []string{"-n", s.Namespace, "link", "set", fmt.Sprintf("%s.%d", gw, nw.VLAN), "up"})
+			}
+			what += fmt.Sprintf(", gateway %s", joinPrefixes(nw.Gateways))
+		}
+		if nw.VLAN != 0 {
+			what += fmt.Sprintf(", VLAN %d", nw.VLAN)
+		}
+		said = append(said, what)
 	}
-	steps = append(steps,
-		[]string{"-n", labNS, "link", "set", s.Bridge, "up"},
-		[]string{"-n", labNS, "link", "set", s.peer(), "up"},
-		[]string{"-n", s.Namespace, "link", "set", gatewayLink, "up"},
-	)
 	for _, args := range steps {
 		if err := run(ctx, "ip", args...); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(s.lab.progress(), "lab: run %s: netns %s with %s, bridge %s in netns %s\n", s.Run, s.Namespace, s.lab.Gateway, s.Bridge, labNS)
+	fmt.Fprintf(s.lab.progress(), "lab: run %s: netns %s (%s) in netns %s\n", s.Run, s.Namespace, strings.Join(said, "; "), labNS)
 	return nil
 }
 
-// Remove deletes the run's namespace (with its end of the veth pair, which
-// takes the other end along) and its bridge; what is already gone is fine.
+func joinPrefixes(ps []netip.Prefix) string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return strings.Join(out, " ")
+}
+
+// Remove deletes the run's namespace (with its ends of the veth pairs,
+// which take the other ends along) and its bridges, found by their mark so
+// that a run's networks go whatever topology made them; what is already
+// gone is fine.
 func (s Segment) Remove(ctx context.Context) error {
 	if s.Shared {
 		return nil
@@ -122,19 +194,48 @@ func (s Segment) Remove(ctx context.Context) error {
 	if _, err := os.Stat(filepath.Join(NetnsDir, s.Namespace)); err == nil {
 		errs = append(errs, run(ctx, "ip", "netns", "del", s.Namespace))
 	}
-	for _, link := range []string{s.peer(), s.Bridge} {
-		if _, err := linkKind(ctx, s.lab.Namespace, link); err != nil {
-			continue
-		}
-		// Deleting the run's namespace deletes the veth pair too, but in the
-		// kernel's own time: the peer may go between the look and the del.
-		if err := run(ctx, "ip", "-n", s.lab.Namespace, "link", "del", link); err != nil {
-			if _, gone := linkKind(ctx, s.lab.Namespace, link); gone == nil {
-				errs = append(errs, err)
+	bridges, err := s.lab.runBridges(ctx, s.Run)
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, br := range bridges {
+		for _, link := range []string{peer(br), br} {
+			if _, err := linkKind(ctx, s.lab.Namespace, link); err != nil {
+				continue
+			}
+			// Deleting the run's namespace deletes the veth pair too, but in the
+			// kernel's own time: the peer may go between the look and the del.
+			if err := run(ctx, "ip", "-n", s.lab.Namespace, "link", "del", link); err != nil {
+				if _, gone := linkKind(ctx, s.lab.Namespace, link); gone == nil {
+					errs = append(errs, err)
+				}
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// runBridges are the bridges in the lab's namespace marked as run's, and
+// the ones the segment names (a bridge whose alias was not set yet).
+func (c Config) runBridges(ctx context.Context, run string) ([]string, error) {
+	named := c.Segment(run).Bridges
+	var out []string
+	for _, name := range slices.Sorted(maps.Values(named)) {
+		out = append(out, name)
+	}
+	if _, err := os.Stat(filepath.Join(NetnsDir, c.Namespace)); err != nil {
+		return out, nil // no lab, no bridges
+	}
+	links, err := ipLinks(ctx, c.Namespace)
+	if err != nil {
+		return out, err
+	}
+	for _, l := range links {
+		if l.Alias == segmentAlias+run && l.LinkInfo.Kind == "bridge" && !slices.Contains(out, l.Name) {
+			out = append(out, l.Name)
+		}
+	}
+	return out, nil
 }
 
 // Exists reports whether anything of the segment is still there.
@@ -145,8 +246,13 @@ func (s Segment) Exists(ctx context.Context) bool {
 	if _, err := os.Stat(filepath.Join(NetnsDir, s.Namespace)); err == nil {
 		return true
 	}
-	_, err := linkKind(ctx, s.lab.Namespace, s.Bridge)
-	return err == nil
+	bridges, _ := s.lab.runBridges(ctx, s.Run)
+	for _, br := range bridges {
+		if _, err := linkKind(ctx, s.lab.Namespace, br); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // SegmentRuns lists the runs that have a segment (a namespace <lab>-<run>

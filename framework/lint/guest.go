@@ -43,9 +43,10 @@ type driveJob struct {
 	Password string            `json:"password"`
 }
 
+// networkJob is one network_data.json and the guest's NICs, MAC to name.
 type networkJob struct {
-	Data json.RawMessage `json:"data"`
-	MAC  string          `json:"mac"`
+	Data json.RawMessage   `json:"data"`
+	MACs map[string]string `json:"macs"`
 }
 
 type schemaProblem struct {
@@ -63,10 +64,16 @@ type guestAnswer struct {
 	NetworkJSON []struct {
 		Error      string `json:"error"`
 		Interfaces []struct {
-			Name    string `json:"name"`
-			MAC     string `json:"mac"`
-			MTU     any    `json:"mtu"` // as network_data.json gave it
-			Subnets []struct {
+			Name string `json:"name"`
+			MAC  string `json:"mac"`
+			MTU  any    `json:"mtu"` // as network_data.json gave it
+			// Type is cloud-init's: physical, bond or vlan.
+			Type        string   `json:"type"`
+			VLANID      *int     `json:"vlan_id"`
+			VLANLink    string   `json:"vlan_link"`
+			BondMembers []string `json:"bond_members"`
+			BondMode    string   `json:"bond_mode"`
+			Subnets     []struct {
 				Type    string `json:"type"`
 				IPv6    bool   `json:"ipv6"`
 				Address string `json:"address"`
@@ -79,7 +86,8 @@ type guestAnswer struct {
 				} `json:"routes"`
 			} `json:"subnets"`
 		} `json:"interfaces"`
-		ENI string `json:"eni"`
+		DNS []string `json:"dns"`
+		ENI string   `json:"eni"`
 	} `json:"network_json"`
 	Ifcfg []struct {
 		Error  string            `json:"error"`
@@ -125,7 +133,11 @@ func (p *Pass) guest(ctx context.Context, drives []render.Drive) map[string]*dri
 			ccJobs = append(ccJobs, cloudConfigJob{d: d, drivePath: render.VendorDataPath, inJSON: true})
 		}
 		if d.NetworkData != nil && json.Valid(d.NetworkData) {
-			req.NetworkJSON = append(req.NetworkJSON, networkJob{Data: d.NetworkData, MAC: strings.ToLower(d.Node.MAC)})
+			macs := map[string]string{}
+			for _, c := range d.Node.PhysicalNICs() {
+				macs[strings.ToLower(c.MAC)] = c.Name
+			}
+			req.NetworkJSON = append(req.NetworkJSON, networkJob{Data: d.NetworkData, MACs: macs})
 			netJobs = append(netJobs, d)
 		}
 		for _, c := range d.Content {
@@ -153,16 +165,16 @@ func (p *Pass) guest(ctx context.Context, drives []render.Drive) map[string]*dri
 	for i, d := range netJobs {
 		r := ans.NetworkJSON[i]
 		if r.Error != "" {
-			p.Reportf(d, render.NetworkDataPath, 0, "cloud-init %s cannot apply %s on a guest whose NIC is %s: %s", ans.Version, render.NetworkDataPath, d.Node.MAC, r.Error)
+			p.Reportf(d, render.NetworkDataPath, 0, "cloud-init %s cannot apply %s on a guest whose NIC is %s: %s", ans.Version, render.NetworkDataPath, nicMACs(d.Node), r.Error)
 			continue
 		}
-		var got netFacts
+		var ifaces []netIface
 		for _, iface := range r.Interfaces {
-			if iface.Name != "eth0" {
-				got.others = append(got.others, iface.Name)
-				continue
+			got := netIface{name: iface.Name, kind: iface.Type, mac: iface.MAC, mtu: iface.MTU,
+				vlanLink: iface.VLANLink, bondMembers: iface.BondMembers, bondMode: iface.BondMode, vlanID: -1}
+			if iface.VLANID != nil {
+				got.vlanID = *iface.VLANID
 			}
-			got.found, got.mac, got.mtu = true, iface.MAC, iface.MTU
 			for _, s := range iface.Subnets {
 				sub := netSubnet{kind: s.Type, v6: s.IPv6, address: s.Address, gateway: s.Gateway, prefix: -1}
 				if s.Prefix != nil {
@@ -177,9 +189,13 @@ func (p *Pass) guest(ctx context.Context, drives []render.Drive) map[string]*dri
 				}
 				got.subnets = append(got.subnets, sub)
 			}
+			ifaces = append(ifaces, got)
 		}
-		got.eniGateway = eniGateway(r.ENI)
-		p.networkFacts(d, got)
+		if !p.Topology.SeveralNetworks() {
+			p.networkFacts(d, eth0Facts(ifaces, r.ENI))
+			continue
+		}
+		p.nicsFacts(d, ifaces, r.DNS, r.ENI)
 	}
 	for i, j := range ifcfgJobs {
 		r := ans.Ifcfg[i]

@@ -5,7 +5,7 @@ package is importable. Reads one JSON request on stdin and answers on stdout,
 so one lint run starts Python once whatever the number of files:
 
   request:  {"cloud_config": [TEXT, ...],
-             "network_json": [{"data": OBJ, "mac": MAC}, ...],
+             "network_json": [{"data": OBJ, "macs": {MAC: NAME}}, ...],
              "ifcfg": [TEXT, ...],
              "drives": [{"files": {PATH: B64}, "password": PW}, ...]}
   answer:   {"version": "22.4.2",
@@ -72,11 +72,12 @@ def cloud_config(text, full_schema):
     return {"errors": [], "deprecations": []}
 
 
-def network_json(data, mac):
+def network_json(data, macs):
     # As the ConfigDrive datasource converts network_data.json on a guest
-    # whose only NIC (eth0) has the node's MAC, and as Debian renders it (ENI).
+    # whose NICs have the node's MACs (eth0, eth1, ... in topology order),
+    # and as Debian renders it (ENI).
     try:
-        cfg = openstack.convert_net_json(data, known_macs={mac: "eth0"})
+        cfg = openstack.convert_net_json(data, known_macs=macs)
         ns = network_state.parse_net_config_data(cfg)
         interfaces = []
         for iface in ns.iter_interfaces():
@@ -92,8 +93,14 @@ def network_json(data, mac):
                                for r in s.get("routes") or []],
                 })
             interfaces.append({"name": iface.get("name"), "mac": iface.get("mac_address"), "mtu": iface.get("mtu"),
+                               "type": iface.get("type"), "vlan_id": iface.get("vlan_id"),
+                               "vlan_link": iface.get("vlan-raw-device") or iface.get("vlan_link"),
+                               "bond_members": [i["name"] for i in ns.iter_interfaces()
+                                                if i.get("bond-master") and i.get("bond-master") == iface.get("name")],
+                               "bond_mode": iface.get("bond_mode") or iface.get("bond-mode"),
                                "subnets": subnets})
-        return {"interfaces": interfaces, "eni": eni.Renderer()._render_interfaces(ns)}
+        return {"interfaces": interfaces, "dns": [str(a) for a in ns.dns_nameservers],
+                "eni": eni.Renderer()._render_interfaces(ns)}
     except Exception as e:  # whatever the guest would trip over
         return {"error": "%s: %s" % (type(e).__name__, e)}
 
@@ -357,7 +364,7 @@ def main():
     json.dump({
         "version": version.version_string(),
         "cloud_config": [cloud_config(t, full_schema) for t in req.get("cloud_config") or []],
-        "network_json": [network_json(n["data"], n["mac"]) for n in req.get("network_json") or []],
+        "network_json": [network_json(n["data"], n["macs"]) for n in req.get("network_json") or []],
         "ifcfg": [ifcfg(t) for t in req.get("ifcfg") or []],
         "drives": [drive(d, full_schema) for d in req.get("drives") or []],
     }, sys.stdout, default=str)

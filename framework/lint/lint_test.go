@@ -72,13 +72,13 @@ func TestLintNamesTheCulprit(t *testing.T) {
 		},
 		{
 			name: "invalid JSON", flavor: "debian12", template: "network_data.json.tmpl", target: "network_data.json.tmpl",
-			old: `"gateway": {{json .Network.Gateway}}`, new: `"gateway": {{json .Network.Gateway}},`,
+			old: `"gateway": {{json $s.Gateway}}`, new: `"gateway": {{json $s.Gateway}},`,
 			want: []want{{"test2", "network_data.json.tmpl", false, "openstack/latest/network_data.json is not valid JSON: invalid character '}'"}},
 		},
 		{
 			// configdrive.Check's typed error, located at the template line.
 			name: "network_data for another NIC", flavor: "debian12", template: "network_data.json.tmpl", target: "nodes/web01/network_data.json.tmpl",
-			old: `"ethernet_mac_address": {{json .Node.MAC}}`, new: `"ethernet_mac_address": "52:54:00:64:00:1c"`,
+			old: `"ethernet_mac_address": {{json $c.HWAddr}}`, new: `"ethernet_mac_address": "52:54:00:64:00:1c"`,
 			want: []want{{"web01", "nodes/web01/network_data.json.tmpl", true, `link "eth0" has MAC 52:54:00:64:00:1c but the node's NIC is 52:54:00:64:00:1b`}},
 		},
 		{

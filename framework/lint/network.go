@@ -32,6 +32,31 @@ type netFacts struct {
 	eniGateway string
 }
 
+// netIface is one interface cloud-init configures from network_data.json.
+type netIface struct {
+	name, kind, mac string // kind: physical, bond, vlan
+	mtu             any
+	vlanID          int // -1 when none
+	vlanLink        string
+	bondMembers     []string
+	bondMode        string
+	subnets         []netSubnet
+}
+
+// eth0Facts picks eth0 out of what cloud-init configures (one network, one NIC).
+func eth0Facts(ifaces []netIface, eni string) netFacts {
+	var got netFacts
+	for _, iface := range ifaces {
+		if iface.name != "eth0" {
+			got.others = append(got.others, iface.name)
+			continue
+		}
+		got.found, got.mac, got.mtu, got.subnets = true, iface.mac, iface.mtu, iface.subnets
+	}
+	got.eniGateway = eniGateway(eni, "eth0")
+	return got
+}
+
 type netSubnet struct {
 	kind             string // cloud-init's subnet type: static, static6, dhcp4, ...
 	v6               bool
@@ -45,15 +70,15 @@ type netRoute struct {
 	prefix           int // -1 when none
 }
 
-// eniGateway is the gateway line of eth0's IPv4 stanza in the rendered
+// eniGateway is the gateway line of iface's IPv4 stanza in the rendered
 // /etc/network/interfaces.d file ("" when none).
-func eniGateway(eni string) string {
+func eniGateway(eni, iface string) string {
 	in := false
 	for _, line := range strings.Split(eni, "\n") {
 		f := strings.Fields(line)
 		switch {
 		case len(f) >= 3 && f[0] == "iface":
-			in = f[1] == "eth0" && f[2] == "inet"
+			in = f[1] == iface && f[2] == "inet"
 		case in && len(f) == 2 && f[0] == "gateway":
 			return f[1]
 		}

@@ -111,7 +111,7 @@ func TestRouteAndIPv6Subnet(t *testing.T) {
 
 func TestEniGatewayIsIPv4s(t *testing.T) {
 	eni := "auto eth0\niface eth0 inet6 static\n    address fd00::25/64\n    gateway fd00::1\n\niface eth0 inet static\n    address 192.168.100.25/24\n    gateway 192.168.100.1\n"
-	if got := eniGateway(eni); got != "192.168.100.1" {
+	if got := eniGateway(eni, "eth0"); got != "192.168.100.1" {
 		t.Errorf("eniGateway = %q, want the IPv4 stanza's 192.168.100.1", got)
 	}
 }

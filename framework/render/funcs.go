@@ -30,12 +30,13 @@ var funcs = template.FuncMap{
 		b, err := json.Marshal(v)
 		return string(b), err
 	},
-	// netmask is the dotted mask of a prefix: 192.168.100.0/24 gives 255.255.255.0.
+	// netmask is the mask of a prefix as Nova writes it: 192.168.100.0/24
+	// gives 255.255.255.0, fd00::/64 gives ffff:ffff:ffff:ffff::.
 	"netmask": func(p netip.Prefix) (string, error) {
-		if !p.Addr().Is4() {
-			return "", fmt.Errorf("netmask: %s is not an IPv4 prefix", p)
+		if !p.IsValid() {
+			return "", fmt.Errorf("netmask: no prefix")
 		}
-		return net.IP(net.CIDRMask(p.Bits(), 32)).String(), nil
+		return net.IP(net.CIDRMask(p.Bits(), p.Addr().BitLen())).String(), nil
 	},
 }
 

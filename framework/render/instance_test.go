@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -37,7 +38,7 @@ func TestReinstancedIsARenderingWithTheNewUUID(t *testing.T) {
 				t.Fatal(err)
 			}
 			for i, d := range got.Drives {
-				if d.Node != want.Drives[i].Node || !sameFiles(d, want.Drives[i]) {
+				if !reflect.DeepEqual(d.Node, want.Drives[i].Node) || !sameFiles(d, want.Drives[i]) {
 					t.Errorf("%s: reinstanced drive differs from a rendering with the new uuid", d.Node.Name)
 				}
 			}

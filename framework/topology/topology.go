@@ -25,24 +25,46 @@ import (
 // Topology is a validated lab description.
 type Topology struct {
 	// Path is the file it was loaded from, for error messages.
-	Path    string          `yaml:"-"`
-	Network Network         `yaml:"network"`
-	Roles   map[string]Role `yaml:"roles"`
-	Nodes   []Node          `yaml:"nodes"`
+	Path string `yaml:"-"`
+	// Network is the one network of the one-network form; after Load, the
+	// first of Networks.
+	Network Network `yaml:"network"`
+	// Networks are the lab's networks (networks.go); Load makes the
+	// one-network form's `network:` its only entry.
+	Networks []Network `yaml:"networks"`
+	// Domain is the nodes' DNS domain (network.domain in the one-network form).
+	Domain string          `yaml:"domain"`
+	Roles  map[string]Role `yaml:"roles"`
+	Nodes  []Node          `yaml:"nodes"`
 	// Client names the node the harness enters the lab through: it SSHes to
 	// it and jumps from it to every other node, and checks run from it.
 	// Rendering and lint need none; booting a lab does (see ClientNode).
 	Client string `yaml:"client"`
 
 	fields yamlstrict.Fields // where each field is in Path; nil when not parsed
+	legacy bool              // written in the one-network form
 }
 
-// Network is the single flat L2 segment all nodes share.
+// Network is one L2 segment: a bridge of its own in each run, its IPv4
+// and/or IPv6 network, the router on it if any, and what its nodes are
+// told (DNS servers, MTU, extra routes). A tagged network (VLAN) carries
+// its frames tagged: its nodes join it through a VLAN NIC.
 type Network struct {
-	Bridge  string       `yaml:"bridge"`
-	CIDR    netip.Prefix `yaml:"cidr"`
-	Gateway netip.Addr   `yaml:"gateway"`
-	Domain  string       `yaml:"domain"`
+	// Name is how NICs name it ("default" in the one-network form).
+	Name string `yaml:"name"`
+	// Bridge is the runner's bridge in host mode (E2E_LAB_MODE=host); the
+	// netns lab names its own. It defaults to br-NAME.
+	Bridge   string       `yaml:"bridge"`
+	CIDR     netip.Prefix `yaml:"cidr"`
+	Gateway  netip.Addr   `yaml:"gateway"`
+	CIDR6    netip.Prefix `yaml:"cidr6"`
+	Gateway6 netip.Addr   `yaml:"gateway6"`
+	DNS      []netip.Addr `yaml:"dns"`
+	MTU      int          `yaml:"mtu"`
+	VLAN     int          `yaml:"vlan"`
+	Routes   []Route      `yaml:"routes"`
+	// Domain is the topology's domain, on every network.
+	Domain string `yaml:"domain"`
 }
 
 // Role is what a kind of node carries on its drive.
@@ -68,6 +90,14 @@ type Node struct {
 	MemoryMiB    int        `yaml:"memory_mib"`
 	Password     string     `yaml:"password"`
 	UUID         string     `yaml:"uuid"`
+	// NICs are the node's interfaces (the several-network form; networks.go).
+	NICs []NIC `yaml:"nics"`
+
+	// IP and MAC are, after Load, the node's first IPv4 address and its
+	// first physical NIC's MAC: how the others know it.
+	// DNS are its networks' DNS servers, in order, once each.
+	DNS        []netip.Addr `yaml:"-"`
+	legacyAddr bool         // ip or mac written on the node itself
 }
 
 // Prefix is the node's address with the network's prefix length.
@@ -191,6 +221,12 @@ func Parse(path string, data []byte) (*Topology, error) {
 			}
 		}
 	}
+	if _, both := fields["network"]; both && len(t.Networks) > 0 {
+		errs = append(errs, fmt.Errorf("%s: both `network:` and `networks:` are given; keep `networks:` and move `network:`'s fields into it (and its domain to a top-level `domain:`)", fields.At(path, "network")))
+	}
+	for i := range t.Nodes {
+		t.Nodes[i].legacyAddr = t.Nodes[i].IP.IsValid() || t.Nodes[i].MAC != ""
+	}
 	if err := errors.Join(append(errs, t.Validate())...); err != nil {
 		return nil, err
 	}
@@ -245,39 +281,14 @@ func (t *Topology) Validate() error {
 	fail := func(key string, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", t.At(key), fmt.Sprintf(format, args...)))
 	}
-
+	t.normalize()
+	if !t.legacy {
+		t.validateNetworks(fail)
+	}
 	nw := t.Network
-	switch {
-	case nw.Bridge == "":
-		fail("network.bridge", "network.bridge is empty; name the Linux bridge the nodes attach to (e.g. br0)")
-	case !ifnameRE.MatchString(nw.Bridge):
-		fail("network.bridge", "network.bridge %q is not a Linux interface name (1-15 letters, digits, '_', '.', '-'), e.g. br0", nw.Bridge)
-	}
 	cidrOK := false
-	switch {
-	case !nw.CIDR.IsValid():
-		fail("network.cidr", "network.cidr is missing; give the nodes' IPv4 network, such as 192.168.100.0/24")
-	case !nw.CIDR.Addr().Is4():
-		fail("network.cidr", "network.cidr %s is not IPv4; give an IPv4 prefix such as 192.168.100.0/24", nw.CIDR)
-	case nw.CIDR.Masked() != nw.CIDR:
-		fail("network.cidr", "network.cidr %s has host bits set; use %s", nw.CIDR, nw.CIDR.Masked())
-	case nw.CIDR.Bits() > 30:
-		fail("network.cidr", "network.cidr %s leaves no room for a gateway and nodes; use a prefix of /30 or shorter, such as /24", nw.CIDR)
-	case specialBlock(nw.CIDR) != "":
-		fail("network.cidr", "network.cidr %s overlaps %s; the guests' kernel would not route it on eth0: use a private network such as 192.168.100.0/24", nw.CIDR, specialBlock(nw.CIDR))
-	default:
-		cidrOK = true
-	}
-	if p := nw.hostProblem(nw.Gateway, cidrOK); p != "" {
-		if cidrOK {
-			fail("network.gateway", "network.gateway %s; give the router's host address inside network.cidr, such as %s", p, nw.CIDR.Addr().Next())
-		} else {
-			// An example from a wrong cidr would be wrong too.
-			fail("network.gateway", "network.gateway %s; give the router's host address inside network.cidr", p)
-		}
-	}
-	if !ValidFQDN("x." + nw.Domain) {
-		fail("network.domain", "network.domain %q is not a valid DNS domain (lower-case labels joined by dots, e.g. cloud.org)", nw.Domain)
+	if t.legacy {
+		cidrOK = t.validateNetwork0(fail)
 	}
 	for _, name := range slices.Sorted(maps.Keys(t.Roles)) {
 		r := t.Roles[name]
@@ -304,6 +315,11 @@ func (t *Topology) Validate() error {
 	}
 	if len(t.Nodes) == 0 {
 		fail("nodes", "no nodes; add at least one under `nodes:`")
+	}
+	if _, ok := t.Node(t.Client); t.Client != "" && ok && !t.legacy {
+		if _, err := t.Hops(); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if _, ok := t.Node(t.Client); t.Client != "" && !ok {
 		fail("client", "client %q is not a node of the topology; name the node the harness reaches the others through (have %s)", t.Client, strings.Join(t.NodeNames(), ", "))
@@ -346,22 +362,24 @@ func (t *Topology) Validate() error {
 		case !strings.HasSuffix(n.FQDN, "."+nw.Domain):
 			nodeFail("fqdn", "fqdn %q is not in network.domain %q", n.FQDN, nw.Domain)
 		}
-		if p := nw.hostProblem(n.IP, cidrOK); p != "" {
-			nodeFail("ip", "ip %s; give the node a free host address inside network.cidr", p)
-		} else if n.IP == nw.Gateway {
-			nodeFail("ip", "ip %s is the gateway's address; pick a free address", n.IP)
-		}
-		if n.MAC == "" {
-			nodeFail("mac", "mac is missing; give a unicast Ethernet address such as 52:54:00:64:00:19")
-		} else if hw, err := net.ParseMAC(n.MAC); err != nil || len(hw) != 6 || hw[0]&1 == 1 {
-			nodeFail("mac", "mac %q is not a unicast Ethernet address such as 52:54:00:64:00:19", n.MAC)
-		} else if slices.Equal(hw, make(net.HardwareAddr, 6)) {
-			// The kernel refuses an all-zero address for a NIC (EADDRNOTAVAIL).
-			nodeFail("mac", "mac %q is all zeros, which no NIC may have; give a unicast Ethernet address such as 52:54:00:64:00:19", n.MAC)
-		} else if hw.String() != n.MAC {
-			// cloud-init and libvirt compare the colon form; another
-			// spelling would also hide a duplicate.
-			nodeFail("mac", "mac %q is not in the colon form the guest reports; write it as %q", n.MAC, hw.String())
+		if t.legacy {
+			if p := nw.hostProblem(n.IP, cidrOK); p != "" {
+				nodeFail("ip", "ip %s; give the node a free host address inside network.cidr", p)
+			} else if n.IP == nw.Gateway {
+				nodeFail("ip", "ip %s is the gateway's address; pick a free address", n.IP)
+			}
+			if n.MAC == "" {
+				nodeFail("mac", "mac is missing; give a unicast Ethernet address such as 52:54:00:64:00:19")
+			} else if hw, err := net.ParseMAC(n.MAC); err != nil || len(hw) != 6 || hw[0]&1 == 1 {
+				nodeFail("mac", "mac %q is not a unicast Ethernet address such as 52:54:00:64:00:19", n.MAC)
+			} else if slices.Equal(hw, make(net.HardwareAddr, 6)) {
+				// The kernel refuses an all-zero address for a NIC (EADDRNOTAVAIL).
+				nodeFail("mac", "mac %q is all zeros, which no NIC may have; give a unicast Ethernet address such as 52:54:00:64:00:19", n.MAC)
+			} else if hw.String() != n.MAC {
+				// cloud-init and libvirt compare the colon form; another
+				// spelling would also hide a duplicate.
+				nodeFail("mac", "mac %q is not in the colon form the guest reports; write it as %q", n.MAC, hw.String())
+			}
 		}
 		switch {
 		case n.VCPUs < 1:
@@ -389,10 +407,12 @@ func (t *Topology) Validate() error {
 			nodeFail("uuid", "uuid %q is not a lower-case RFC 4122 UUID (generate one with uuidgen)", n.UUID)
 		}
 		unique("name", "name", n.Name, "give each node its own name")
-		if n.IP.IsValid() {
+		if n.IP.IsValid() && t.legacy {
 			unique("ip", "ip", n.IP.String(), "give each node its own ip")
 		}
-		unique("mac", "mac", n.MAC, "give each node its own mac")
+		if t.legacy {
+			unique("mac", "mac", n.MAC, "give each node its own mac")
+		}
 		unique("fqdn", "fqdn", n.FQDN, "give each node its own fqdn")
 		if ValidFQDN(n.FQDN) {
 			// Hosts files and the guests' hostnames resolve the short name too.
@@ -401,6 +421,44 @@ func (t *Topology) Validate() error {
 		unique("uuid", "uuid", n.UUID, "give each node its own uuid (uuidgen)")
 	}
 	return errors.Join(errs...)
+}
+
+// validateNetwork0 checks the one-network form's network; cidrOK says
+// whether its cidr is one the nodes' addresses can be checked against.
+func (t *Topology) validateNetwork0(fail func(key, format string, args ...any)) (cidrOK bool) {
+	nw := t.Network
+	switch {
+	case nw.Bridge == "":
+		fail("network.bridge", "network.bridge is empty; name the Linux bridge the nodes attach to (e.g. br0)")
+	case !ifnameRE.MatchString(nw.Bridge):
+		fail("network.bridge", "network.bridge %q is not a Linux interface name (1-15 letters, digits, '_', '.', '-'), e.g. br0", nw.Bridge)
+	}
+	switch {
+	case !nw.CIDR.IsValid():
+		fail("network.cidr", "network.cidr is missing; give the nodes' IPv4 network, such as 192.168.100.0/24")
+	case !nw.CIDR.Addr().Is4():
+		fail("network.cidr", "network.cidr %s is not IPv4; give an IPv4 prefix such as 192.168.100.0/24", nw.CIDR)
+	case nw.CIDR.Masked() != nw.CIDR:
+		fail("network.cidr", "network.cidr %s has host bits set; use %s", nw.CIDR, nw.CIDR.Masked())
+	case nw.CIDR.Bits() > 30:
+		fail("network.cidr", "network.cidr %s leaves no room for a gateway and nodes; use a prefix of /30 or shorter, such as /24", nw.CIDR)
+	case specialBlock(nw.CIDR) != "":
+		fail("network.cidr", "network.cidr %s overlaps %s; the guests' kernel would not route it on eth0: use a private network such as 192.168.100.0/24", nw.CIDR, specialBlock(nw.CIDR))
+	default:
+		cidrOK = true
+	}
+	if p := nw.hostProblem(nw.Gateway, cidrOK); p != "" {
+		if cidrOK {
+			fail("network.gateway", "network.gateway %s; give the router's host address inside network.cidr, such as %s", p, nw.CIDR.Addr().Next())
+		} else {
+			// An example from a wrong cidr would be wrong too.
+			fail("network.gateway", "network.gateway %s; give the router's host address inside network.cidr", p)
+		}
+	}
+	if !ValidFQDN("x." + nw.Domain) {
+		fail("network.domain", "network.domain %q is not a valid DNS domain (lower-case labels joined by dots, e.g. cloud.org)", nw.Domain)
+	}
+	return cidrOK
 }
 
 // hostProblem says what keeps a from being a host address of the network

@@ -6,6 +6,7 @@ package verify
 
 import (
 	"context"
+	"net/netip"
 	"errors"
 	"fmt"
 	"slices"
@@ -60,14 +61,31 @@ func (e *Env) File(node, name string) (File, bool) {
 // FromClient returns the root session on the client node.
 func (e *Env) FromClient() *sshx.Client { return e.Root[e.Client.Name] }
 
+// Via returns the root session of the node the harness reached node
+// through and node's address from there (topology.Hops): the client and
+// node.IP on one network; on several, the nearest node sharing a network
+// with it. The client itself is reached from the client.
+func (e *Env) Via(node topology.Node) (*sshx.Client, netip.Addr) {
+	if e.Topology != nil {
+		if hops, err := e.Topology.Hops(); err == nil {
+			if h, ok := hops[node.Name]; ok && h.Via != "" {
+				return e.Root[h.Via], h.Addr
+			}
+		}
+	}
+	return e.FromClient(), node.IP
+}
+
 // LoginWithPassword opens a root session to node with password from the
-// client node, so the login crosses the lab network as the seed's test
-// client would. The same connection first offers a wrong password, which
-// node must refuse (sshx.JumpWrongThenRight).
+// node the harness reaches it through (the client, on one network), so the
+// login crosses the lab network as the seed's test client would. The same
+// connection first offers a wrong password, which node must refuse
+// (sshx.JumpWrongThenRight).
 func (e *Env) LoginWithPassword(ctx context.Context, node topology.Node, password string) (*sshx.Client, error) {
-	return e.FromClient().JumpWrongThenRight(ctx, sshx.Target{
+	via, addr := e.Via(node)
+	return via.JumpWrongThenRight(ctx, sshx.Target{
 		Name:    node.Name,
-		Addr:    node.IP.String() + ":22",
+		Addr:    netip.AddrPortFrom(addr, 22).String(),
 		User:    "root",
 		HostKey: e.HostKeys[node.Name],
 	}, password)

@@ -62,9 +62,9 @@ type BootInput struct {
 	PoolDir string
 	// Dialer reaches the guests' SSH port (the run's lab.Segment dialer).
 	Dialer lab.Dialer
-	// Bridge is what the guests' NICs attach to (the run's lab.Segment);
-	// "": the topology's network.bridge.
-	Bridge string
+	// Bridges are what the guests' NICs attach to, by network (the run's
+	// lab.Segment); a network missing here: the topology's bridge for it.
+	Bridges map[string]string
 	// Progress receives a line per node state change and a heartbeat; nil discards.
 	Progress io.Writer
 	// Heartbeat is the period of the summary line; 0 means DefaultHeartbeat.
@@ -255,7 +255,21 @@ func BootAll(ctx context.Context, in BootInput) (*Cluster, error) {
 	return run, nil
 }
 
-func (in BootInput) bridge() string { return cmp.Or(in.Bridge, in.Topology.Network.Bridge) }
+// bridgeOf is the bridge of a network.
+func (in BootInput) bridgeOf(network string) string {
+	nw, _ := in.Topology.NetworkNamed(network)
+	return cmp.Or(in.Bridges[network], nw.Bridge)
+}
+
+// nics are node n's physical NICs, each on the bridge of the network its
+// wire is on (topology.NIC.Wire).
+func (in BootInput) nics(n topology.Node) []NICSpec {
+	var out []NICSpec
+	for _, c := range n.PhysicalNICs() {
+		out = append(out, NICSpec{MAC: c.MAC, Bridge: in.bridgeOf(c.Wire)})
+	}
+	return out
+}
 
 // snapshotShape is the snapshot shape node n restores from; the zero
 // Shape when it boots cold.
@@ -376,9 +390,11 @@ func (r *Cluster) coldDomain(in BootInput, n topology.Node, node *Node, vcpus, m
 		WithMemoryMiB(mem),
 		WithDisk(disk),
 		WithConfigDrive(drive),
-		WithNIC(n.MAC, in.bridge()),
 		WithSerialLog(node.ConsoleLog),
 		WithOwner(ProcessOwner(r.ID, n.Name)),
+	}
+	for _, c := range in.nics(n) {
+		opts = append(opts, WithNIC(c.MAC, c.Bridge))
 	}
 	if in.Image.Kernel != "" {
 		opts = append(opts, WithKernel(in.Image.Kernel, in.Image.Initrd, strings.TrimSpace(in.Image.Cmdline+" "+in.KernelArgs[n.Name])))
@@ -399,9 +415,13 @@ func (r *Cluster) restoredDomain(in BootInput, n topology.Node, node *Node, snap
 	if plan.drive, err = medium.Marshal(); err != nil {
 		return nil, err
 	}
-	iface := nic(n.MAC, in.bridge())
-	if plan.nic, err = iface.Marshal(); err != nil {
-		return nil, err
+	for i, c := range in.nics(n) {
+		iface := nic(c, i)
+		x, err := iface.Marshal()
+		if err != nil {
+			return nil, err
+		}
+		plan.nics = append(plan.nics, x)
 	}
 	if err := snap.writeNodeImage(plan.image, d); err != nil {
 		return nil, fmt.Errorf("writing %s's save image: %w", node.Domain, err)
@@ -413,10 +433,12 @@ func (r *Cluster) restoredDomain(in BootInput, n topology.Node, node *Node, snap
 // restorePlan is how a node defined from a snapshot starts: restored
 // paused from its own save image, its config drive inserted into the
 // CD-ROM drive the snapshot was saved with (a media change: /dev/sr0, as on
-// a cold boot and on a cloud), its NIC plugged in at a cold boot's PCI
-// address, resumed. The gate in the guest waits for both.
+// a cold boot and on a cloud), its NICs plugged in at a cold boot's PCI
+// addresses, eth0 first, resumed. The gate in the guest waits for the
+// drive and for every NIC its network_data.json names.
 type restorePlan struct {
-	snapshot, image, drive, nic string
+	snapshot, image, drive string
+	nics                   []string
 }
 
 func (p *restorePlan) start(conn Libvirt, dom libvirt.Domain) error {
@@ -428,8 +450,10 @@ func (p *restorePlan) start(conn Libvirt, dom libvirt.Domain) error {
 	if err := conn.DomainUpdateDeviceFlags(dom, p.drive, libvirt.DomainDeviceModifyLive); err != nil {
 		return fmt.Errorf("inserting the config drive into the CD-ROM drive: %w", err)
 	}
-	if err := conn.DomainAttachDeviceFlags(dom, p.nic, uint32(libvirt.DomainAffectLive)); err != nil {
-		return fmt.Errorf("plugging in the NIC %s: %w", p.nic, err)
+	for _, x := range p.nics {
+		if err := conn.DomainAttachDeviceFlags(dom, x, uint32(libvirt.DomainAffectLive)); err != nil {
+			return fmt.Errorf("plugging in the NIC %s: %w", x, err)
+		}
 	}
 	return conn.DomainResume(dom)
 }

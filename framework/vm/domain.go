@@ -48,7 +48,8 @@ type Spec struct {
 	// medium, "" an empty tray (a memory snapshot's, filled after restore).
 	CDROM       bool
 	ConfigDrive string
-	MAC, Bridge string
+	// NICs are the guest's virtio NICs, eth0 first, at fixed PCI slots.
+	NICs []NICSpec
 	// Kernel, Initrd, Cmdline boot the kernel directly; empty Kernel boots the disk.
 	Kernel, Initrd, Cmdline string
 	// SerialLog receives everything the guest writes to its serial console.
@@ -66,7 +67,9 @@ func WithMemoryMiB(mib int) Option      { return func(s *Spec) { s.MemoryMiB = m
 func WithDisk(path string) Option       { return func(s *Spec) { s.Disk = path } }
 func WithConfigDrive(iso string) Option { return func(s *Spec) { s.CDROM, s.ConfigDrive = true, iso } }
 func WithEmptyCDROM() Option            { return func(s *Spec) { s.CDROM = true } }
-func WithNIC(mac, bridge string) Option { return func(s *Spec) { s.MAC, s.Bridge = mac, bridge } }
+func WithNIC(mac, bridge string) Option {
+	return func(s *Spec) { s.NICs = append(s.NICs, NICSpec{MAC: mac, Bridge: bridge}) }
+}
 func WithSerialLog(path string) Option  { return func(s *Spec) { s.SerialLog = path } }
 func WithMetadata(run, node string) Option {
 	return func(s *Spec) { s.Owner = Owner{Run: run, Node: node} }
@@ -155,20 +158,35 @@ func (s Spec) Domain() *libvirtxml.Domain {
 	if s.CDROM {
 		d.Devices.Disks = append(d.Devices.Disks, cdrom(s.ConfigDrive))
 	}
-	if s.MAC != "" {
-		d.Devices.Interfaces = append(d.Devices.Interfaces, nic(s.MAC, s.Bridge))
+	for i, c := range s.NICs {
+		d.Devices.Interfaces = append(d.Devices.Interfaces, nic(c, i))
 	}
 	return d
 }
 
 // PCI slots on the i440fx root bus, fixed so that a node restored from a
-// memory snapshot, whose NIC is plugged in after the restore, has it at the
-// address a cold boot gives it (slots 0 and 1 are the host bridge and PIIX3).
+// memory snapshot, whose NICs are plugged in after the restore, has them at
+// the addresses a cold boot gives them (slots 0 and 1 are the host bridge
+// and PIIX3). eth0 is at nicSlot, further NICs from moreNICsSlot on: the
+// kernel names them in slot order on a cold boot, in plug order restored.
 const (
-	nicSlot  = 3
-	diskSlot = 4
-	rngSlot  = 5
+	nicSlot      = 3
+	diskSlot     = 4
+	rngSlot      = 5
+	moreNICsSlot = 6
+	// MaxNICs is what the root bus has room for after moreNICsSlot.
+	MaxNICs = 1 + 32 - moreNICsSlot
 )
+
+// NICSpec is one virtio NIC: its MAC and the bridge it plugs into.
+type NICSpec struct{ MAC, Bridge string }
+
+func nicSlotOf(i int) uint {
+	if i == 0 {
+		return nicSlot
+	}
+	return uint(moreNICsSlot + i - 1)
+}
 
 func pciSlot(slot uint) *libvirtxml.DomainAddress {
 	zero, s := uint(0), slot
@@ -195,13 +213,13 @@ func cdrom(iso string) libvirtxml.DomainDisk {
 	return d
 }
 
-// nic is the node's virtio NIC on bridge, at its fixed PCI slot.
-func nic(mac, bridge string) libvirtxml.DomainInterface {
+// nic is the node's i-th virtio NIC, at its fixed PCI slot.
+func nic(c NICSpec, i int) libvirtxml.DomainInterface {
 	return libvirtxml.DomainInterface{
-		MAC:     &libvirtxml.DomainInterfaceMAC{Address: mac},
-		Source:  &libvirtxml.DomainInterfaceSource{Bridge: &libvirtxml.DomainInterfaceSourceBridge{Bridge: bridge}},
+		MAC:     &libvirtxml.DomainInterfaceMAC{Address: c.MAC},
+		Source:  &libvirtxml.DomainInterfaceSource{Bridge: &libvirtxml.DomainInterfaceSourceBridge{Bridge: c.Bridge}},
 		Model:   &libvirtxml.DomainInterfaceModel{Type: "virtio"},
-		Address: pciSlot(nicSlot),
+		Address: pciSlot(nicSlotOf(i)),
 		// No iPXE option ROM: nothing boots from the network, and SeaBIOS
 		// would load and run it on every start.
 		ROM: &libvirtxml.DomainROM{Enabled: "no"},

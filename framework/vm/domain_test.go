@@ -188,7 +188,7 @@ func TestRestoredNodeHasTheColdNodesDevices(t *testing.T) {
 	}
 	var medium libvirtxml.DomainDisk
 	var iface libvirtxml.DomainInterface
-	cd, ni := cdrom("/pool/web01.iso"), nic("52:54:00:64:00:1b", "br0")
+	cd, ni := cdrom("/pool/web01.iso"), nic(NICSpec{"52:54:00:64:00:1b", "br0"}, 0)
 	m, _ := cd.Marshal()
 	n, _ := ni.Marshal()
 	if err := medium.Unmarshal(m); err != nil {

@@ -136,8 +136,14 @@ func checkLibvirt(ctx context.Context, in BootInput) error {
 		return fmt.Errorf("libvirtd does not answer: %w; check it with `virsh version` or restart the lab (`e2e lab up`)", err)
 	}
 	var errs []error
-	if err := in.Dialer.CheckBridge(ctx, in.bridge()); err != nil {
-		errs = append(errs, fmt.Errorf("%s: network.bridge: %w", in.Topology.Path, err))
+	for _, nw := range in.Topology.Networks {
+		if err := in.Dialer.CheckBridge(ctx, in.bridgeOf(nw.Name)); err != nil {
+			what := "network " + nw.Name + "'s bridge"
+			if !in.Topology.SeveralNetworks() {
+				what = "network.bridge"
+			}
+			errs = append(errs, fmt.Errorf("%s: %s: %w", in.Topology.Path, what, err))
+		}
 	}
 	pool, poolErr := in.Conn.StoragePoolLookupByName(PoolName)
 	for _, n := range in.Topology.Nodes {

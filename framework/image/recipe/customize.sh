@@ -43,5 +43,10 @@ for b in $DRIVELAB_BUNDLES; do
 done
 chroot "$root" apt-get clean
 
-# The guests have no resolver; leave none of the build host's behind.
-: >"$root/etc/resolv.conf"
+# The guests have no resolver but what network_data.json names, which
+# resolvconf writes to /run/resolvconf/resolv.conf at boot: /etc/resolv.conf
+# is its link there (resolvconf's postinst makes it in a chroot too), and
+# none of the build host's servers is left behind.
+rm -f "$root/etc/resolv.conf"
+ln -s ../run/resolvconf/resolv.conf "$root/etc/resolv.conf"
+rm -rf "$root/run/resolvconf" "$root/etc/resolvconf/run"

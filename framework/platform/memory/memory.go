@@ -155,8 +155,23 @@ func (n *network) Remove(context.Context) error {
 func (n *network) Shared() string { return "" }
 func (n *network) String() string { return "memory network of run " + n.run.String() }
 
-// DialContext connects to the machine of the run that has address's IP.
+// DialContext connects to the machine of the run that has address's IP on
+// a network with a gateway: the run's own namespace is on those only, as
+// on libvirt (lab.Segment).
 func (n *network) DialContext(ctx context.Context, _, address string) (net.Conn, error) {
+	return n.dial(address, func(to *Machine, a netip.Addr) bool {
+		for _, c := range to.node.NICs {
+			if nw, ok := to.topo.NetworkNamed(c.Network); ok && (c.IP == a && nw.Gateway.IsValid() || c.IP6 == a && nw.Gateway6.IsValid()) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// dial connects to the run's machine that has address's IP, if reaches
+// says it can be reached there.
+func (n *network) dial(address string, reaches func(to *Machine, a netip.Addr) bool) (net.Conn, error) {
 	ap, err := netip.ParseAddrPort(address)
 	if err != nil {
 		return nil, err
@@ -165,7 +180,7 @@ func (n *network) DialContext(ctx context.Context, _, address string) (net.Conn,
 	var target *Machine
 	if n.p.networks[n.run] {
 		for _, m := range n.p.machines[n.run] {
-			if slices.Contains(m.addrs, ap.Addr()) && ap.Port() == 22 {
+			if slices.Contains(m.addrs, ap.Addr()) && ap.Port() == 22 && reaches(m, ap.Addr()) {
 				target = m
 			}
 		}
@@ -221,7 +236,14 @@ func (p *Platform) boot(ctx context.Context, in platform.BootInput, n topology.N
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	m := &Machine{p: p, run: in.Run, name: n.Name, addrs: []netip.Addr{n.IP}, console: in.Run.ConsoleLog(in.ArtifactsDir, n.Name)}
+	m := &Machine{p: p, run: in.Run, name: n.Name, node: n, topo: in.Topology, console: in.Run.ConsoleLog(in.ArtifactsDir, n.Name)}
+	for _, c := range n.NICs {
+		for _, a := range []netip.Addr{c.IP, c.IP6} {
+			if a.IsValid() {
+				m.addrs = append(m.addrs, a)
+			}
+		}
+	}
 	if err := os.MkdirAll(in.ArtifactsDir, 0o755); err != nil {
 		return nil, err
 	}
@@ -356,6 +378,8 @@ type Machine struct {
 	run     runid.ID
 	name    string
 	addrs   []netip.Addr
+	node    topology.Node
+	topo    *topology.Topology
 	console string
 	server  *ssh.ServerConfig
 
@@ -468,7 +492,10 @@ func (m *Machine) forward(nc ssh.NewChannel) {
 		nc.Reject(ssh.ConnectionFailed, err.Error())
 		return
 	}
-	dst, err := (&network{p: m.p, run: m.run}).DialContext(context.Background(), "tcp", net.JoinHostPort(target.Host, strconv.Itoa(int(target.Port))))
+	// A machine reaches the others on the networks it shares with them.
+	dst, err := (&network{p: m.p, run: m.run}).dial(net.JoinHostPort(target.Host, strconv.Itoa(int(target.Port))), func(to *Machine, a netip.Addr) bool {
+		return m.topo.Reaches(m.node, to.node, a)
+	})
 	if err != nil {
 		nc.Reject(ssh.ConnectionFailed, err.Error())
 		return
