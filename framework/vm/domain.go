@@ -70,7 +70,7 @@ func WithEmptyCDROM() Option            { return func(s *Spec) { s.CDROM = true 
 func WithNIC(mac, bridge string) Option {
 	return func(s *Spec) { s.NICs = append(s.NICs, NICSpec{MAC: mac, Bridge: bridge}) }
 }
-func WithSerialLog(path string) Option  { return func(s *Spec) { s.SerialLog = path } }
+func WithSerialLog(path string) Option { return func(s *Spec) { s.SerialLog = path } }
 func WithMetadata(run, node string) Option {
 	return func(s *Spec) { s.Owner = Owner{Run: run, Node: node} }
 }
