@@ -15,8 +15,8 @@ TOPOLOGY  ?= fixtures/topology.yaml
 # Which scenarios `make e2e` runs (Ginkgo label filter over the closed set in
 # scenarios/labels.go; the suite refuses any other label) and extra suite
 # flags, e.g. E2E_ARGS=-e2e.keep to leave the lab up. By default: every
-# scenario but the disruptive ones and cloudconfig (its own two nodes).
-E2E_LABELS ?= vm && !disruptive && !cloudconfig
+# scenario but the disruptive ones, cloudconfig and twotier (their own nodes).
+E2E_LABELS ?= vm && !disruptive && !cloudconfig && !twotier
 # Each scenario boots its own topology; TOPOLOGY given to make overrides it
 # for every scenario the filter selects (make e2e TOPOLOGY=fixtures/topology-web3.yaml).
 E2E_TOPOLOGY = $(if $(filter file,$(origin TOPOLOGY)),,-e2e.topology=$(CURDIR)/$(TOPOLOGY))
@@ -104,6 +104,11 @@ failover:
 .PHONY: cloudconfig
 cloudconfig:
 	$(MAKE) e2e E2E_LABELS=cloudconfig
+
+## twotier: the twotier scenario alone: the load balancer on a front (IPv4, IPv6) and a back network (VLAN 20 on a bond) (= make e2e E2E_LABELS=twotier; debian12 only).
+.PHONY: twotier
+twotier:
+	$(MAKE) e2e E2E_LABELS=twotier
 
 ## selftest: every broken variant in fixtures/selftest must fail on its own check (VARIANTS=a,b picks some);
 ## lint variants boot nothing, each other variant boots the topology once (about 4 min here).

@@ -20,12 +20,14 @@ const (
 	LabelFailover = "failover"
 	// LabelCloudConfig is the cloudconfig scenario (`make cloudconfig`).
 	LabelCloudConfig = "cloudconfig"
+	// LabelTwoTier is the twotier scenario (`make twotier`).
+	LabelTwoTier = "twotier"
 )
 
 // Labels is the closed set of labels: a scenario may carry no other, and
 // suites/e2e refuses a label filter naming another (Ginkgo would run
 // nothing and pass). A new label is one entry here and one in README.md.
-var Labels = []string{LabelDrive, LabelVM, LabelSlow, LabelDisruptive, LabelFailover, LabelCloudConfig}
+var Labels = []string{LabelDrive, LabelVM, LabelSlow, LabelDisruptive, LabelFailover, LabelCloudConfig, LabelTwoTier}
 
 // automatic are the labels the suites give; a scenario does not list them.
 var automatic = []string{LabelDrive, LabelVM, LabelSlow, LabelDisruptive}

@@ -96,7 +96,7 @@ func TestRegisteredScenarios(t *testing.T) {
 			t.Errorf("%s: Disruptive() = %v", s.Name, got)
 		}
 	}
-	if strings.Join(names, ",") != "cloudconfig,failover,loadbalancer" {
+	if strings.Join(names, ",") != "cloudconfig,failover,loadbalancer,twotier" {
 		t.Errorf("scenarios = %v", names)
 	}
 	limited := Scenario{Name: "limited", Flavors: []string{"debian12"}}

@@ -204,6 +204,12 @@ func (p *Pass) guest(ctx context.Context, drives []render.Drive) map[string]*dri
 			p.Reportf(j.d, j.drivePath, 0, "cloud-init's sysconfig parser cannot read it: %s", r.Error)
 			continue
 		}
+		if p.Topology.SeveralNetworks() {
+			// One ifcfg file is one interface; the several-network form may
+			// give a node more, with VLANs, bonds and IPv6.
+			p.Reportf(j.d, j.drivePath, 0, "the topology is written with `networks:` and node %s's NICs (%s) are checked against it, which an ifcfg file for eth0 alone cannot express; use a flavor whose network file is network_data.json (debian12)", j.d.Node.Name, nicNames(j.d.Node))
+			continue
+		}
 		p.ifcfgFacts(j, r.Values)
 		p.ifcfgSettings(j, r.Values)
 	}

@@ -86,11 +86,14 @@ func checkHaproxyService(node topology.Node, injected []byte, sums, listen strin
 }
 
 func webService(ctx context.Context, env *verify.Env, node topology.Node) error {
-	// By address, so a broken hosts file fails the hosts check, not this one.
-	page, err := checks.Run(ctx, env, env.FromClient(), fmt.Sprintf("curl -sS --fail --max-time %d http://%s/",
-		int(env.Intervals.Command.Seconds()), node.IP))
+	// By address, so a broken hosts file fails the hosts check, not this
+	// one; from the node the harness reaches it through (the client, on one
+	// network), since on several the client may not reach it at all.
+	via, addr := env.Via(node)
+	page, err := checks.Run(ctx, env, via, fmt.Sprintf("curl -sS --fail --max-time %d http://%s/",
+		int(env.Intervals.Command.Seconds()), addr))
 	if err != nil {
-		return fmt.Errorf("GET http://%s/ from %s: %w", node.IP, env.Client.Name, err)
+		return fmt.Errorf("GET http://%s/ from %s: %w", addr, via.Name(), err)
 	}
 	injected, _ := env.File(node.Name, indexPageFile)
 	return checkWebPage(env.Topology, node, page, injected.Data)
