@@ -23,6 +23,9 @@ type ipLink struct {
 	Flags     []string `json:"flags"`
 	MTU       int      `json:"mtu"`
 	MAC       string   `json:"address"`
+	// PermAddr is a NIC's own MAC when it has taken another (a bond's
+	// member takes the bond's).
+	PermAddr string `json:"permaddr"`
 	Link      string   `json:"link"`   // a VLAN's parent
 	Master    string   `json:"master"` // a bond member's bond
 	LinkInfo  struct {
@@ -76,8 +79,8 @@ func checkNICs(node topology.Node, out string) error {
 		}
 		switch c.Kind {
 		case topology.KindPhy:
-			if !strings.EqualFold(l.MAC, c.MAC) {
-				say("%s has MAC %s, expected %s", c.Name, l.MAC, c.MAC)
+			if mac := cmp.Or(l.PermAddr, l.MAC); !strings.EqualFold(mac, c.MAC) {
+				say("%s has MAC %s, expected %s", c.Name, mac, c.MAC)
 			}
 		case topology.KindVLAN:
 			if l.LinkInfo.Kind != "vlan" || l.LinkInfo.Data.ID != c.VLAN || l.Link != c.VLANOn {
