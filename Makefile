@@ -173,5 +173,10 @@ bench-drives:
 bench-e2e:
 	./hack/bench-e2e $(PAIRS) $(BENCH_BASELINE)
 
+## bench-twotier: time to verdict of twotier against loadbalancer (make e2e's default), side by side, PAIRS pairs.
+.PHONY: bench-twotier
+bench-twotier:
+	BENCH_NEW_LABELS=twotier ./hack/bench-e2e $(PAIRS) .
+
 clean:
 	rm -rf bin out
