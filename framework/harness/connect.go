@@ -43,7 +43,11 @@ func Connect(ctx context.Context, in ConnectInput) (map[string]*sshx.Client, err
 		return sshx.Target{Name: n.Name, Addr: netip.AddrPortFrom(addr, 22).String(), User: "root", Auth: auth, HostKey: in.Access.Hosts[n.Name].PublicKey()}
 	}
 	client, err := retry(ctx, in.Intervals, in.Client.Name, func(ctx context.Context) (*sshx.Client, error) {
-		return sshx.Dial(ctx, in.Dial, target(in.Client, in.Client.IP))
+		addr, ok := in.Topology.LabAddr(in.Client)
+		if !ok {
+			addr = in.Client.IP
+		}
+		return sshx.Dial(ctx, in.Dial, target(in.Client, addr))
 	})
 	if err != nil {
 		return nil, err

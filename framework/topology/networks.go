@@ -152,6 +152,25 @@ func (t *Topology) Reaches(from, to Node, addr netip.Addr) bool {
 	return false
 }
 
+// LabAddr is the node's address on a network with a gateway, where the
+// run's own namespace (which holds the gateways) reaches it directly, IPv4
+// first; false for a node only on networks without one.
+func (t *Topology) LabAddr(n Node) (netip.Addr, bool) {
+	for _, v6 := range []bool{false, true} {
+		for _, c := range n.NICs {
+			nw, ok := t.NetworkNamed(c.Network)
+			switch {
+			case !ok:
+			case !v6 && c.IP.IsValid() && nw.Gateway.IsValid():
+				return c.IP, true
+			case v6 && c.IP6.IsValid() && nw.Gateway6.IsValid():
+				return c.IP6, true
+			}
+		}
+	}
+	return netip.Addr{}, false
+}
+
 // Hop is how the harness reaches a node: through Via (a node it reached
 // first; "" for the client itself), at Addr.
 type Hop struct {
