@@ -32,8 +32,9 @@ BENCH_BASELINE ?= e9dc7bd
 # dash -n (lint's check of #!/bin/sh scripts),
 # blkid and genisoimage (bench); gcc for the race detector (cgo); shellcheck
 # for actionlint on the workflows' scripts (ci/); ip for the lab's scratch
-# namespaces; qemu-img and mkfs.ext4 for the image build pipeline test.
-TEST_PKGS := haproxy cloud-init dash util-linux genisoimage gcc shellcheck iproute2 qemu-utils e2fsprogs
+# namespaces; qemu-img and mkfs.ext4 for the image build pipeline test;
+# chromium to see the HTML report as a browser draws it.
+TEST_PKGS := haproxy cloud-init dash util-linux genisoimage gcc shellcheck iproute2 qemu-utils e2fsprogs chromium
 # make test installs TEST_PKGS and runs as root, so a test that would skip
 # for want of them fails there (framework/testenv, DRIVELAB_REQUIRE_TOOLS);
 # the skips left, for what make test does not provide (a running lab, an
