@@ -90,11 +90,13 @@ e2e: build
 	$(E2E) image build
 	$(E2E) image snapshots
 	$(GO) test -c -o bin/e2e.test.$$$$ ./suites/e2e && mv -f bin/e2e.test.$$$$ bin/e2e.test
-	cd suites/e2e && ../../bin/e2e.test -test.timeout 80m \
+	@# The report page's path last, red or green: the suite writes it either way.
+	(cd suites/e2e && ../../bin/e2e.test -test.timeout 80m \
 	  -ginkgo.label-filter='$(E2E_LABELS)' -ginkgo.v \
 	  -e2e.junit=$(CURDIR)/$(ARTIFACTS)/junit.xml \
 	  -e2e.flavor=$(FLAVOR) $(E2E_TOPOLOGY) -e2e.artifacts=$(CURDIR)/$(ARTIFACTS) \
-	  $(if $(SHARD),-e2e.shard=$(SHARD)) $(E2E_ARGS)
+	  $(if $(SHARD),-e2e.shard=$(SHARD)) $(E2E_ARGS)); status=$$?; \
+	  if [ -f $(ARTIFACTS)/index.html ]; then echo "report: $(ARTIFACTS)/index.html"; fi; exit $$status
 
 ## failover: the failover scenario alone: each web server stopped in turn, from test2 (= make e2e E2E_LABELS=failover).
 .PHONY: failover
