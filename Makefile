@@ -32,8 +32,9 @@ BENCH_BASELINE ?= e9dc7bd
 # dash -n (lint's check of #!/bin/sh scripts),
 # blkid and genisoimage (bench); gcc for the race detector (cgo); shellcheck
 # for actionlint on the workflows' scripts (ci/); ip for the lab's scratch
-# namespaces; qemu-img and mkfs.ext4 for the image build pipeline test.
-TEST_PKGS := haproxy cloud-init dash util-linux genisoimage gcc shellcheck iproute2 qemu-utils e2fsprogs
+# namespaces; qemu-img and mkfs.ext4 for the image build pipeline test;
+# chromium to see the HTML report as a browser draws it.
+TEST_PKGS := haproxy cloud-init dash util-linux genisoimage gcc shellcheck iproute2 qemu-utils e2fsprogs chromium
 # make test installs TEST_PKGS and runs as root, so a test that would skip
 # for want of them fails there (framework/testenv, DRIVELAB_REQUIRE_TOOLS);
 # the skips left, for what make test does not provide (a running lab, an
@@ -89,11 +90,13 @@ e2e: build
 	$(E2E) image build
 	$(E2E) image snapshots
 	$(GO) test -c -o bin/e2e.test.$$$$ ./suites/e2e && mv -f bin/e2e.test.$$$$ bin/e2e.test
-	cd suites/e2e && ../../bin/e2e.test -test.timeout 80m \
+	@# The report page's path last, red or green: the suite writes it either way.
+	(cd suites/e2e && ../../bin/e2e.test -test.timeout 80m \
 	  -ginkgo.label-filter='$(E2E_LABELS)' -ginkgo.v \
 	  -e2e.junit=$(CURDIR)/$(ARTIFACTS)/junit.xml \
 	  -e2e.flavor=$(FLAVOR) $(E2E_TOPOLOGY) -e2e.artifacts=$(CURDIR)/$(ARTIFACTS) \
-	  $(if $(SHARD),-e2e.shard=$(SHARD)) $(E2E_ARGS)
+	  $(if $(SHARD),-e2e.shard=$(SHARD)) $(E2E_ARGS)); status=$$?; \
+	  if [ -f $(ARTIFACTS)/index.html ]; then echo "report: $(ARTIFACTS)/index.html"; fi; exit $$status
 
 ## failover: the failover scenario alone: each web server stopped in turn, from test2 (= make e2e E2E_LABELS=failover).
 .PHONY: failover

@@ -5,12 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/drivelab/drivelab/framework/harness"
+	"github.com/drivelab/drivelab/framework/report"
 	"github.com/drivelab/drivelab/framework/verify"
 )
 
@@ -62,13 +64,21 @@ func runCheck(ctx context.Context, args []string) error {
 	}
 	verdict := l.Check(ctx, checks)
 	o := l.Outcome(sc.Name, checks, verdict, start)
+	if commit := harness.Commit(k.rec.Templates); commit != "" {
+		o.Properties = append(o.Properties, harness.Property{Name: "commit", Value: commit})
+	}
 	fmt.Printf("scenario %s on kept lab %s:\n%s", sc.Name, k.rec.Run, verdict.Table())
 	// The kept lab's boot is not this command's: Collect writes diagnostics
-	// only, Report the verdict and JUnit.
+	// only, Report the verdict, JUnit and the report page.
 	if err := errors.Join(l.Collect(ctx, o.Failed()), l.Report(o)); err != nil {
 		fmt.Printf("report incomplete: %v\n", err)
 	}
 	fmt.Printf("verdict, timings and JUnit in %s\n", l.ArtifactsDir)
+	fmt.Printf("report: %s\n", filepath.Join(l.ArtifactsDir, harness.HTMLReport))
+	page := harness.ReportPage(l.ArtifactsDir, "run "+l.ID.String(), []harness.Outcome{o})
+	if err := report.GitHubFromEnv(os.Getenv, os.Stdout).Publish(page); err != nil {
+		fmt.Printf("GitHub report incomplete: %v\n", err)
+	}
 	if err := verify.Err(verdict.Results()); err != nil {
 		fmt.Println("\nfailures:\n" + err.Error())
 		return errors.New("checks failed")

@@ -106,6 +106,24 @@ func TestOneChangedTemplateLineShowsInTheDiff(t *testing.T) {
 	}
 }
 
+// A template that carries a private key lists the drive without it: the
+// listing is checked in, and the report page shows it.
+func TestListingRedactsPrivateKeys(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(filepath.Join(dir, "debian12"), os.DirFS(filepath.Join(templatesDir, "debian12"))); err != nil {
+		t.Fatal(err)
+	}
+	const secret = "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZWQyNTUxOQ"
+	key := "-----BEGIN OPENSSH PRIVATE KEY-----\n" + secret + "\n-----END OPENSSH PRIVATE KEY-----\n"
+	if err := os.WriteFile(filepath.Join(dir, "debian12", "index.html.tmpl"), []byte(key), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := string(listing(t, dir, "debian12"))
+	if strings.Contains(got, secret) || !strings.Contains(got, render.RedactedKey) {
+		t.Errorf("the listing shows the private key, or does not say it was redacted:\n%s", got)
+	}
+}
+
 func TestDiffIsUnified(t *testing.T) {
 	a := "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n11\n12\n13\n14\n"
 	b := "1\n2\n3\n4\n5\nsix\n7\n8\n9\n10\n11\n12\n13\n14\n15\n"

@@ -53,3 +53,13 @@ func TestDiagnosticsAddTheScenariosOwn(t *testing.T) {
 		t.Errorf("without a scenario's diagnostics: %q, want the harness's own %q", files(got), own)
 	}
 }
+
+// The report page cuts the logs Collect reads after a failure: each must
+// be one of them.
+func TestReportLogsAreCollected(t *testing.T) {
+	for _, f := range nodeLogs {
+		if !slices.ContainsFunc(nodeDiagnostics, func(d diagnostic) bool { return d.file == f }) {
+			t.Errorf("the report reads %s, which Collect does not write (nodeDiagnostics)", f)
+		}
+	}
+}

@@ -64,6 +64,11 @@ type UpInput struct {
 	Budget platform.Budget
 	// Registry is the host's run registry; "": RegistryDir.
 	Registry string
+	// Golden is a golden drive listing (fixtures/golden/<flavor>.txt) that
+	// Prepare compares the drives of these templates with, for the report
+	// (golden.diff); "": none. Set it only for the topology the listing
+	// was made from (fixtures/topology.yaml).
+	Golden string
 }
 
 // Libvirt is the input's platform when it is the host's libvirt, else nil:
@@ -157,6 +162,10 @@ func Prepare(ctx context.Context, in UpInput) (_ *Run, err error) {
 		return nil, err
 	}
 	drives, err := lintedDrives(ctx, in, in.Topology, l.access, "nothing was booted")
+	// Also after a lint error: a template change is its likeliest cause.
+	if err := writeGoldenDiff(ctx, in, l.ArtifactsDir); err != nil {
+		l.say("report: no diff against the golden listing: %v", err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/drivelab/drivelab/framework/atomicfile"
 	"github.com/drivelab/drivelab/framework/platform"
+	"github.com/drivelab/drivelab/framework/runid"
 	"github.com/drivelab/drivelab/framework/verify"
 )
 
@@ -33,6 +34,10 @@ type Outcome struct {
 	Elapsed time.Duration
 	// Properties describe the machine it ran on (RunProperties).
 	Properties []Property
+	// Run and ArtifactsDir are the run's id and folder, where the HTML
+	// report reads its consoles and logs; "" when no run started.
+	Run          runid.ID
+	ArtifactsDir string
 }
 
 // Property is a JUnit property.
@@ -84,7 +89,8 @@ func checkNames(checks []verify.Check) []string {
 // Outcome is this run of scenario's checks as verdict judged them, timed
 // from started (the scenario's start) to now (its verdict).
 func (r *Run) Outcome(scenario string, checks []verify.Check, verdict *verify.Verdict, started time.Time) Outcome {
-	o := Outcome{Scenario: scenario, Checks: checkNames(checks), Verdict: verdict, Started: started, Elapsed: time.Since(started)}
+	o := Outcome{Scenario: scenario, Checks: checkNames(checks), Verdict: verdict, Started: started, Elapsed: time.Since(started),
+		Run: r.ID, ArtifactsDir: r.ArtifactsDir}
 	if r.Cluster != nil {
 		boot := r.Boot
 		o.Boot = &boot
@@ -94,8 +100,9 @@ func (r *Run) Outcome(scenario string, checks []verify.Check, verdict *verify.Ve
 }
 
 // Report writes what the run leaves for people and CI into its artifacts
-// folder: verdict.txt, timings.json and junit.xml, for `make e2e` and `e2e
-// check` alike. Collect comes first: timings.json carries its profile.
+// folder: verdict.txt, timings.json, junit.xml and the report page
+// index.html, for `make e2e` and `e2e check` alike. Collect comes first:
+// timings.json carries its profile, the page its evidence.
 func (r *Run) Report(o Outcome) error {
 	if err := os.WriteFile(filepath.Join(r.ArtifactsDir, "verdict.txt"), []byte(o.Text()), 0o644); err != nil {
 		return err
@@ -127,7 +134,11 @@ func (r *Run) Report(o Outcome) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(r.ArtifactsDir, "timings.json"), out, 0o644)
+	if err := os.WriteFile(filepath.Join(r.ArtifactsDir, "timings.json"), out, 0o644); err != nil {
+		return err
+	}
+	_, err = WriteHTMLReport(r.ArtifactsDir, "run "+r.ID.String(), []Outcome{o})
+	return err
 }
 
 // checkTimes is each check's slowest node, in seconds.

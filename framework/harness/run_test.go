@@ -147,7 +147,7 @@ func TestRunHappyPath(t *testing.T) {
 		t.Error(err)
 	}
 
-	for _, f := range []string{"verdict.txt", "timings.json", "junit.xml", "profile.json", "timeline.svg"} {
+	for _, f := range []string{"verdict.txt", "timings.json", "junit.xml", "profile.json", "timeline.svg", "index.html"} {
 		if _, err := os.Stat(filepath.Join(l.ArtifactsDir, f)); err != nil {
 			t.Errorf("the run left no %s: %v", f, err)
 		}
@@ -283,6 +283,11 @@ func TestCheckFailureIsJudgedCollectedAndReported(t *testing.T) {
 	verdictText, _ := os.ReadFile(filepath.Join(l.ArtifactsDir, "verdict.txt"))
 	if !strings.Contains(string(verdictText), "FAIL") {
 		t.Errorf("verdict.txt shows no failure:\n%s", verdictText)
+	}
+	// Report's page reads the run's own folder: web02's failure, its console.
+	shown := failuresShown(t, l.ArtifactsDir)
+	if !strings.Contains(shown, `hostname is "localhost", want "web02"`) || !strings.Contains(shown, "memory: web02 booting from") {
+		t.Errorf("index.html does not show web02's failure and console:\n%s", shown)
 	}
 }
 

@@ -247,6 +247,10 @@ func (v *Verdict) Results() []Result {
 	return out
 }
 
+// Nodes are the table's rows, in topology order: every node, also those no
+// check applied to.
+func (v *Verdict) Nodes() []string { return slices.Clone(v.nodes) }
+
 // Failed reports whether any recorded result failed.
 func (v *Verdict) Failed() bool {
 	v.mu.Lock()

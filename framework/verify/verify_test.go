@@ -59,6 +59,9 @@ func TestVerdictNamesNodeAndCheck(t *testing.T) {
 	if l := lineStarting(table, "web01"); strings.Count(l, "pass") != 1 || !strings.Contains(l, "-") {
 		t.Fatalf("web01 row must pass hostname and show - for leastconn: %q", l)
 	}
+	if got, want := strings.Join(v.Nodes(), ","), strings.Join(topo.NodeNames(), ","); got != want {
+		t.Errorf("Nodes() = %s, want the topology's %s", got, want)
+	}
 }
 
 func lineStarting(table, prefix string) string {

@@ -1,8 +1,10 @@
 package e2e_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -11,6 +13,7 @@ import (
 
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/harness"
+	"github.com/drivelab/drivelab/framework/report"
 	"github.com/drivelab/drivelab/framework/runid"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/verify"
@@ -20,21 +23,37 @@ import (
 // outcomes are the scenarios' runs, for the closing tables and the JUnit file.
 var outcomes []harness.Outcome
 
-// The tables come last, after Ginkgo's own summary, with the total time.
+// The tables come last, after Ginkgo's own summary, with the total time;
+// then the JUnit file, the one report page of this `make e2e` at the
+// artifacts root (a section per scenario, index.html), and under GitHub
+// Actions an annotation per failure and the tables in the job's summary.
 var _ = ReportAfterSuite("verdict", func(r Report) {
 	for _, o := range outcomes {
 		fmt.Printf("\nscenario %s:\n%s", o.Scenario, o.Text())
 	}
 	fmt.Printf("total time: %.1fs\n", r.RunTime.Seconds())
+	suite := []harness.Property{{Name: "flavor", Value: opts.flavor}, {Name: "shard", Value: thisShard.String()}}
+	if commit := harness.Commit(opts.templates); commit != "" {
+		suite = append(suite, harness.Property{Name: "commit", Value: commit})
+	}
+	all := make([]harness.Outcome, len(outcomes))
+	for i, o := range outcomes {
+		o.Properties = append(append([]harness.Property(nil), o.Properties...), suite...)
+		all[i] = o
+	}
+	if opts.artifacts != "" {
+		// No scenario may have made it: every one skipped or filtered out.
+		Expect(os.MkdirAll(opts.artifacts, 0o755)).To(Succeed())
+	}
 	if opts.junit != "" {
-		suite := []harness.Property{{Name: "flavor", Value: opts.flavor}, {Name: "shard", Value: thisShard.String()}}
-		all := make([]harness.Outcome, len(outcomes))
-		for i, o := range outcomes {
-			o.Properties = append(append([]harness.Property(nil), o.Properties...), suite...)
-			all[i] = o
-		}
 		Expect(harness.WriteJUnit(thisShard.Path(opts.junit), all)).To(Succeed())
 	}
+	root := cmp.Or(opts.artifacts, ".")
+	page := harness.ReportPage(root, "make e2e "+filepath.Base(root), all)
+	if opts.artifacts != "" {
+		Expect(report.Write(filepath.Join(root, harness.HTMLReport), page)).To(Succeed())
+	}
+	Expect(report.GitHubFromEnv(os.Getenv, os.Stdout).Publish(page)).To(Succeed())
 })
 
 // repoRoot is where scenario paths are relative to (go test runs in the package dir).
@@ -64,8 +83,11 @@ var _ = Describe("scenario", func() {
 				verdict *verify.Verdict
 				started time.Time
 				pending map[string]<-chan []verify.Result
-				// upErr is why the lab never came up, for the reports.
-				upErr error
+				// upErr is why the lab never came up, for the reports;
+				// run and artifacts name the run and its folder.
+				upErr     error
+				run       runid.ID
+				artifacts string
 			)
 
 			BeforeAll(func(ctx SpecContext) {
@@ -75,7 +97,9 @@ var _ = Describe("scenario", func() {
 					outcomes = append(outcomes, harness.Skipped(sc.Name, sc.Checks, err.Error()))
 					Skip(err.Error())
 				}
-				l, upErr = up(ctx, sc, mine)
+				run = runid.New()
+				artifacts = artifactsDir(sc, mine, run)
+				l, upErr = up(ctx, sc, run, artifacts)
 				Expect(upErr).NotTo(HaveOccurred())
 				verdict = verify.NewVerdict(l.Env.Topology.NodeNames())
 				// The checks run together from here; each spec below reports one.
@@ -102,7 +126,9 @@ var _ = Describe("scenario", func() {
 			AfterAll(func(ctx SpecContext) {
 				if l == nil {
 					if upErr != nil {
-						outcomes = append(outcomes, harness.FailedUp(sc.Name, sc.Checks, upErr, started))
+						o := harness.FailedUp(sc.Name, sc.Checks, upErr, started)
+						o.Run, o.ArtifactsDir = run, artifacts
+						outcomes = append(outcomes, o)
 					}
 					return
 				}
@@ -115,19 +141,33 @@ var _ = Describe("scenario", func() {
 	}
 })
 
-// up brings scenario sc's lab up and registers its teardown; mine is how
-// many scenarios this process runs.
-func up(ctx SpecContext, sc scenarios.Scenario, mine int) (*harness.Run, error) {
-	topo, err := topology.Load(scenarioPath(opts.topology, sc.Topology))
+// artifactsDir is where scenario sc's run leaves its artifacts; mine is
+// how many scenarios this process runs.
+func artifactsDir(sc scenarios.Scenario, mine int, run runid.ID) string {
+	switch {
+	case opts.artifacts != "" && mine > 1:
+		return filepath.Join(opts.artifacts, sc.Name)
+	case opts.artifacts != "":
+		return opts.artifacts
+	}
+	return run.ArtifactsDir(env.Paths.Artifacts)
+}
+
+// up brings scenario sc's lab up as run, with its artifacts in the folder
+// artifacts, and registers its teardown.
+func up(ctx SpecContext, sc scenarios.Scenario, run runid.ID, artifacts string) (*harness.Run, error) {
+	topoPath := scenarioPath(opts.topology, sc.Topology)
+	topo, err := topology.Load(topoPath)
 	if err != nil {
 		return nil, err
 	}
 	in, err := harness.Open(ctx, harness.OpenInput{
 		Settings: env,
 		Run: harness.UpInput{
-			RunID: runid.New(), Topology: topo,
+			RunID: run, Topology: topo, ArtifactsDir: artifacts,
 			TemplatesDir: opts.templates, Flavor: opts.flavor, Overlay: scenarioPath(opts.overlay, sc.Overlay),
 			Progress: GinkgoWriter, Diagnostics: sc.Diagnostics, LintRules: sc.Lint,
+			Golden: goldenListing(topoPath),
 		},
 		Guest: &harness.GuestInput{CacheDir: env.Paths.Cache, UserImage: opts.image, PackageDir: opts.packages},
 	})
@@ -135,12 +175,6 @@ func up(ctx SpecContext, sc scenarios.Scenario, mine int) (*harness.Run, error) 
 		return nil, err
 	}
 	DeferCleanup(in.Close)
-	switch {
-	case opts.artifacts != "" && mine > 1:
-		in.ArtifactsDir = filepath.Join(opts.artifacts, sc.Name)
-	case opts.artifacts != "":
-		in.ArtifactsDir = opts.artifacts
-	}
 	l, err := harness.Up(ctx, in)
 	if err != nil {
 		return nil, err
@@ -165,4 +199,25 @@ func scenarioPath(explicit, rel string) string {
 		return ""
 	}
 	return filepath.Join(repoRoot, rel)
+}
+
+// goldenListing is the golden listing of the flavor's drives when topoPath
+// is the topology the listings were made from (framework/golden), for the
+// report's diff of the drives; else "".
+func goldenListing(topoPath string) string {
+	ref, err := os.Stat(filepath.Join(repoRoot, "fixtures", "topology.yaml"))
+	if err != nil {
+		return ""
+	}
+	if st, err := os.Stat(topoPath); err != nil || !os.SameFile(ref, st) {
+		return ""
+	}
+	listing, err := filepath.Abs(filepath.Join(repoRoot, "fixtures", "golden", opts.flavor+".txt"))
+	if err != nil {
+		return ""
+	}
+	if _, err := os.Stat(listing); err != nil {
+		return ""
+	}
+	return listing
 }
