@@ -1,6 +1,8 @@
 package topology_test
 
 import (
+	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -141,5 +143,65 @@ func TestFractionalSizeFixIsValid(t *testing.T) {
 		if _, err := topology.Parse("t.yaml", []byte(base+fixed.Replace(node))); err != nil {
 			t.Errorf("the fix %q is refused: %v", c.fix, err)
 		}
+	}
+}
+
+// The several-network form: what Load derives, and how the harness gets
+// to each node.
+func TestSeveralNetworks(t *testing.T) {
+	topo, err := topology.Load("../../fixtures/topology-twotier.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	haproxy, _ := topo.Node("haproxy")
+	vlan, _ := haproxy.NIC("bond0.20")
+	bond, _ := haproxy.NIC("bond0")
+	eth2, _ := haproxy.NIC("eth2")
+	switch {
+	case haproxy.IP.String() != "192.168.100.26" || haproxy.MAC != "52:54:00:64:00:1a":
+		t.Errorf("haproxy's first address and MAC: %s %s", haproxy.IP, haproxy.MAC)
+	case vlan.Kind != topology.KindVLAN || vlan.VLAN != 20 || vlan.MTU != 1450 || vlan.HWAddr != "52:54:00:64:01:1a" || vlan.Prefix.String() != "10.20.0.26/24":
+		t.Errorf("bond0.20 = %+v", vlan)
+	case bond.Kind != topology.KindBond || bond.HWAddr != "52:54:00:64:01:1a":
+		t.Errorf("bond0 = %+v", bond)
+	case eth2.Wire != "back":
+		t.Errorf("eth2 plugs into %q, want back's bridge", eth2.Wire)
+	case vlan.Gateway.IsValid():
+		t.Errorf("bond0.20 holds a default route; front's gateway is haproxy's only one")
+	case fmt.Sprint(haproxy.DNS) != "[192.168.100.1 fd00:100::1 10.20.0.2]":
+		t.Errorf("haproxy's DNS: %v", haproxy.DNS)
+	}
+	if eth0, _ := haproxy.NIC("eth0"); eth0.Gateway.String() != "192.168.100.1" || eth0.Gateway6.String() != "fd00:100::1" {
+		t.Errorf("eth0's gateways: %s %s", eth0.Gateway, eth0.Gateway6)
+	}
+	hops, err := topo.Hops()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"test2": " 192.168.100.25", "haproxy": "test2 192.168.100.26", "web01": "haproxy 10.20.0.27", "web02": "haproxy 10.20.0.28"}
+	for n, w := range want {
+		if got := hops[n].Via + " " + hops[n].Addr.String(); got != w {
+			t.Errorf("hop to %s: %q, want %q", n, got, w)
+		}
+	}
+	web01, _ := topo.Node("web01")
+	if _, ok := topo.LabAddr(web01); ok {
+		t.Error("web01 is on no network with a gateway, so the run's namespace does not reach it")
+	}
+	if a, ok := topo.LabAddr(haproxy); !ok || a.String() != "192.168.100.26" {
+		t.Errorf("haproxy's address from the run's namespace: %s", a)
+	}
+	test2, _ := topo.Node("test2")
+	if topo.Reaches(test2, web01, web01.IP) || !topo.Reaches(haproxy, web01, web01.IP) || !topo.Reaches(test2, haproxy, netip.MustParseAddr("fd00:100::26")) {
+		t.Error("reachability does not follow the shared networks")
+	}
+	// The one-network form is the same model with one network.
+	ref, err := topology.Load("../../fixtures/topology.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	web02, _ := ref.Node("web02")
+	if len(ref.Networks) != 1 || len(web02.NICs) != 1 || web02.NICs[0].Name != "eth0" || web02.NICs[0].Gateway != ref.Network.Gateway || ref.SeveralNetworks() {
+		t.Errorf("one-network form: %+v %+v", ref.Networks, web02.NICs)
 	}
 }
