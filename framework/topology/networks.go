@@ -497,7 +497,16 @@ func (t *Topology) validateNICs(i int, n Node, used *nicsSeen, fail func(key, fo
 	names := map[string]bool{}
 	members := map[string]string{} // NIC -> its bond
 	hasAddr := false
+	phys := 0
 	for j, c := range n.NICs {
+		if c.Kind == KindPhy {
+			// The guest's kernel (net.ifnames=0) names its NICs in PCI
+			// slot order, which is the topology's order of them.
+			if want := "eth" + strconv.Itoa(phys); c.Name != want && ifnameRE.MatchString(c.Name) {
+				fail(fmt.Sprintf("%s.nics.%d.name", nodeKey, j), "node %q: nic %q is the node's physical NIC number %d, which the guest names %s (the kernel names NICs eth0, eth1, ... in order); name it %s", n.Name, c.Name, phys+1, want, want)
+			}
+			phys++
+		}
 		key := func(f string) string { return fmt.Sprintf("%s.nics.%d.%s", nodeKey, j, f) }
 		bad := func(f, format string, args ...any) {
 			fail(key(f), "node %q: nic %q: %s", n.Name, c.Name, fmt.Sprintf(format, args...))
