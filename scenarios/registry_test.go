@@ -153,3 +153,24 @@ func TestLabelsUsedAreKnown(t *testing.T) {
 		t.Errorf("README.md lists labels %v; scenarios.Labels is %v", listed, Labels)
 	}
 }
+
+// The repository's quarantine list loads and names only what the registry
+// has; an entry for a check the scenario lacks is refused, naming the line.
+func TestLoadQuarantineHoldsNamesToTheRegistry(t *testing.T) {
+	if _, err := LoadQuarantine("..", "fixtures/quarantine.yaml"); err != nil {
+		t.Fatalf("fixtures/quarantine.yaml: %v", err)
+	}
+	dir := t.TempDir()
+	path := dir + "/q.yaml"
+	for body, want := range map[string]string{
+		"quarantine:\n  - {scenario: loadbalancer, check: leastconn, node: web02, reason: x, expires: 2031-01-01}\n":   `q.yaml:2: check leastconn of scenario loadbalancer does not run on node "web02", only on haproxy`,
+		"quarantine:\n  - {scenario: failover, check: leastconn, reason: x, expires: 2031-01-01}\n":                    `q.yaml:2: scenario failover has no check "leastconn"; its checks are failover`,
+		"quarantine:\n  - {scenario: loadbalancer, check: leastconn, node: haproxy, reason: x, expires: 2031-01-01}\n": "",
+	} {
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadQuarantine("..", path)
+		checktest.WantErr(t, err, want)
+	}
+}
