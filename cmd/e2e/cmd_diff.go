@@ -30,6 +30,7 @@ func runDiff(ctx context.Context, args []string, repo string, stdout io.Writer) 
 	base := fs.String("base", "", "the git revision to compare the work tree against (default: the merge-base with "+drivediff.MainRef+" if there is one, else HEAD)")
 	format := fs.String("format", "text", "text, or markdown for a CI job summary")
 	only := fs.Bool("scenarios-only", false, "print only the touched scenarios as a Ginkgo label filter (`loadbalancer || failover`), or an empty line")
+	flavor := fs.String("flavor", "", "compare this flavor's drives only (a CI leg boots one flavor); default: every flavor")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -43,6 +44,9 @@ func runDiff(ctx context.Context, args []string, repo string, stdout io.Writer) 
 		}
 	}
 	in := drivediff.Input{Work: repo, Templates: templatesDir}
+	if *flavor != "" {
+		in.Flavors = []string{*flavor}
+	}
 	keep := []string{templatesDir}
 	for _, s := range scenarios.All() {
 		in.Scenarios = append(in.Scenarios, drivediff.Scenario{Name: s.Name, Topology: s.Topology, Overlay: s.Overlay, Flavors: s.Flavors})

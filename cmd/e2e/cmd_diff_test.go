@@ -105,6 +105,17 @@ func TestDiffNamesHaproxysDriveAndItsScenarios(t *testing.T) {
 	if got := diff(t, dir, tmp, "--scenarios-only"); got != "failover || loadbalancer\n" {
 		t.Errorf("--scenarios-only printed %q", got)
 	}
+	// A CI leg boots one flavor: centos7's drives did not change.
+	if got := diff(t, dir, tmp, "--scenarios-only", "--flavor", "debian12"); got != "failover || loadbalancer\n" {
+		t.Errorf("--scenarios-only --flavor debian12 printed %q", got)
+	}
+	if got := diff(t, dir, tmp, "--scenarios-only", "--flavor", "centos7"); got != "\n" {
+		t.Errorf("--scenarios-only --flavor centos7 printed %q, want an empty line", got)
+	}
+	var out bytes.Buffer
+	if err := runDiff(context.Background(), []string{"--flavor", "debian13"}, dir, &out); err == nil || !strings.Contains(err.Error(), `flavor "debian13" is in neither tree's fixtures/templates; the flavors are centos7, debian12`) {
+		t.Errorf("--flavor debian13: %v", err)
+	}
 	if err := scenarios.CheckLabelFilter("failover || loadbalancer"); err != nil {
 		t.Errorf("the label filter is not one the suite takes: %v", err)
 	}

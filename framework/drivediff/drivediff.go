@@ -43,6 +43,9 @@ type Input struct {
 	// (fixtures/templates).
 	Templates string
 	Scenarios []Scenario
+	// Flavors limits the renderings to these flavors; empty: every flavor
+	// either tree has.
+	Flavors []string
 }
 
 // Report is what changed, rendering by rendering.
@@ -113,6 +116,14 @@ type key struct{ flavor, topology, overlay string }
 // work tree failing is an error, naming what to fix.
 func Diff(ctx context.Context, in Input) (*Report, error) {
 	flavors := union(flavorsIn(filepath.Join(in.Base, in.Templates)), flavorsIn(filepath.Join(in.Work, in.Templates)))
+	for _, f := range in.Flavors {
+		if !slices.Contains(flavors, f) {
+			return nil, fmt.Errorf("flavor %q is in neither tree's %s; the flavors are %s", f, in.Templates, strings.Join(flavors, ", "))
+		}
+	}
+	if len(in.Flavors) > 0 {
+		flavors = slices.DeleteFunc(flavors, func(f string) bool { return !slices.Contains(in.Flavors, f) })
+	}
 	var (
 		order []key
 		users = map[key][]string{}
