@@ -122,7 +122,7 @@ func TestCheckLabelFilter(t *testing.T) {
 	}
 	checktest.WantErr(t, CheckLabelFilter("vm && !fail-over"), `names fail-over, not among the labels`)
 	checktest.WantErr(t, CheckLabelFilter("failovr"), "names failovr")
-	checktest.WantErr(t, CheckLabelFilter("loadbalancr"), "nor the scenarios (cloudconfig, failover, loadbalancer)")
+	checktest.WantErr(t, CheckLabelFilter("loadbalancr"), "nor the scenarios (cloudconfig, failover, loadbalancer")
 }
 
 // Every label the Makefile filters on is in the closed set, and README.md

@@ -6,10 +6,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/drivelab/drivelab/framework/testenv"
+	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/scenarios"
 )
 
@@ -76,37 +78,63 @@ func replaceIn(t *testing.T, path, old, new string) {
 	}
 }
 
+// haproxyScenarios are the registered scenarios that boot a node named
+// haproxy under debian12, as a label filter, and the others' names.
+func haproxyScenarios(t *testing.T) (filter string, others []string) {
+	t.Helper()
+	var names []string
+	for _, sc := range scenarios.All() {
+		topo, err := topology.Load(filepath.Join("../..", sc.Topology))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := topo.Node("haproxy"); ok && sc.Supports("debian12") == nil {
+			names = append(names, sc.Name)
+		} else {
+			others = append(others, sc.Name)
+		}
+	}
+	return strings.Join(names, " || "), others
+}
+
 // A one-line change to debian12's haproxy.cfg.tmpl: the diff names
 // haproxy's drive file and its template, and selects the scenarios that
-// boot haproxy (loadbalancer, failover), not cloudconfig.
+// boot haproxy (loadbalancer, failover), not the others (cloudconfig).
 func TestDiffNamesHaproxysDriveAndItsScenarios(t *testing.T) {
+	filter, others := haproxyScenarios(t)
+	if !strings.Contains(filter, "failover || loadbalancer") || !slices.Contains(others, "cloudconfig") {
+		t.Fatalf("the registry's haproxy scenarios are %q, others %v: want failover and loadbalancer among them, cloudconfig not", filter, others)
+	}
 	dir, tmp := diffRepo(t)
 	replaceIn(t, filepath.Join(dir, "fixtures/templates/debian12/haproxy.cfg.tmpl"), "    retries 3\n", "    retries 2\n")
 
 	text := diff(t, dir, tmp)
-	for _, want := range []string{
+	want := []string{
 		"(HEAD; there is no origin/main)",
 		"fixtures/topology.yaml (flavor debian12; scenarios failover, loadbalancer):",
 		"  haproxy: openstack/content/0002 (written to /var/tmp/drivelab/haproxy.cfg, from fixtures/templates/debian12/haproxy.cfg.tmpl)",
 		"--- a/haproxy/openstack/content/0002\n+++ b/haproxy/openstack/content/0002\n",
 		"-    retries 3\n+    retries 2\n",
-		"  failover: debian12: haproxy\n  loadbalancer: debian12: haproxy\n",
-		"label filter: failover || loadbalancer\n",
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("e2e diff lacks %q:\n%s", want, text)
+		"label filter: " + filter + "\n",
+	}
+	for _, name := range strings.Split(filter, " || ") {
+		want = append(want, "  "+name+": debian12: haproxy\n")
+	}
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Errorf("e2e diff lacks %q:\n%s", w, text)
 		}
 	}
-	for _, other := range []string{"cloudconfig", "web01", "centos7"} {
+	for _, other := range append(others, "web01", "centos7") {
 		if strings.Contains(text, other) {
 			t.Errorf("e2e diff names %s, which the change does not touch:\n%s", other, text)
 		}
 	}
-	if got := diff(t, dir, tmp, "--scenarios-only"); got != "failover || loadbalancer\n" {
-		t.Errorf("--scenarios-only printed %q", got)
+	if got := diff(t, dir, tmp, "--scenarios-only"); got != filter+"\n" {
+		t.Errorf("--scenarios-only printed %q, want %q", got, filter)
 	}
 	// A CI leg boots one flavor: centos7's drives did not change.
-	if got := diff(t, dir, tmp, "--scenarios-only", "--flavor", "debian12"); got != "failover || loadbalancer\n" {
+	if got := diff(t, dir, tmp, "--scenarios-only", "--flavor", "debian12"); got != filter+"\n" {
 		t.Errorf("--scenarios-only --flavor debian12 printed %q", got)
 	}
 	if got := diff(t, dir, tmp, "--scenarios-only", "--flavor", "centos7"); got != "\n" {
@@ -116,11 +144,11 @@ func TestDiffNamesHaproxysDriveAndItsScenarios(t *testing.T) {
 	if err := runDiff(context.Background(), []string{"--flavor", "debian13"}, dir, &out); err == nil || !strings.Contains(err.Error(), `flavor "debian13" is in neither tree's fixtures/templates; the flavors are centos7, debian12`) {
 		t.Errorf("--flavor debian13: %v", err)
 	}
-	if err := scenarios.CheckLabelFilter("failover || loadbalancer"); err != nil {
+	if err := scenarios.CheckLabelFilter(filter); err != nil {
 		t.Errorf("the label filter is not one the suite takes: %v", err)
 	}
 	md := diff(t, dir, tmp, "--format", "markdown")
-	for _, want := range []string{"### Drive changes", "label filter `failover || loadbalancer`", "- **haproxy**: `openstack/content/0002`", "```diff\n--- a/haproxy/"} {
+	for _, want := range []string{"### Drive changes", "label filter `" + filter + "`", "- **haproxy**: `openstack/content/0002`", "```diff\n--- a/haproxy/"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("--format markdown lacks %q:\n%s", want, md)
 		}
