@@ -122,6 +122,15 @@ selftest: build
 	$(E2E) image snapshots
 	$(E2E) selftest --artifacts $(ARTIFACTS) $(if $(VARIANTS),--only $(VARIANTS))
 
+## selftest-twotier: the same for fixtures/selftest-twotier on fixtures/topology-twotier.yaml.
+.PHONY: selftest-twotier
+selftest-twotier: build
+	./hack/ensure-packages $(LAB_PKGS) haproxy
+	$(E2E) lab up
+	$(E2E) image build
+	$(E2E) image snapshots
+	$(E2E) selftest --dir fixtures/selftest-twotier --topology fixtures/topology-twotier.yaml --artifacts $(ARTIFACTS) $(if $(VARIANTS),--only $(VARIANTS))
+
 ## drills: fault drills (kernel panic, emergency shell, QEMU killed, libvirtd restarted, user_data exits 1);
 ## each must be reported with the right cause within 30 s of the fault and leave nothing behind.
 .PHONY: drills

@@ -1,6 +1,8 @@
 // Package ci checks the CI recipes in .github/workflows (the nightly KVM
-// run, README "CI"): actionlint, and that what they name exists in the
-// repository. `.ci/run` is the harness's own CI entry and is not checked here.
+// run and the pull requests', README "CI"): actionlint, that what they
+// name exists in the repository, that guests boot on the KVM runners only
+// and that the workflows pin each action alike. `.ci/run` is the
+// harness's own CI entry and is not checked here.
 package ci
 
 import (

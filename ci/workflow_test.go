@@ -2,9 +2,13 @@ package ci
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/rhysd/actionlint"
 
 	"github.com/drivelab/drivelab/framework/testenv"
 )
@@ -109,11 +113,14 @@ func TestActionlintRefusesBrokenWorkflows(t *testing.T) {
 }
 
 func TestWorkflowsNameExistingMakeTargetsFlavorsAndShards(t *testing.T) {
+	files := repoFiles(t)
+	var all []Workflow
 	for _, path := range workflows(t) {
 		w, err := Load(path)
 		if err != nil {
 			t.Fatal(err)
 		}
+		all = append(all, w)
 		if err := w.CheckMakeTargets(abs(t, "Makefile")); err != nil {
 			t.Error(err)
 		}
@@ -122,6 +129,106 @@ func TestWorkflowsNameExistingMakeTargetsFlavorsAndShards(t *testing.T) {
 		}
 		if err := w.CheckShards(); err != nil {
 			t.Error(err)
+		}
+		if err := w.CheckKVMJobs(); err != nil {
+			t.Error(err)
+		}
+		if err := w.CheckPaths(files); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := CheckPins(all); err != nil {
+		t.Error(err)
+	}
+}
+
+// repoFiles are the files git tracks or would track, relative to the root.
+func repoFiles(t *testing.T) []string {
+	t.Helper()
+	testenv.Tool(t, "git")
+	out, err := exec.Command("git", "-C", abs(t, ""), "ls-files", "--cached", "--others", "--exclude-standard").Output()
+	if err != nil {
+		testenv.Skip(t, "git cannot list the repository's files here (%v): not a checkout", err)
+	}
+	return strings.Split(strings.TrimSpace(string(out)), "\n")
+}
+
+// The pull-request workflow is the nightly's sibling: it boots only what
+// e2e diff says the change touches, on the same runners.
+func TestPullRequestWorkflowBootsTheTouchedScenarios(t *testing.T) {
+	w, err := Load(abs(t, ".github/workflows/pr.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(w.targets(w.Jobs["test"]), []string{"test"}) || !slices.Equal(w.targets(w.Jobs["e2e"]), []string{"build", "e2e"}) {
+		t.Errorf("jobs test and e2e run make %v and %v, want test, then build and e2e", w.targets(w.Jobs["test"]), w.targets(w.Jobs["e2e"]))
+	}
+	e2e := w.Jobs["e2e"]
+	if e2e.If == nil || !strings.Contains(e2e.If.Value, "needs.test.outputs.scenarios != ''") {
+		t.Error("job e2e does not wait for scenarios that e2e diff says are touched")
+	}
+	scripts := ""
+	for _, id := range w.jobIDs() {
+		for _, step := range w.Jobs[id].Steps {
+			if run, ok := step.Exec.(*actionlint.ExecRun); ok {
+				scripts += run.Run.Value + "\n"
+			}
+		}
+	}
+	for _, want := range []string{`bin/e2e diff --format markdown >>"$GITHUB_STEP_SUMMARY"`, "bin/e2e diff --scenarios-only --flavor", `E2E_LABELS="$LABELS"`} {
+		if !strings.Contains(scripts, want) {
+			t.Errorf("pr.yml runs no %q", want)
+		}
+	}
+}
+
+func TestCheckKVMJobsWantsTheKVMRunners(t *testing.T) {
+	if err := parse(t, good).CheckKVMJobs(); err != nil {
+		t.Errorf("good workflow refused: %v", err)
+	}
+	for _, to := range []string{"[self-hosted, linux, x64]", "ubuntu-latest", "[self-hosted, linux, kvm, x64]"} {
+		err := parse(t, strings.Replace(good, "[self-hosted, linux, x64, kvm]", to, 1)).CheckKVMJobs()
+		if err == nil || !strings.Contains(err.Error(), "broken.yml:4: job e2e runs `make e2e` on [") {
+			t.Errorf("runs-on %s: %v, want the job named", to, err)
+		}
+	}
+	// A job that boots nothing may run anywhere.
+	if err := parse(t, strings.Replace(strings.Replace(good, "[self-hosted, linux, x64, kvm]", "ubuntu-latest", 1), "make e2e", "make test", 1)).CheckKVMJobs(); err != nil {
+		t.Errorf("make test on ubuntu-latest refused: %v", err)
+	}
+}
+
+func TestCheckPinsWantsOneVersionPerAction(t *testing.T) {
+	other := strings.Replace(good, "name: t\n", "name: u\n", 1)
+	if err := CheckPins([]Workflow{parse(t, good), parse(t, other)}); err != nil {
+		t.Errorf("the same pins refused: %v", err)
+	}
+	for to, want := range map[string]string{
+		"actions/checkout@v5\n":   "uses actions/checkout@v5, but broken.yml:11 has @v6; use one version in every workflow",
+		"actions/checkout\n":      "uses actions/checkout without a version",
+		"actions/checkout@main\n": "uses actions/checkout@main, but",
+	} {
+		err := CheckPins([]Workflow{parse(t, good), parse(t, strings.Replace(other, "actions/checkout@v6\n", to, 1))})
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", to, err, want)
+		}
+	}
+}
+
+func TestCheckPathsWantsEachFilterToMatch(t *testing.T) {
+	files := []string{"go.mod", "cmd/e2e/main.go", "fixtures/templates/debian12/hosts.tmpl", "fixtures/topology.yaml"}
+	src := strings.Replace(good, "on: workflow_dispatch\n", "on:\n  pull_request:\n    paths:\n      - \"fixtures/templates/**\"\n      - \"fixtures/topology*.yaml\"\n      - \"**.go\"\n      - \"go.mod\"\n", 1)
+	if err := parse(t, src).CheckPaths(files); err != nil {
+		t.Errorf("filters that match refused: %v", err)
+	}
+	for from, to := range map[string]string{
+		"fixtures/templates/**": "fixture/templates/**",
+		"**.go":                 "*.go",
+		"go.mod":                "go.sum",
+	} {
+		err := parse(t, strings.Replace(src, from, to, 1)).CheckPaths(files)
+		if err == nil || !strings.Contains(err.Error(), `paths filter "`+to+`" of pull_request matches no file`) || !strings.Contains(err.Error(), "broken.yml:") {
+			t.Errorf("%s: %v, want it named with file and line", to, err)
 		}
 	}
 }

@@ -35,19 +35,24 @@ var automatic = []string{LabelDrive, LabelVM, LabelSlow, LabelDisruptive}
 var labelRegexpRE = regexp.MustCompile(`/[^/]*/`)
 
 // CheckLabelFilter refuses a Ginkgo label filter that names a label outside
-// Labels: Ginkgo would select nothing and report success.
+// Labels and the scenarios' names (each scenario's label too, SuiteLabels):
+// Ginkgo would select nothing and report success.
 func CheckLabelFilter(filter string) error {
+	known := slices.Clone(Labels)
+	for _, s := range All() {
+		known = append(known, s.Name)
+	}
 	var unknown []string
 	// A /regular expression/ matches labels rather than naming one.
 	named := labelRegexpRE.ReplaceAllString(filter, " ")
 	for _, tok := range strings.FieldsFunc(named, func(r rune) bool { return strings.ContainsRune("&|!(),", r) }) {
 		// Ginkgo compares labels case-insensitively.
-		if tok = strings.ToLower(strings.TrimSpace(tok)); tok != "" && !slices.Contains(Labels, tok) {
+		if tok = strings.ToLower(strings.TrimSpace(tok)); tok != "" && !slices.Contains(known, tok) {
 			unknown = append(unknown, tok)
 		}
 	}
 	if unknown != nil {
-		return fmt.Errorf("label filter %q names %s, not among the labels (%s)", filter, strings.Join(unknown, ", "), strings.Join(Labels, ", "))
+		return fmt.Errorf("label filter %q names %s, not among the labels (%s) nor the scenarios (%s)", filter, strings.Join(unknown, ", "), strings.Join(Labels, ", "), strings.Join(known[len(Labels):], ", "))
 	}
 	return nil
 }

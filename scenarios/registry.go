@@ -30,6 +30,11 @@ func (r *Registry) Add(s Scenario) error {
 	if _, dup := r.Get(s.Name); dup {
 		return fail("registered twice; give one of them another name")
 	}
+	// The name is a label of the scenario's too (SuiteLabels): a label of
+	// that name must mean this scenario only.
+	if slices.Contains(Labels, s.Name) && !slices.Contains(s.Labels, s.Name) {
+		return fail("its name is the label %q, which would select other scenarios too; rename it, or make it the scenario's own label", s.Name)
+	}
 	if s.Topology == "" {
 		return fail("no topology; name its file relative to the repository root, e.g. fixtures/topology.yaml")
 	}

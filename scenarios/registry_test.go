@@ -35,6 +35,8 @@ func TestRegistryRefuses(t *testing.T) {
 		{"no topology", func(s *Scenario) { s.Topology = "" }, "no topology"},
 		{"unknown label", func(s *Scenario) { s.Labels = []string{"fail-over"} }, `label "fail-over" is not in scenarios.Labels`},
 		{"automatic label", func(s *Scenario) { s.Labels = []string{LabelDisruptive} }, `label "disruptive" is given by the suites`},
+		{"named as another's label", func(s *Scenario) { s.Name = LabelVM }, `its name is the label "vm", which would select other scenarios too`},
+		{"named as a label it lacks", func(s *Scenario) { s.Name, s.Labels = LabelCloudConfig, nil }, `its name is the label "cloudconfig"`},
 		{"no checks", func(s *Scenario) { s.Checks = nil }, "no checks"},
 		{"check without name", func(s *Scenario) { s.Checks[1].Name = "" }, "check 2 has no name"},
 		{"check without Run", func(s *Scenario) { s.Checks[1].Run = nil }, "check b has no Run function"},
@@ -70,6 +72,13 @@ func TestRegistryAccepts(t *testing.T) {
 	}
 	if got, _ := r.Get("first"); got.Disruptive() || slices.Contains(got.SuiteLabels(), LabelDisruptive) {
 		t.Fatalf("first has no disruptive check but labels %v", got.SuiteLabels())
+	}
+	// Its name is a label: e2e diff's label filter picks scenarios by name.
+	if got := LoadBalancer.SuiteLabels(); !slices.Equal(got, []string{LabelVM, LabelSlow, "loadbalancer"}) {
+		t.Errorf("loadbalancer's labels are %v, want vm, slow and its name", got)
+	}
+	if got := Failover.SuiteLabels(); !slices.Equal(got, []string{LabelVM, LabelSlow, LabelDisruptive, LabelFailover}) {
+		t.Errorf("failover's labels are %v, want its name once", got)
 	}
 }
 
@@ -108,11 +117,12 @@ func TestRegisteredScenarios(t *testing.T) {
 }
 
 func TestCheckLabelFilter(t *testing.T) {
-	for _, ok := range []string{"", "vm && !disruptive", "vm && !disruptive && !cloudconfig", "failover", "(VM || drive), slow", "/^fail/ && !slow"} {
+	for _, ok := range []string{"", "vm && !disruptive", "vm && !disruptive && !cloudconfig", "failover", "(VM || drive), slow", "/^fail/ && !slow", "loadbalancer || failover"} {
 		checktest.WantErr(t, CheckLabelFilter(ok), "")
 	}
 	checktest.WantErr(t, CheckLabelFilter("vm && !fail-over"), `names fail-over, not among the labels`)
 	checktest.WantErr(t, CheckLabelFilter("failovr"), "names failovr")
+	checktest.WantErr(t, CheckLabelFilter("loadbalancr"), "nor the scenarios (cloudconfig, failover, loadbalancer")
 }
 
 // Every label the Makefile filters on is in the closed set, and README.md
@@ -151,5 +161,26 @@ func TestLabelsUsedAreKnown(t *testing.T) {
 	}
 	if !slices.Equal(listed, Labels) {
 		t.Errorf("README.md lists labels %v; scenarios.Labels is %v", listed, Labels)
+	}
+}
+
+// The repository's quarantine list loads and names only what the registry
+// has; an entry for a check the scenario lacks is refused, naming the line.
+func TestLoadQuarantineHoldsNamesToTheRegistry(t *testing.T) {
+	if _, err := LoadQuarantine("..", "fixtures/quarantine.yaml"); err != nil {
+		t.Fatalf("fixtures/quarantine.yaml: %v", err)
+	}
+	dir := t.TempDir()
+	path := dir + "/q.yaml"
+	for body, want := range map[string]string{
+		"quarantine:\n  - {scenario: loadbalancer, check: leastconn, node: web02, reason: x, expires: 2031-01-01}\n":   `q.yaml:2: check leastconn of scenario loadbalancer does not run on node "web02", only on haproxy`,
+		"quarantine:\n  - {scenario: failover, check: leastconn, reason: x, expires: 2031-01-01}\n":                    `q.yaml:2: scenario failover has no check "leastconn"; its checks are failover`,
+		"quarantine:\n  - {scenario: loadbalancer, check: leastconn, node: haproxy, reason: x, expires: 2031-01-01}\n": "",
+	} {
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadQuarantine("..", path)
+		checktest.WantErr(t, err, want)
 	}
 }

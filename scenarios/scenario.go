@@ -41,13 +41,19 @@ func (s Scenario) Disruptive() bool {
 	return slices.ContainsFunc(s.Checks, func(c verify.Check) bool { return c.Disruptive })
 }
 
-// SuiteLabels are all the scenario's labels: the automatic ones, then its own.
+// SuiteLabels are all the scenario's labels: the automatic ones, then its
+// own, then its name, so that a label filter can pick scenarios by name
+// (`e2e diff --scenarios-only` prints one).
 func (s Scenario) SuiteLabels() []string {
 	labels := []string{LabelVM, LabelSlow}
 	if s.Disruptive() {
 		labels = append(labels, LabelDisruptive)
 	}
-	return append(labels, s.Labels...)
+	labels = append(labels, s.Labels...)
+	if !slices.Contains(labels, s.Name) {
+		labels = append(labels, s.Name)
+	}
+	return labels
 }
 
 // Supports is nil when the scenario has templates for flavor.

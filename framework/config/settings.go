@@ -16,6 +16,13 @@ import (
 // DefaultLibvirtSocket is libvirtd's system socket.
 const DefaultLibvirtSocket = "/var/run/libvirt/libvirt-sock"
 
+// DefaultQuarantine is the repository's quarantine list.
+const DefaultQuarantine = "fixtures/quarantine.yaml"
+
+// MaxRerun bounds E2E_RERUN: a check that needs more tries than this to
+// pass is broken, not flaky, and each rerun may take a check budget.
+const MaxRerun = 5
+
 // Settings are everything the harness takes from its environment, read once
 // at the edge (the CLI, the suites) and passed down: library code reads no
 // environment variable of its own.
@@ -31,6 +38,13 @@ type Settings struct {
 	Accel Accel
 	// Boot forces how nodes start (E2E_BOOT); "": BootFor's default.
 	Boot Boot
+	// Rerun is how many more times a failed check runs on the nodes it
+	// failed on, after the first pass over all checks (E2E_RERUN); one that
+	// passes so is reported flaky (harness.CheckPolicy).
+	Rerun int
+	// Quarantine is the quarantine list (E2E_QUARANTINE), relative to the
+	// repository root unless absolute (framework/quarantine).
+	Quarantine string
 	// overrides are the E2E_<INTERVAL> values given; zero fields are not.
 	overrides Intervals
 }
@@ -95,6 +109,7 @@ func Load(getenv Getenv) (Settings, error) {
 		LabMode:       cmp.Or(get("E2E_LAB_MODE"), "netns"),
 		Accel:         Accel(get("E2E_ACCEL")),
 		Boot:          Boot(get("E2E_BOOT")),
+		Quarantine:    cmp.Or(get("E2E_QUARANTINE"), DefaultQuarantine),
 	}
 	var errs []error
 	switch s.Accel {
@@ -119,6 +134,14 @@ func Load(getenv Getenv) (Settings, error) {
 	}
 	if st, err := os.Stat(s.LibvirtSocket); err == nil && st.Mode()&os.ModeSocket == 0 {
 		errs = append(errs, fmt.Errorf("E2E_LIBVIRT_SOCKET=%q is not a socket; give libvirtd's unix socket, or unset it for %s", s.LibvirtSocket, DefaultLibvirtSocket))
+	}
+	if str := get("E2E_RERUN"); str != "" {
+		n, err := strconv.Atoi(str)
+		if err != nil || n < 0 || n > MaxRerun {
+			errs = append(errs, fmt.Errorf("E2E_RERUN=%q: want how many more times a failed check runs, 0 (none) to %d", str, MaxRerun))
+		} else {
+			s.Rerun = n
+		}
 	}
 	if err := s.loadLimits(get); err != nil {
 		errs = append(errs, err)
@@ -205,7 +228,7 @@ var otherVariables = []string{"E2E_LABELS", "E2E_ARGS", "E2E_TOPOLOGY", "E2E_IMA
 // Variables are the E2E_ settings Load reads.
 func Variables() []string {
 	names := []string{"E2E_CACHE_DIR", "E2E_STATE_DIR", "E2E_ARTIFACTS_DIR", "E2E_LIBVIRT_SOCKET", "E2E_LAB_MODE",
-		"E2E_ACCEL", "E2E_BOOT", "E2E_MAX_VCPUS", "E2E_MAX_MEMORY_MIB"}
+		"E2E_ACCEL", "E2E_BOOT", "E2E_MAX_VCPUS", "E2E_MAX_MEMORY_MIB", "E2E_RERUN", "E2E_QUARANTINE"}
 	t := reflect.TypeOf(Intervals{})
 	for i := range t.NumField() {
 		names = append(names, "E2E_"+t.Field(i).Tag.Get("env"))

@@ -23,7 +23,7 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	want := Settings{
 		Paths:         Paths{Cache: DefaultCacheDir, State: DefaultStateDir, Artifacts: DefaultArtifactsDir},
-		LibvirtSocket: DefaultLibvirtSocket, LabMode: "netns",
+		LibvirtSocket: DefaultLibvirtSocket, LabMode: "netns", Quarantine: DefaultQuarantine,
 	}
 	if s != want {
 		t.Errorf("defaults: got %+v, want %+v", s, want)
@@ -40,6 +40,7 @@ func TestLoadParsesEveryVariable(t *testing.T) {
 		"E2E_MAX_VCPUS": "0", "E2E_MAX_MEMORY_MIB": " 768 ",
 		"E2E_STALL": "1s", "E2E_CLOUD_INIT": "2s", "E2E_SSH": "3s", "E2E_COMMAND": "4s",
 		"E2E_FAILOVER": "5s", "E2E_TEARDOWN": "6s", "E2E_POLL": "7ms", "E2E_ADMISSION": "8s",
+		"E2E_RERUN": "2", "E2E_QUARANTINE": "/q.yaml",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -49,6 +50,9 @@ func TestLoadParsesEveryVariable(t *testing.T) {
 	}
 	if s.LibvirtSocket != "/sock" || s.LabMode != "host" || s.Accel != AccelKVM || s.Boot != BootCold {
 		t.Errorf("socket, mode, accel, boot: %q %q %q %q", s.LibvirtSocket, s.LabMode, s.Accel, s.Boot)
+	}
+	if s.Rerun != 2 || s.Quarantine != "/q.yaml" {
+		t.Errorf("rerun, quarantine: %d %q", s.Rerun, s.Quarantine)
 	}
 	if s.Limits != (Limits{MaxVCPUs: 0, MaxMemoryMiB: 768, VCPUsSet: true}) {
 		t.Errorf("limits: %+v", s.Limits)
@@ -83,6 +87,7 @@ func TestLoadRefusesBadValues(t *testing.T) {
 		"E2E_MAX_MEMORY_MIB": {"100", "-5", "lots"},
 		"E2E_CLOUD_INIT":     {"10", "-1m", "0s", "soon"},
 		"E2E_POLL":           {"0"},
+		"E2E_RERUN":          {"-1", "once", "6"},
 	} {
 		for _, v := range bad {
 			_, err := Load(env(map[string]string{name: v}))

@@ -4,10 +4,12 @@ import (
 	"cmp"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,8 +48,23 @@ type Property struct {
 	Value string `xml:"value,attr"`
 }
 
-// Failed says whether the outcome fails the run.
+// Failed says whether the outcome fails the run. A check that failed and
+// then passed when run again (verify.Result.Flaky), or whose failure a
+// quarantine in force lets through (verify.Result.Quarantined), does not;
+// the verdict's results say which did, with every attempt.
 func (o Outcome) Failed() bool { return o.Err != nil || (o.Verdict != nil && o.Verdict.Failed()) }
+
+// FailedOnce says whether any check failed on any attempt, whether or not
+// that fails the run: Collect gathers the nodes' evidence then.
+func (o Outcome) FailedOnce() bool {
+	if o.Failed() {
+		return true
+	}
+	if o.Verdict == nil {
+		return false
+	}
+	return slices.ContainsFunc(o.Verdict.Results(), func(r verify.Result) bool { return r.FirstFailure() != nil })
+}
 
 // Text is the outcome as verdict.txt and the end of `make e2e` give it:
 // the boot path, the node x check table and the boot's times.
@@ -58,7 +75,7 @@ func (o Outcome) Text() string {
 	case o.Verdict == nil:
 		return fmt.Sprintf("failed before its checks: %v\n", o.Err)
 	}
-	report := o.Verdict.Table()
+	report := o.Verdict.Table() + o.Verdict.Notes()
 	if b := o.Boot; b != nil {
 		slow := b.Slowest()
 		report = fmt.Sprintf("boot path: %s; accelerator: %s\n", b.Path(), b.Accel) + report +
@@ -226,6 +243,19 @@ type junitCase struct {
 	Failure   *junitMessage `xml:"failure,omitempty"`
 	Error     *junitMessage `xml:"error,omitempty"`
 	Skipped   *junitMessage `xml:"skipped,omitempty"`
+	// RerunFailures and FlakyFailures are the failed attempts of a check
+	// run again (CheckPolicy.Reruns), as Maven surefire writes them: of a
+	// check that failed every attempt, the ones before the last (which
+	// is Failure); of a flaky one, every failed one, the case passing.
+	RerunFailures []junitAttempt `xml:"rerunFailure,omitempty"`
+	FlakyFailures []junitAttempt `xml:"flakyFailure,omitempty"`
+}
+
+// junitAttempt is surefire's rerunFailure or flakyFailure element.
+type junitAttempt struct {
+	Message    string `xml:"message,attr"`
+	Type       string `xml:"type,attr"`
+	StackTrace string `xml:"stackTrace,omitempty"`
 }
 
 type junitMessage struct {
@@ -271,11 +301,16 @@ func WriteJUnit(path string, outcomes []Outcome) error {
 			for _, r := range results {
 				c.Time = max(c.Time, r.Elapsed.Seconds())
 			}
-			switch err := verify.Err(results); {
+			switch err := verify.Failures(results); {
 			case !ran:
 				c.Skipped = &junitMessage{Message: "not run: " + cmp.Or(o.Skipped, "the lab did not come up")}
 			case err != nil:
 				c.Failure = junitError("check", err)
+				c.RerunFailures = earlierAttempts(results)
+			case verify.Err(results) != nil:
+				c.Skipped = quarantined(results)
+			default:
+				c.FlakyFailures = earlierAttempts(results)
 			}
 			s.Cases = append(s.Cases, c)
 		}
@@ -305,4 +340,48 @@ func WriteJUnit(path string, outcomes []Outcome) error {
 func junitError(typ string, err error) *junitMessage {
 	first, _, _ := strings.Cut(err.Error(), "\n")
 	return &junitMessage{Message: first, Type: typ, Text: err.Error()}
+}
+
+// quarantined is the skip of a check whose failures quarantines let
+// through: skipped, not failed, so that CI's checks stay green while every
+// JUnit reader still counts and shows it (docs/ci.md, Quarantine); the
+// text holds the failures.
+func quarantined(results []verify.Result) *junitMessage {
+	var q *verify.Quarantine
+	for _, r := range results {
+		if r.Quarantined() {
+			q = r.Quarantine
+			break
+		}
+	}
+	return &junitMessage{
+		Message: fmt.Sprintf("quarantined: %s (until %s)", q.Reason, q.Until),
+		Type:    "quarantined",
+		Text:    fmt.Sprintf("let through by %s until %s:\n%v", q.Where, q.Until, verify.Err(results)),
+	}
+}
+
+// earlierAttempts are a check's failed attempts before each node's last,
+// one element per attempt that failed on some node, naming those nodes.
+func earlierAttempts(results []verify.Result) []junitAttempt {
+	var byAttempt [][]error
+	for _, r := range results {
+		for i, a := range r.Attempts[:max(len(r.Attempts)-1, 0)] {
+			for len(byAttempt) <= i {
+				byAttempt = append(byAttempt, nil)
+			}
+			if a.Err != nil {
+				byAttempt[i] = append(byAttempt[i], fmt.Errorf("%s on %s: %w", r.Check, r.Node, a.Err))
+			}
+		}
+	}
+	var out []junitAttempt
+	for i, errs := range byAttempt {
+		if len(errs) == 0 {
+			continue
+		}
+		m := junitError("check", errors.Join(errs...))
+		out = append(out, junitAttempt{Message: fmt.Sprintf("attempt %d: %s", i+1, m.Message), Type: m.Type, StackTrace: m.Text})
+	}
+	return out
 }

@@ -127,17 +127,89 @@ type Result struct {
 	Check, Node string
 	Err         error
 	Elapsed     time.Duration
+	// Attempts are every run of the check on the node, in order, when it
+	// ran more than once (a failure run again, harness.CheckPolicy); Err
+	// and Elapsed are the last one's. nil when it ran once.
+	Attempts []Attempt
+	// Quarantine is the entry of the quarantine list (framework/quarantine)
+	// that names this check on this node, nil when none does.
+	Quarantine *Quarantine
+}
+
+// Attempt is one run of a check on one node.
+type Attempt struct {
+	Err     error
+	Elapsed time.Duration
+}
+
+// Quarantine lets a known failure of a check through, reported, until a
+// date: the run does not fail for it until then.
+type Quarantine struct {
+	Reason string
+	// Until is the last day (YYYY-MM-DD, UTC) the failure is let through.
+	Until string
+	// Expired says the day has passed: a failure fails the run again.
+	Expired bool
+	// Where is the entry's file:line.
+	Where string
+}
+
+// Flaky reports whether the check failed on the node and then passed when
+// run again: the run passes, and the reports show the failed attempts.
+func (r Result) Flaky() bool { return r.Err == nil && r.FirstFailure() != nil }
+
+// FirstFailure is the error of the first failed attempt, nil when none failed.
+func (r Result) FirstFailure() error {
+	for _, a := range r.Attempts {
+		if a.Err != nil {
+			return a.Err
+		}
+	}
+	return r.Err
+}
+
+// Quarantined reports whether the result failed and a quarantine that has
+// not expired lets the failure through.
+func (r Result) Quarantined() bool {
+	return r.Err != nil && r.Quarantine != nil && !r.Quarantine.Expired
+}
+
+// Failing reports whether the result fails the run: it failed on every
+// attempt and no quarantine in force lets it through.
+func (r Result) Failing() bool { return r.Err != nil && !r.Quarantined() }
+
+// Failure is the error a failing result fails the run with, naming node
+// and check and, when its quarantine expired, that and when; nil when the
+// result does not fail the run.
+func (r Result) Failure() error {
+	if !r.Failing() {
+		return nil
+	}
+	err := fmt.Errorf("%s on %s: %w", r.Check, r.Node, r.Err)
+	if q := r.Quarantine; q != nil {
+		err = fmt.Errorf("%s on %s: quarantine expired on %s (%s; %s), so it fails the run again: fix the check or extend expires there: %w",
+			r.Check, r.Node, q.Until, q.Reason, q.Where, r.Err)
+	}
+	if n := len(r.Attempts); n > 1 {
+		err = fmt.Errorf("%w (failed all %d attempts)", err, n)
+	}
+	return err
 }
 
 // Run runs check on every node it applies to, in parallel. Checks bound
 // their own remote commands with env.Intervals.Command.
 func Run(ctx context.Context, env *Env, check Check) []Result {
+	return runOn(ctx, env, check, nil)
+}
+
+// runOn runs check on the nodes it applies to that only names (nil: all).
+func runOn(ctx context.Context, env *Env, check Check, only []string) []Result {
 	var (
 		wg      sync.WaitGroup
 		results = make([]Result, len(env.Topology.Nodes))
 	)
 	for i, node := range env.Topology.Nodes {
-		if !check.Applies(node) {
+		if !check.Applies(node) || (only != nil && !slices.Contains(only, node.Name)) {
 			continue
 		}
 		wg.Go(func() {
@@ -158,6 +230,13 @@ func Run(ctx context.Context, env *Env, check Check) []Result {
 // to that, so they can run together and the verdict follows the boot by
 // the slowest checks instead of the sum of all.
 func Start(ctx context.Context, env *Env, checks []Check) map[string]<-chan []Result {
+	return StartOn(ctx, env, checks, nil)
+}
+
+// StartOn is Start with each check run only on the nodes nodes names for
+// it (nil: every node it applies to): how failed checks run again on the
+// nodes they failed on, no more at once than the first time.
+func StartOn(ctx context.Context, env *Env, checks []Check, nodes map[string][]string) map[string]<-chan []Result {
 	pending := make(map[string]<-chan []Result, len(checks))
 	out := make([]chan []Result, len(checks))
 	next := make(chan int, len(checks))
@@ -174,7 +253,11 @@ func Start(ctx context.Context, env *Env, checks []Check) map[string]<-chan []Re
 	for range workers {
 		go func() {
 			for i := range next {
-				out[i] <- Run(ctx, env, checks[i])
+				var only []string
+				if nodes != nil {
+					only = append([]string{}, nodes[checks[i].Name]...)
+				}
+				out[i] <- runOn(ctx, env, checks[i], only)
 			}
 		}()
 	}
@@ -202,6 +285,16 @@ func Err(results []Result) error {
 		if r.Err != nil {
 			errs = append(errs, fmt.Errorf("%s on %s: %w", r.Check, r.Node, r.Err))
 		}
+	}
+	return errors.Join(errs...)
+}
+
+// Failures joins the failures of results that fail the run (Result.Failure):
+// Err without the quarantined ones.
+func Failures(results []Result) error {
+	var errs []error
+	for _, r := range results {
+		errs = append(errs, r.Failure())
 	}
 	return errors.Join(errs...)
 }
@@ -251,21 +344,25 @@ func (v *Verdict) Results() []Result {
 // check applied to.
 func (v *Verdict) Nodes() []string { return slices.Clone(v.nodes) }
 
-// Failed reports whether any recorded result failed.
+// Failed reports whether any recorded result fails the run
+// (Result.Failing: a quarantined failure does not).
 func (v *Verdict) Failed() bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for _, r := range v.results {
-		if r.Err != nil {
+		if r.Failing() {
 			return true
 		}
 	}
 	return false
 }
 
-// Table renders node rows and check columns: pass, FAIL, or "-" where the
-// check does not apply to the node or did not run; a last row gives each
-// check's slowest node time, to show where a run spends its time.
+// Table renders node rows and check columns: pass, FAIL, FLAKY (failed,
+// then passed when run again), QUAR (failed, let through by a quarantine;
+// one that expired shows FAIL), or "-" where the check does not apply to
+// the node or did not run; a last row gives each check's slowest node
+// time, to show where a run spends its time. Notes says more of FLAKY and
+// QUAR cells.
 func (v *Verdict) Table() string {
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -288,8 +385,12 @@ func (v *Verdict) Table() string {
 			switch {
 			case !ok:
 				return "-"
+			case r.Quarantined():
+				return "QUAR"
 			case r.Err != nil:
 				return "FAIL"
+			case r.Flaky():
+				return "FLAKY"
 			}
 			return "pass"
 		})
@@ -301,5 +402,37 @@ func (v *Verdict) Table() string {
 		}
 		return fmt.Sprintf("%.1fs", slowest.Seconds())
 	})
+	return b.String()
+}
+
+// Notes are the notes of the verdict's results (Notes), in table order.
+func (v *Verdict) Notes() string { return Notes(v.Results()) }
+
+// Notes is a line per result the verdict's cells cannot tell in full, so
+// that nothing let through goes without a trace: each flaky one with its
+// first failure, each quarantined failure with its reason and date, each
+// failure that was run again, and each quarantined check that passed
+// (its entry may go). "" when there is none.
+func Notes(results []Result) string {
+	var b strings.Builder
+	for _, r := range results {
+		first := func() string {
+			msg, _, _ := strings.Cut(r.FirstFailure().Error(), "\n")
+			return msg
+		}
+		q := r.Quarantine
+		switch {
+		case r.Flaky():
+			fmt.Fprintf(&b, "FLAKY %s on %s: failed, then passed on attempt %d; first failure: %s\n", r.Check, r.Node, len(r.Attempts), first())
+		case r.Quarantined():
+			fmt.Fprintf(&b, "QUAR  %s on %s: quarantined until %s (%s; %s), failed: %s\n", r.Check, r.Node, q.Until, q.Reason, q.Where, first())
+		case r.Err != nil && q != nil:
+			fmt.Fprintf(&b, "FAIL  %s on %s: quarantine expired on %s (%s; %s)\n", r.Check, r.Node, q.Until, q.Reason, q.Where)
+		case r.Err != nil && len(r.Attempts) > 1:
+			fmt.Fprintf(&b, "FAIL  %s on %s: failed all %d attempts; first failure: %s\n", r.Check, r.Node, len(r.Attempts), first())
+		case q != nil:
+			fmt.Fprintf(&b, "note  %s on %s: quarantined until %s (%s) but passed; remove the entry at %s once it stays green\n", r.Check, r.Node, q.Until, q.Reason, q.Where)
+		}
+	}
 	return b.String()
 }

@@ -108,3 +108,62 @@ func TestStartBoundsChecksAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// StartOn runs each check on the nodes named for it only: a rerun touches
+// no node that passed.
+func TestStartOnRunsOnlyTheNamedNodes(t *testing.T) {
+	topo, err := topology.Load("../../fixtures/topology.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(name string) verify.Check {
+		return verify.Check{Name: name, Run: func(context.Context, *verify.Env, topology.Node) error { return nil }}
+	}
+	checks := []verify.Check{check("a"), check("b"), check("c")}
+	pending := verify.StartOn(context.Background(), &verify.Env{Topology: topo}, checks, map[string][]string{"a": {"web02"}, "b": {"haproxy", "web01"}})
+	for name, want := range map[string]string{"a": "web02", "b": "haproxy web01", "c": ""} {
+		var nodes []string
+		for _, r := range <-pending[name] {
+			nodes = append(nodes, r.Node)
+		}
+		if got := strings.Join(nodes, " "); got != want {
+			t.Errorf("check %s ran on %q, want %q", name, got, want)
+		}
+	}
+}
+
+// A quarantined failure, a flaky pass and an expired quarantine each get
+// their cell and note; only the expired one fails the verdict.
+func TestVerdictTellsFlakyAndQuarantined(t *testing.T) {
+	fail := errors.New("502")
+	q := &verify.Quarantine{Reason: "known", Until: "2031-05-17", Where: "q.yaml:3"}
+	expired := *q
+	expired.Expired = true
+	v := verify.NewVerdict([]string{"web01", "web02"})
+	v.Add("flaky", []verify.Result{{Check: "flaky", Node: "web01"}, {Check: "flaky", Node: "web02", Attempts: []verify.Attempt{{Err: fail}, {}}}})
+	v.Add("quar", []verify.Result{{Check: "quar", Node: "web01", Quarantine: q}, {Check: "quar", Node: "web02", Err: fail, Quarantine: q}})
+	if v.Failed() {
+		t.Fatalf("a flaky pass or a quarantined failure failed the verdict:\n%s", v.Table())
+	}
+	table, notes := v.Table(), v.Notes()
+	if l := lineStarting(table, "web02"); !strings.Contains(l, "FLAKY") || !strings.Contains(l, "QUAR") {
+		t.Errorf("web02's row %q: want FLAKY and QUAR", l)
+	}
+	for _, want := range []string{"FLAKY flaky on web02: failed, then passed on attempt 2; first failure: 502",
+		"QUAR  quar on web02: quarantined until 2031-05-17 (known; q.yaml:3), failed: 502",
+		"note  quar on web01: quarantined until 2031-05-17 (known) but passed"} {
+		if !strings.Contains(notes, want) {
+			t.Errorf("notes lack %q:\n%s", want, notes)
+		}
+	}
+	if err := verify.Failures(v.Results()); err != nil {
+		t.Errorf("Failures = %v, want none", err)
+	}
+	v.Add("quar", []verify.Result{{Check: "quar", Node: "web02", Err: fail, Quarantine: &expired}})
+	if !v.Failed() || !strings.Contains(v.Notes(), "FAIL  quar on web02: quarantine expired on 2031-05-17") {
+		t.Errorf("an expired quarantine: failed %v, notes:\n%s", v.Failed(), v.Notes())
+	}
+	if err := verify.Failures(v.Results()); err == nil || !strings.Contains(err.Error(), "quar on web02: quarantine expired on 2031-05-17 (known; q.yaml:3)") {
+		t.Errorf("Failures = %v, want the expiry named", err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 
 	"github.com/drivelab/drivelab/framework/config"
+	"github.com/drivelab/drivelab/framework/quarantine"
 	"github.com/drivelab/drivelab/framework/shard"
 	"github.com/drivelab/drivelab/scenarios"
 )
@@ -17,7 +18,12 @@ import (
 var opts = struct {
 	flavor, topology, templates, overlay, artifacts, image, packages, junit, shard string
 	keep                                                                           bool
+	rerun                                                                          int
 }{}
+
+// quarantined is the quarantine list (E2E_QUARANTINE), read and held to
+// the registry before the tree is built.
+var quarantined *quarantine.List
 
 // thisShard is -e2e.shard, read before the spec tree is built.
 var thisShard = shard.Whole
@@ -36,6 +42,7 @@ func init() {
 	flag.BoolVar(&opts.keep, "e2e.keep", false, "leave the lab running after the suite")
 	flag.StringVar(&opts.junit, "e2e.junit", "", "write a JUnit report here, with the run's accelerator, host cores, guest vCPUs and deadline scale as properties; with -e2e.shard i/n (n>1) as PATH-shard-i-of-n")
 	flag.StringVar(&opts.shard, "e2e.shard", "1/1", "run shard i of n (1-based): the scenarios the label filter selects are dealt round robin; every shard must get the same label filter")
+	flag.IntVar(&opts.rerun, "e2e.rerun", -1, "run a failed check again on the nodes it failed on, up to N times, after the first pass over all checks; one that passes so is reported flaky (default: E2E_RERUN)")
 }
 
 func TestE2E(t *testing.T) {
@@ -46,6 +53,15 @@ func TestE2E(t *testing.T) {
 	}
 	thisShard = s
 	if env, err = config.FromEnv(); err != nil {
+		t.Fatal(err)
+	}
+	switch {
+	case opts.rerun > config.MaxRerun:
+		t.Fatalf("-e2e.rerun=%d: at most %d", opts.rerun, config.MaxRerun)
+	case opts.rerun >= 0:
+		env.Rerun = opts.rerun
+	}
+	if quarantined, err = scenarios.LoadQuarantine(repoRoot, env.Quarantine); err != nil {
 		t.Fatal(err)
 	}
 	// A filter naming no label selects nothing, and Ginkgo passes an empty run.
