@@ -102,8 +102,12 @@ func verdictRows(o Outcome) []report.Row {
 			switch {
 			case !ran[check]:
 				c.Status = report.Skip
+			case ok && r.Quarantined():
+				c.Status, c.Elapsed = report.Quarantined, r.Elapsed
 			case ok && r.Err != nil:
 				c.Status, c.Elapsed = report.Fail, r.Elapsed
+			case ok && r.Flaky():
+				c.Status, c.Elapsed = report.Flaky, r.Elapsed
 			case ok:
 				c.Status, c.Elapsed = report.Pass, r.Elapsed
 			}
@@ -119,10 +123,18 @@ func verdictRows(o Outcome) []report.Row {
 func checkFailures(v *verify.Verdict) []report.Failure {
 	var out []report.Failure
 	for _, r := range v.Results() {
-		if r.Err == nil {
+		f := report.Failure{Node: r.Node, Check: r.Check, Status: report.Fail}
+		switch {
+		case r.Quarantined():
+			q := r.Quarantine
+			f.Status, f.Message = report.Quarantined, fmt.Sprintf("let through until %s (%s; %s):\n%s", q.Until, q.Reason, q.Where, r.Err)
+		case r.Err != nil:
+			f.Message = r.Failure().Error()
+		case r.Flaky():
+			f.Status, f.Message = report.Flaky, fmt.Sprintf("failed %d time(s), then passed; the first failure:\n%s", len(r.Attempts)-1, r.FirstFailure())
+		default:
 			continue
 		}
-		f := report.Failure{Node: r.Node, Check: r.Check, Message: r.Err.Error()}
 		for _, line := range strings.Split(f.Message, "\n") {
 			if _, file, n, _, ok := locate(line); ok {
 				f.File, f.Line = file, n

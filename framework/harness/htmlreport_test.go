@@ -548,3 +548,45 @@ func TestReportLocatesATemplateError(t *testing.T) {
 		t.Errorf("no failure at %s:2 among %+v\n(the error: %v)", page, failures, err)
 	}
 }
+
+// A flaky check and a quarantined one fail nothing, and the page keeps
+// both failures where people look first.
+func TestReportPageShowsFlakyAndQuarantinedChecks(t *testing.T) {
+	dir := t.TempDir()
+	run := runid.ID("20260101-000000-dddd")
+	artifacts(t, dir, run, nil, nil)
+	v := verdict(nil)
+	var results []verify.Result
+	for _, r := range v.Results() {
+		switch r.Check + " " + r.Node {
+		case "hostname web01":
+			r.Attempts = []verify.Attempt{{Err: errors.New("first attempt: hostname is localhost")}, {}}
+		case "hostname web02":
+			r.Err = errors.New("hostname is localhost")
+			r.Quarantine = &verify.Quarantine{Reason: "known slow DNS", Until: "2099-01-01", Where: "fixtures/quarantine.yaml:3"}
+		}
+		if r.Check == "hostname" {
+			results = append(results, r)
+		}
+	}
+	v.Add("hostname", results)
+	doc, _ := page(t, dir, outcome(dir, run, v))
+	if got := text(find(doc, byID("verdict"))); got != "PASS" {
+		t.Errorf("the verdict reads %q: a flaky and a quarantined check fail nothing", got)
+	}
+	failures := find(doc, byClass("failures"))
+	if failures == nil {
+		t.Fatal("no failures section: the flaky check's first failure is gone")
+	}
+	if got := text(find(failures, byID("fail-loadbalancer-web01-hostname"))); !strings.Contains(got, "FLAKY") || !strings.Contains(got, "first attempt: hostname is localhost") {
+		t.Errorf("web01's flaky hostname reads %q", got)
+	}
+	if got := text(find(failures, byID("fail-loadbalancer-web02-hostname"))); !strings.Contains(got, "QUARANTINED") || !strings.Contains(got, "until 2099-01-01 (known slow DNS") {
+		t.Errorf("web02's quarantined hostname reads %q", got)
+	}
+	for _, want := range []string{"FLAKY", "QUAR"} {
+		if find(doc, func(n *html.Node) bool { return n.Data == "a" && text(n) == want }) == nil {
+			t.Errorf("no %s cell in the table", want)
+		}
+	}
+}

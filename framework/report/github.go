@@ -60,7 +60,8 @@ func (g GitHub) Publish(p Page) error {
 	return errors.Join(errs...)
 }
 
-// Annotation is f as GitHub's `::error` workflow command, titled
+// Annotation is f as GitHub's `::error` workflow command (`::warning` for
+// a flaky or quarantined check), titled
 // scenario/node/check, at f's file and line when it has them (the file
 // relative to workspace when inside it).
 func Annotation(scenario string, f Failure, workspace string) string {
@@ -78,7 +79,12 @@ func Annotation(scenario string, f Failure, workspace string) string {
 		}
 	}
 	props = append(props, "title="+escapeProperty(f.Title(scenario)))
-	return "::error " + strings.Join(props, ",") + "::" + escapeData(f.Message)
+	// A flaky or quarantined check fails nothing: a warning keeps it seen.
+	command := "::error "
+	if f.Status != "" && f.Status != Fail {
+		command = "::warning "
+	}
+	return command + strings.Join(props, ",") + "::" + escapeData(f.Message)
 }
 
 // escapeData and escapeProperty escape as GitHub's runner unescapes

@@ -46,6 +46,8 @@ func TestAnnotationEscapesAsGitHubReadsIt(t *testing.T) {
 	}{
 		{"message lines and percent", report.Failure{Node: "web02", Check: "hostname", Message: "100% wrong\r\nexpected: a, b"},
 			"", "::error title=loadbalancer/web02/hostname::100%25 wrong%0D%0Aexpected: a, b"},
+		{"a flaky check warns", report.Failure{Node: "web02", Check: "hostname", Status: report.Flaky, Message: "once"},
+			"", "::warning title=loadbalancer/web02/hostname::once"},
 		{"title with separators", report.Failure{Node: "web:02,x", Check: "up%", Message: "m"},
 			"", "::error title=loadbalancer/web%3A02%2Cx/up%25::m"},
 		{"file in the workspace", report.Failure{Check: "up", Message: "wrong", File: "/ws/fixtures/templates/debian12/hosts.tmpl", Line: 3},

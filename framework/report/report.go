@@ -28,6 +28,11 @@ const (
 	Skip Status = "skip"
 	// NotApplicable is a check that does not apply to the node (its roles).
 	NotApplicable Status = "n/a"
+	// Flaky is a check that failed, then passed when run again (E2E_RERUN);
+	// Quarantined one whose failure a quarantine entry lets through. Neither
+	// fails the page, and both keep their failure on it.
+	Flaky       Status = "flaky"
+	Quarantined Status = "quarantined"
 )
 
 // Page is one HTML report: one run's, or one `make e2e`'s with a section
@@ -107,6 +112,9 @@ type Cell struct {
 // reached its checks (Check "up").
 type Failure struct {
 	Node, Check string
+	// Status is Fail, or Flaky (Message is the first failure) or
+	// Quarantined (Message says why it is let through, then the failure).
+	Status Status
 	// Message is the error whole: what was expected and found, and for a
 	// remote command the command and its output.
 	Message string
