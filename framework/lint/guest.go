@@ -56,8 +56,10 @@ type schemaProblem struct {
 }
 
 type guestAnswer struct {
-	Version     string `json:"version"`
-	CloudConfig []struct {
+	Version string `json:"version"`
+	// OpenStackVersions are the metadata versions cloud-init knows, oldest first.
+	OpenStackVersions []string `json:"openstack_versions"`
+	CloudConfig       []struct {
 		Errors       []schemaProblem `json:"errors"`
 		Deprecations []schemaProblem `json:"deprecations"`
 	} `json:"cloud_config"`
@@ -132,6 +134,11 @@ func (p *Pass) guest(ctx context.Context, drives []render.Drive) map[string]*dri
 			req.CloudConfig = append(req.CloudConfig, cc)
 			ccJobs = append(ccJobs, cloudConfigJob{d: d, drivePath: render.VendorDataPath, inJSON: true})
 		}
+		// cloud-init 22.4 takes a second vendor cloud-config from vendor_data2.json (nova layout).
+		for _, cc := range vendorCloudConfigs(fileData(d, render.VendorData2Path)) {
+			req.CloudConfig = append(req.CloudConfig, cc)
+			ccJobs = append(ccJobs, cloudConfigJob{d: d, drivePath: render.VendorData2Path, inJSON: true})
+		}
 		if d.NetworkData != nil && json.Valid(d.NetworkData) {
 			macs := map[string]string{}
 			for _, c := range d.Node.PhysicalNICs() {
@@ -155,6 +162,7 @@ func (p *Pass) guest(ctx context.Context, drives []render.Drive) map[string]*dri
 		return nil
 	}
 	p.cloudInit = ans.Version
+	p.openStackVersions = ans.OpenStackVersions
 	views := map[string]*driveView{}
 	for i, d := range drives {
 		views[d.Node.Name] = &ans.Drives[i]
