@@ -56,10 +56,8 @@ type schemaProblem struct {
 }
 
 type guestAnswer struct {
-	Version string `json:"version"`
-	// OpenStackVersions are the metadata versions cloud-init knows, oldest first.
-	OpenStackVersions []string `json:"openstack_versions"`
-	CloudConfig       []struct {
+	Version     string `json:"version"`
+	CloudConfig []struct {
 		Errors       []schemaProblem `json:"errors"`
 		Deprecations []schemaProblem `json:"deprecations"`
 	} `json:"cloud_config"`
@@ -162,7 +160,6 @@ func (p *Pass) guest(ctx context.Context, drives []render.Drive) map[string]*dri
 		return nil
 	}
 	p.cloudInit = ans.Version
-	p.openStackVersions = ans.OpenStackVersions
 	views := map[string]*driveView{}
 	for i, d := range drives {
 		views[d.Node.Name] = &ans.Drives[i]

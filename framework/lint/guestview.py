@@ -8,7 +8,7 @@ so one lint run starts Python once whatever the number of files:
              "network_json": [{"data": OBJ, "macs": {MAC: NAME}}, ...],
              "ifcfg": [TEXT, ...],
              "drives": [{"files": {PATH: B64}, "password": PW}, ...]}
-  answer:   {"version": "22.4.2", "openstack_versions": [V, ...],
+  answer:   {"version": "22.4.2",
              "cloud_config": [{"errors": [P], "deprecations": [P]}, ...],
              "network_json": [{"error": MSG} or {"interfaces": [...], "eni": TEXT}, ...],
              "ifcfg": [{"error": MSG} or {"values": {KEY: VALUE}}, ...],
@@ -404,7 +404,6 @@ def main():
     full_schema = schema.get_schema()
     json.dump({
         "version": version.version_string(),
-        "openstack_versions": list(openstack.OS_VERSIONS),
         "cloud_config": [cloud_config(t, full_schema) for t in req.get("cloud_config") or []],
         "network_json": [network_json(n["data"], n["macs"]) for n in req.get("network_json") or []],
         "ifcfg": [ifcfg(t) for t in req.get("ifcfg") or []],

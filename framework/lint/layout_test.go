@@ -148,3 +148,27 @@ func replace(p, old, new string) func([]render.File) []render.File {
 		return fs
 	}
 }
+
+// cloud-init 22.4 takes a second vendor cloud-config from
+// vendor_data2.json's "cloud-init": it is schema-checked like vendor_data's.
+func TestLintChecksVendorData2(t *testing.T) {
+	res := novaDrives(t)
+	web01 := &res.Drives[2]
+	bad := []byte(`{"static": {}, "cloud-init": "#cloud-config\nssh_genkeytypes: []\n"}`)
+	web01.LayoutFiles = slices.Clone(web01.LayoutFiles)
+	n := 0
+	for i, f := range web01.LayoutFiles {
+		if strings.HasSuffix(f.Path, "/vendor_data2.json") {
+			web01.LayoutFiles[i].Data = bad
+			n++
+		}
+	}
+	if n != len(render.NovaVersions)-5+1 { // from 2016-10-06, and latest
+		t.Fatalf("changed %d vendor_data2.json files", n)
+	}
+	r := lint.Run(context.Background(), lint.Input{Rendered: res})
+	prefix := "node web01: " + render.VendorData2Path + ": "
+	if ok, _ := linttest.Find(r.Errors(), prefix, "schema rejects this cloud-config: ssh_genkeytypes: [] is too short"); !ok || len(r.Errors()) != 1 {
+		t.Fatalf("want one problem starting %q, got: %v", prefix, r.Err())
+	}
+}

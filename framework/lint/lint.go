@@ -142,10 +142,8 @@ type Pass struct {
 	Complete bool
 	report   Report
 	sources  map[string][]string // template file -> lines, for line mapping
-	// cloudInit is the host cloud-init's version, once it has answered,
-	// and openStackVersions the metadata versions it knows.
-	cloudInit         string
-	openStackVersions []string
+	// cloudInit is the host cloud-init's version, once it has answered.
+	cloudInit string
 }
 
 // Report adds a problem as it is.
