@@ -18,9 +18,10 @@ import (
 var CloudConfig = register(Scenario{
 	Name:     "cloudconfig",
 	Topology: cloudconfig.TopologyFile,
-	// The template exists for debian12 only: CentOS 7's cloud-init (19.4)
-	// predates write_files' defer (21.4) and chpasswd's users (22.3).
-	Flavors: []string{"debian12"},
+	// The template exists for debian12 only (debian12-nova takes its
+	// templates): CentOS 7's cloud-init (19.4) predates write_files' defer
+	// (21.4) and chpasswd's users (22.3).
+	Flavors: []string{"debian12", "debian12-nova"},
 	Labels:  []string{LabelCloudConfig},
 	// Checks run a few at a time in this order (verify.Start): password,
 	// which mostly waits for sshd's delay after a wrong password, goes first.

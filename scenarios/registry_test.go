@@ -113,7 +113,8 @@ func TestRegisteredScenarios(t *testing.T) {
 	checktest.WantErr(t, limited.Supports("centos7"), "has templates for flavor debian12 only, not centos7")
 	checktest.WantErr(t, LoadBalancer.Supports("centos7"), "")
 	checktest.WantErr(t, CloudConfig.Supports("debian12"), "")
-	checktest.WantErr(t, CloudConfig.Supports("centos7"), "has templates for flavor debian12 only, not centos7")
+	checktest.WantErr(t, CloudConfig.Supports("debian12-nova"), "")
+	checktest.WantErr(t, CloudConfig.Supports("centos7"), "has templates for flavor debian12, debian12-nova only, not centos7")
 }
 
 func TestCheckLabelFilter(t *testing.T) {

@@ -22,8 +22,9 @@ const TwoTierTopology = "fixtures/topology-twotier.yaml"
 var TwoTier = register(Scenario{
 	Name:     "twotier",
 	Topology: TwoTierTopology,
-	// The network_data.json template with bonds, VLANs and IPv6 is debian12's.
-	Flavors: []string{"debian12"},
+	// The network_data.json template with bonds, VLANs and IPv6 is debian12's
+	// (debian12-nova takes its templates).
+	Flavors: []string{"debian12", "debian12-nova"},
 	Labels:  []string{LabelTwoTier},
 	Checks: []verify.Check{
 		{Name: "password", Run: checks.Password},

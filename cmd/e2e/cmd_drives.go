@@ -40,7 +40,7 @@ func runDrives(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if in.PackageDir == "" && in.Flavor == "debian12" {
+	if in.PackageDir == "" && debian12Bundles(in) {
 		// The debian12 bundles come with the guest image's build.
 		env, err := settings()
 		if err != nil {
@@ -89,4 +89,11 @@ func runDrives(ctx context.Context, args []string) error {
 	}
 	fmt.Println(filepath.Join(*out, configdrive.ManifestFile))
 	return nil
+}
+
+// debian12Bundles is true for debian12 and a flavor that takes its
+// templates and packages from it (debian12-nova).
+func debian12Bundles(in render.Input) bool {
+	fl, err := render.LoadFlavor(in.TemplatesDir, in.Flavor)
+	return err == nil && (fl.Name == "debian12" || fl.TemplatesFrom == "debian12")
 }

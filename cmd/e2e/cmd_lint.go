@@ -28,7 +28,7 @@ func addRenderFlags(fs *flag.FlagSet) renderFlags {
 	return renderFlags{
 		topology:  fs.String("topology", "fixtures/topology.yaml", "the topology file"),
 		templates: fs.String("templates", "fixtures/templates", "folder holding one folder per flavor"),
-		flavor:    fs.String("flavor", "debian12", "guest flavor: a folder of --templates (centos7, debian12)"),
+		flavor:    fs.String("flavor", "debian12", "guest flavor: a folder of --templates (centos7, debian12, debian12-nova)"),
 		overlay:   fs.String("overlay", "", "optional folder whose templates override the flavor's (<name>, or nodes/<node>/<name> for one node)"),
 		packages:  fs.String("packages", "", "folder holding the flavor's package files"),
 	}

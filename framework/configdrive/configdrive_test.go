@@ -65,7 +65,7 @@ func fileBytes(t *testing.T, f render.File) []byte {
 }
 
 func TestRoundTrip(t *testing.T) {
-	for _, flavor := range []string{"centos7", "debian12"} {
+	for _, flavor := range []string{"centos7", "debian12", "debian12-nova"} {
 		for _, d := range drives(t, flavor, 0) {
 			t.Run(flavor+"/"+d.Node.Name, func(t *testing.T) {
 				iso := filepath.Join(t.TempDir(), "drive.iso")
@@ -108,6 +108,8 @@ func TestIsoPathMatchesTheWriter(t *testing.T) {
 		"meta_data.json", "user_data", "0000", "UPPER.Json", "a.b.c", "trailing.",
 		"sp ace.txt", "dash-and+plus", "ümlaut", "x.verylongextension",
 		"a_name_that_is_longer_than_thirty_characters.json", "a_name_that_is_longer_than_thirty_characters",
+		// The nova layout's names (render/layout.go).
+		"meta-data.json", "user-data", "vendor_data2.json", "2012-08-10",
 	}
 	w, err := iso9660.NewWriter()
 	if err != nil {

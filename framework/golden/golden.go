@@ -62,15 +62,25 @@ func list(w io.Writer, node, iso string) error {
 	}
 	defer im.Close()
 	fmt.Fprintf(w, "\n## %s (label %s)\n", node, im.Label)
+	// A file whose bytes an earlier file of the drive has (the nova
+	// layout's copies in every version folder) names that file instead of
+	// repeating its text.
+	first := map[[sha256.Size]byte]string{}
 	for _, name := range im.Names() {
 		data, err := im.Files[name].Bytes()
 		if err != nil {
 			return fmt.Errorf("%s: %s: %w", iso, name, err)
 		}
-		fmt.Fprintf(w, "%s %s size=%d sha256=%x\n", node, name, len(data), sha256.Sum256(data))
+		sum := sha256.Sum256(data)
+		fmt.Fprintf(w, "%s %s size=%d sha256=%x\n", node, name, len(data), sum)
 		if len(data) > maxText || !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0 {
 			continue
 		}
+		if earlier, ok := first[sum]; ok && len(data) > 0 {
+			fmt.Fprintf(w, "    = %s\n", earlier)
+			continue
+		}
+		first[sum] = name
 		sc := bufio.NewScanner(bytes.NewReader(data))
 		sc.Buffer(nil, maxText+1)
 		for sc.Scan() {

@@ -132,6 +132,11 @@ func (p *Pass) guest(ctx context.Context, drives []render.Drive) map[string]*dri
 			req.CloudConfig = append(req.CloudConfig, cc)
 			ccJobs = append(ccJobs, cloudConfigJob{d: d, drivePath: render.VendorDataPath, inJSON: true})
 		}
+		// cloud-init 22.4 takes a second vendor cloud-config from vendor_data2.json (nova layout).
+		for _, cc := range vendorCloudConfigs(fileData(d, render.VendorData2Path)) {
+			req.CloudConfig = append(req.CloudConfig, cc)
+			ccJobs = append(ccJobs, cloudConfigJob{d: d, drivePath: render.VendorData2Path, inJSON: true})
+		}
 		if d.NetworkData != nil && json.Valid(d.NetworkData) {
 			macs := map[string]string{}
 			for _, c := range d.Node.PhysicalNICs() {

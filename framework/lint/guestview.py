@@ -14,7 +14,8 @@ so one lint run starts Python once whatever the number of files:
              "ifcfg": [{"error": MSG} or {"values": {KEY: VALUE}}, ...],
              "drives": [D, ...]}
   P:        {"path": "a.b", "line": N (0 unknown), "message": MSG}
-  D:        see drive() below: the ConfigDrive reader's verdict, user_data's
+  D:        see drive() below: the ConfigDrive reader's verdict and the
+            version folder it selected, user_data's
             parts as cloud-init's user-data processor splits them, the
             merged cloud-config's schema problems, what the merge with
             vendor_data does to the harness's access, and which crypt
@@ -23,6 +24,7 @@ so one lint run starts Python once whatever the number of files:
 import base64
 import copy
 import json
+import logging
 import os
 import re
 import sys
@@ -129,8 +131,30 @@ class OfflineProcessor(user_data.UserDataProcessor):
         self.includes.append(content)
 
 
+class ReaderLog(logging.Handler):
+    """What cloud-init's OpenStack reader logs while it reads one drive: the
+    version folder it selected ("Selected version '%s' from %s") and the
+    mandatory files it missed there."""
+
+    def __init__(self):
+        logging.Handler.__init__(self, logging.DEBUG)
+        self.selected, self.missing = "", []
+
+    def emit(self, record):
+        if record.msg == "Selected version '%s' from %s":
+            self.selected = str(record.args[0])
+        elif record.msg == "Failed reading mandatory path %s due to: %s":
+            self.missing.append(str(record.args[0]))
+
+
 def read_drive(files):
-    # As the ConfigDrive datasource reads a mounted drive (read_config_drive).
+    """As the ConfigDrive datasource reads a mounted drive (read_config_drive):
+    its result, the reader's refusal ("" when none), and the version folder
+    it selected ("latest" when it knows none of the drive's dated folders)."""
+    log = ReaderLog()
+    openstack.LOG.addHandler(log)
+    level = openstack.LOG.level
+    openstack.LOG.setLevel(logging.DEBUG)
     with tempfile.TemporaryDirectory(prefix="drivelab-lint-") as root:
         for path, data in files.items():
             full = os.path.join(root, path)
@@ -138,10 +162,19 @@ def read_drive(files):
             with open(full, "wb") as f:
                 f.write(base64.b64decode(data))
         try:
-            return DataSourceConfigDrive.read_config_drive(root), ""
+            return DataSourceConfigDrive.read_config_drive(root), "", log.selected
         except (sources.BrokenMetadata, openstack.NonReadable) as e:
+            msg = "%s: %s" % (type(e).__name__, e)
+            if isinstance(e, openstack.NonReadable) and log.missing:
+                # read_config_drive raises the last reader's error (the
+                # version 1 layout's "no files found"); the version 2
+                # reader's own says which file of which folder it missed.
+                msg = "NonReadable: Missing mandatory path: %s" % log.missing[0]
             # Name the drive's file, not the folder it was laid out in.
-            return None, ("%s: %s" % (type(e).__name__, e)).replace(root + "/", "")
+            return None, msg.replace(root + "/", ""), log.selected
+        finally:
+            openstack.LOG.removeHandler(log)
+            openstack.LOG.setLevel(level)
 
 
 def instance_data(md):
@@ -324,14 +357,20 @@ def strings_in(v):
 
 def drive(job, full_schema):
     files = job["files"]
-    out = {"reader_error": "", "injected": [], "parts": [], "problems": [],
+    out = {"reader_error": "", "selected_version": "", "injected": [], "parts": [], "problems": [],
            "schema": {"errors": [], "deprecations": []}, "access": [], "hashes": {}, "merged": {}}
     md = {}
-    res, out["reader_error"] = read_drive(files)
+    res, out["reader_error"], out["selected_version"] = read_drive(files)
+    # user_data and vendor_data as the reader took them from the folder it
+    # selected; openstack/latest/'s when it refused the drive.
+    blob = base64.b64decode(files.get("openstack/latest/user_data", ""))
+    vendor = None
     if res:
         md = res.get("metadata") or {}
         out["injected"] = sorted(res.get("files", {}))
-    blob = base64.b64decode(files.get("openstack/latest/user_data", ""))
+        blob = res.get("userdata") or b""
+        blob = blob.encode("utf-8", "surrogateescape") if isinstance(blob, str) else blob
+        vendor = res.get("vendordata")
     raw = blob.decode("utf-8", "surrogateescape")
     parts, problems = split_parts(blob, md, raw)
     out["parts"] = parts
@@ -347,7 +386,9 @@ def drive(job, full_schema):
             out["schema"] = {"errors": conv(e.schema_errors), "deprecations": conv(e.schema_deprecations)}
     vendor_cfg = {}
     try:
-        vraw = sources.convert_vendordata(json.loads(base64.b64decode(files.get("openstack/latest/vendor_data.json", "")) or b"{}"))
+        if not res:
+            vendor = json.loads(base64.b64decode(files.get("openstack/latest/vendor_data.json", "")) or b"{}")
+        vraw = sources.convert_vendordata(vendor)
         if vraw:
             vparts, _ = split_parts(vraw, md, "")
             vendor_cfg, _ = cloud_config_parts(vparts, [])

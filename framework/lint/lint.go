@@ -82,6 +82,10 @@ type Report struct {
 	Problems []Problem
 	// Skipped names checks that could not run, and why; they did not pass.
 	Skipped []string
+	// SelectedVersions maps each node to the metadata version folder the
+	// host's cloud-init reader selected on its drive ("latest" when the
+	// drive has no dated folder it knows): what the guest will read.
+	SelectedVersions map[string]string
 }
 
 // Errors are the problems that fail lint.
@@ -196,7 +200,14 @@ func (p *Pass) check(ctx context.Context, rules []Rule) {
 			p.driveErrors(d, configdrive.Check(d))
 		}
 		v := views[d.Node.Name]
+		if v != nil && v.SelectedVersion != "" {
+			if p.report.SelectedVersions == nil {
+				p.report.SelectedVersions = map[string]string{}
+			}
+			p.report.SelectedVersions[d.Node.Name] = v.SelectedVersion
+		}
 		p.driveReader(d, v)
+		p.selectedFolder(d, v)
 		parts := p.userData(ctx, d, v)
 		p.metaFacts(d)
 		p.passwordFacts(d, parts, v)

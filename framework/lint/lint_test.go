@@ -25,7 +25,7 @@ func run(t *testing.T, flavor string, files map[string]string, rules ...lint.Rul
 }
 
 func TestReferenceFlavorsAreClean(t *testing.T) {
-	for _, flavor := range []string{"centos7", "debian12"} {
+	for _, flavor := range []string{"centos7", "debian12", "debian12-nova"} {
 		t.Run(flavor, func(t *testing.T) {
 			cloudInit := testenv.Have(t, haveCloudInit(), "Debian's cloud-init is not importable from %s: the schema check is left out", lint.SystemPython)
 			r, _ := run(t, flavor, nil)

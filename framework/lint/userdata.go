@@ -24,6 +24,9 @@ type driveView struct {
 	// ReaderError is the ConfigDrive reader's BrokenMetadata or
 	// NonReadable: the guest would ignore the whole drive.
 	ReaderError string `json:"reader_error"`
+	// SelectedVersion is the folder the reader selected: the newest dated
+	// one it knows, else "latest"; "" if it logged none.
+	SelectedVersion string `json:"selected_version"`
 	// Injected are the guest paths the reader gets from meta_data's "files".
 	Injected []string `json:"injected"`
 	// Parts are user_data as cloud-init's user-data processor splits it.
@@ -95,7 +98,10 @@ func newDriveJob(d render.Drive) driveJob {
 func (p *Pass) driveReader(d render.Drive, v *driveView) {
 	injected := v.injected()
 	if v != nil && v.ReaderError != "" {
-		file, line, fix := readerFix(d, v.ReaderError)
+		file, line, fix := readerFix(d, v.ReaderError, v.SelectedVersion)
+		if strings.Contains(v.ReaderError, "Missing mandatory path") && v.SelectedVersion != "latest" {
+			fix = fmt.Sprintf("cloud-init %s reads %s/, the newest version folder it knows, instead of openstack/latest/, and needs %s there: give every dated folder its meta_data.json (render the drive again) or remove the folder", p.cloudInit, path.Dir(file), path.Base(file))
+		}
 		p.Reportf(d, file, line, "cloud-init's ConfigDrive reader refuses the drive (%s): the guest would ignore the whole drive, user_data and network included; %s", v.ReaderError, fix)
 		return
 	}
@@ -141,13 +147,25 @@ func metaFiles(meta []byte) []string {
 	return out
 }
 
-// readerFix names the file the reader broke on, the line and a fix.
-func readerFix(d render.Drive, msg string) (string, int, string) {
-	file := render.MetaDataPath
+// drivePathRE finds a file of a version folder in a reader's message, which
+// names files by their path on the drive.
+var drivePathRE = regexp.MustCompile(`\b(?:openstack|ec2)/[^\s/:'"]+/[^\s/:'"]+`)
+
+// readerFix names the file the reader broke on, the line and a fix: the
+// file the message names, else the one of that name in the folder the
+// reader selected (selected: a version, "latest", or "" when unknown).
+func readerFix(d render.Drive, msg, selected string) (string, int, string) {
+	if selected == "" {
+		selected = "latest"
+	}
+	file := render.VersionPath(selected, path.Base(render.MetaDataPath))
 	for _, f := range []string{render.VendorDataPath, render.NetworkDataPath, render.MetaDataPath} {
 		if strings.Contains(msg, path.Base(f)) {
-			file = f
+			file = render.VersionPath(selected, path.Base(f))
 		}
+	}
+	if named := drivePathRE.FindString(msg); named != "" {
+		file = named
 	}
 	data := fileData(d, file)
 	switch {

@@ -22,11 +22,30 @@ type Flavor struct {
 	Name string `yaml:"-"`
 	// Dir holds flavor.yaml and the templates it names.
 	Dir string `yaml:"-"`
+	// TemplatesFrom names a sibling flavor (flavor.yaml templates_from)
+	// whose folder templates are looked up in after Dir, and whose files
+	// and packages this flavor takes when it gives none: a flavor that
+	// differs only in its layout names only that.
+	TemplatesFrom string `yaml:"templates_from"`
+	// Layout is how the drive lays its files out (flavor.yaml layout;
+	// LayoutLatest when absent): see layout.go.
+	Layout Layout `yaml:"layout"`
 	// Files maps each logical file name of the topology's roles to how it
 	// reaches the guest.
 	Files map[string]FileSpec `yaml:"files"`
 	// Packages maps a logical package name to its file name in the package directory.
 	Packages map[string]string `yaml:"packages"`
+	// baseDir is TemplatesFrom's folder; "" without one.
+	baseDir string
+}
+
+// Dirs are the folders templates are looked up in, in order: the flavor's
+// own, then TemplatesFrom's.
+func (fl *Flavor) Dirs() []string {
+	if fl.baseDir == "" {
+		return []string{fl.Dir}
+	}
+	return []string{fl.Dir, fl.baseDir}
 }
 
 // FileSpec says how one logical file reaches the guest: a template or a
@@ -58,8 +77,11 @@ func LoadFlavor(templatesDir, name string) (*Flavor, error) {
 		return nil, fmt.Errorf("flavor %q: %w", name, err)
 	}
 	fl := &Flavor{Name: name, Dir: dir}
-	fields, err := yamlstrict.Decode(file, data, fl, "fields: files.<name>.{path,template,package,network_data}, packages; see fixtures/templates/debian12/flavor.yaml")
+	fields, err := yamlstrict.Decode(file, data, fl, "fields: layout, templates_from, files.<name>.{path,template,package,network_data}, packages; see fixtures/templates/debian12/flavor.yaml and debian12-nova/flavor.yaml")
 	if err != nil {
+		return nil, err
+	}
+	if err := fl.inherit(templatesDir, file, fields); err != nil {
 		return nil, err
 	}
 	if err := fl.validate(file, fields); err != nil {
@@ -68,11 +90,48 @@ func LoadFlavor(templatesDir, name string) (*Flavor, error) {
 	return fl, nil
 }
 
+// inherit takes files and packages from the templates_from flavor when
+// this one gives none. One level only: a chain would hide where a template
+// comes from.
+func (fl *Flavor) inherit(templatesDir, file string, fields yamlstrict.Fields) error {
+	base := fl.TemplatesFrom
+	if base == "" {
+		return nil
+	}
+	at := fields.At(file, "templates_from")
+	if base == fl.Name || strings.ContainsAny(base, `/\`) || base == "." || base == ".." {
+		return fmt.Errorf("%s: templates_from %q must name another flavor, a sibling folder of %s (%s)", at, base, fl.Dir, strings.Join(flavorNames(templatesDir), ", "))
+	}
+	b, err := LoadFlavor(templatesDir, base)
+	if err != nil {
+		return fmt.Errorf("%s: templates_from %q: %w", at, base, err)
+	}
+	if b.TemplatesFrom != "" {
+		return fmt.Errorf("%s: templates_from %q: that flavor takes its templates from %q itself; name %q here instead (one level only)", at, base, b.TemplatesFrom, b.TemplatesFrom)
+	}
+	fl.baseDir = b.Dir
+	if fl.Files == nil {
+		fl.Files = b.Files
+	}
+	if fl.Packages == nil {
+		fl.Packages = b.Packages
+	}
+	return nil
+}
+
 func (fl *Flavor) validate(file string, fields yamlstrict.Fields) error {
 	var errs []error
 	key := ""
 	fail := func(format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", fields.At(file, key), fmt.Sprintf(format, args...)))
+	}
+	key = "layout"
+	switch fl.Layout {
+	case "":
+		fl.Layout = LayoutLatest
+	case LayoutLatest, LayoutNova:
+	default:
+		fail("layout %q: say %s (openstack/latest only, the default) or %s (a folder per metadata version, as Nova writes a config drive; docs/drive-layouts.md)", fl.Layout, LayoutLatest, LayoutNova)
 	}
 	networkData := ""
 	byPath := map[string]string{}
@@ -128,18 +187,24 @@ func (fl *Flavor) validate(file string, fields yamlstrict.Fields) error {
 	return errors.Join(errs...)
 }
 
-// checkTemplateName refuses names that are not plain files of the flavor
-// directory: per-node overrides are looked up as nodes/<node>/<name>.
+// checkTemplateName refuses names that are not plain files of the flavor's
+// folders: per-node overrides are looked up as nodes/<node>/<name>.
 func (fl *Flavor) checkTemplateName(name string) error {
 	if filepath.Base(name) != name || name == "." || name == ".." {
 		return fmt.Errorf("template %q must be a file name in %s, without directories", name, fl.Dir)
 	}
-	file := filepath.Join(fl.Dir, name)
-	st, err := os.Stat(file)
-	if err != nil {
-		return fmt.Errorf("template %s does not exist; create it or fix the name", file)
+	var tried []string
+	for _, dir := range fl.Dirs() {
+		file := filepath.Join(dir, name)
+		if st, err := os.Stat(file); err == nil {
+			return inputfile.Regular(file, "template", st)
+		}
+		tried = append(tried, file)
 	}
-	return inputfile.Regular(file, "template", st)
+	if len(tried) > 1 {
+		return fmt.Errorf("template %s does not exist, nor %s (templates_from: %s); create one or fix the name", tried[0], tried[1], fl.TemplatesFrom)
+	}
+	return fmt.Errorf("template %s does not exist; create it or fix the name", tried[0])
 }
 
 // flavorNames lists the flavors found in dir, for messages.

@@ -17,8 +17,9 @@ import (
 // instance-id, and any template that prints .Node.UUID). Nothing is
 // rendered again, so the drives a kept lab boots are the ones lint passed
 // and the diff compared. A template that transforms the uuid (a slice of
-// it, upper case) keeps the old form; meta_data must carry it as is. r is
-// not changed.
+// it, upper case) keeps the old form; meta_data must carry it as is. The
+// nova layout's random_seed and ec2 ids, derived from the uuid, are derived
+// again. r is not changed.
 func (r *Result) Reinstanced(uuids map[string]string) (*Result, error) {
 	if r == nil || r.Topology == nil {
 		return nil, errors.New("render: Reinstanced needs a Result of Render")
@@ -49,20 +50,32 @@ func (r *Result) Reinstanced(uuids map[string]string) (*Result, error) {
 	return out, nil
 }
 
-// withUUID is a copy of d with every occurrence of uuid old replaced by new.
-// A uuid is 36 characters of its own (topology.Validate makes them unique),
-// so no other text of the drive holds one by chance.
+// withUUID is a copy of d with every occurrence of uuid old replaced by new,
+// and of what the nova layout derives from it. A uuid is 36 characters of
+// its own (topology.Validate makes them unique) and the derived values are
+// digests of it, so no other text of the drive holds one by chance.
 func (d Drive) withUUID(old, new string) Drive {
+	pairs := []string{old, new}
+	if d.Layout == LayoutNova {
+		for i, from := range novaFromUUID(old) {
+			pairs = append(pairs, from, novaFromUUID(new)[i])
+		}
+	}
+	r := strings.NewReplacer(pairs...)
 	swap := func(b []byte) []byte {
 		if b == nil {
 			return nil
 		}
-		return bytes.ReplaceAll(b, []byte(old), []byte(new))
+		return []byte(r.Replace(string(b)))
 	}
 	d.MetaData, d.UserData, d.VendorData, d.NetworkData = swap(d.MetaData), swap(d.UserData), swap(d.VendorData), swap(d.NetworkData)
 	d.Content = slices.Clone(d.Content)
 	for i := range d.Content {
 		d.Content[i].Data = swap(d.Content[i].Data)
+	}
+	d.LayoutFiles = slices.Clone(d.LayoutFiles)
+	for i := range d.LayoutFiles {
+		d.LayoutFiles[i].Data = swap(d.LayoutFiles[i].Data)
 	}
 	return d
 }

@@ -17,7 +17,7 @@ import (
 // meta_data.json.tmpl); the other nodes and the result given stay as they were.
 func TestReinstancedIsARenderingWithTheNewUUID(t *testing.T) {
 	const fresh = "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9"
-	for _, c := range []struct{ flavor, overlay string }{{"debian12", ""}, {"centos7", ""}, {"debian12", "../../fixtures/selftest/hostname-typo"}} {
+	for _, c := range []struct{ flavor, overlay string }{{"debian12", ""}, {"centos7", ""}, {"debian12", "../../fixtures/selftest/hostname-typo"}, {"debian12-nova", ""}} {
 		t.Run(c.flavor+c.overlay, func(t *testing.T) {
 			in := render.Input{Topology: reference(t), TemplatesDir: templatesDir, Flavor: c.flavor, Overlay: c.overlay}
 			res, err := render.Render(context.Background(), in)

@@ -37,6 +37,15 @@ func Redacted(d Drive) (out Drive, redacted []string) {
 	out.UserData = redact(UserDataPath, d.UserData)
 	out.VendorData = redact(VendorDataPath, d.VendorData)
 	out.NetworkData = redact(NetworkDataPath, d.NetworkData)
+	// The nova layout copies vendor_data.json, keys and all, into every
+	// dated folder and vendor_data2.json.
+	if d.LayoutFiles != nil {
+		out.LayoutFiles = make([]File, len(d.LayoutFiles))
+		for i, f := range d.LayoutFiles {
+			f.Data = redact(f.Path, f.Data)
+			out.LayoutFiles[i] = f
+		}
+	}
 	out.Content = make([]Content, len(d.Content))
 	for i, c := range d.Content {
 		c.Data = redact(ContentFile(c.ContentPath), c.Data)

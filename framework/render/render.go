@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -78,6 +77,10 @@ type Drive struct {
 	UserData    []byte
 	VendorData  []byte
 	NetworkData []byte // nil when the flavor uses no network_data.json
+	// Layout is the flavor's; LayoutFiles are the files it adds beside
+	// openstack/latest/'s four and the contents (nil for LayoutLatest).
+	Layout      Layout
+	LayoutFiles []File
 	Content     []Content
 	// Templates maps drive paths to the template file each was rendered from.
 	Templates map[string]string
@@ -105,28 +108,6 @@ type File struct {
 	Path   string
 	Data   []byte
 	Source string
-}
-
-// Files lists every file of the drive, metadata first, then the contents in order.
-func (d Drive) Files() []File {
-	fs := []File{
-		{Path: MetaDataPath, Data: d.MetaData},
-		{Path: UserDataPath, Data: d.UserData},
-		{Path: VendorDataPath, Data: d.VendorData},
-	}
-	if d.NetworkData != nil {
-		fs = append(fs, File{Path: NetworkDataPath, Data: d.NetworkData})
-	}
-	for _, c := range d.Content {
-		fs = append(fs, File{Path: ContentFile(c.ContentPath), Data: c.Data, Source: c.Source})
-	}
-	return fs
-}
-
-// ContentFile is the drive path of a meta_data content_path:
-// "/content/0000" is openstack/content/0000, as cloud-init reads it.
-func ContentFile(contentPath string) string {
-	return path.Join("openstack", path.Clean("/"+contentPath))
 }
 
 // LineOf is the first line (1-based) of a rendered file holding s, 0 when
@@ -414,9 +395,9 @@ func (r *renderer) drive(ctx context.Context, n topology.Node) (d Drive, errs []
 		d.Content = append(d.Content, c)
 	}
 	var err error
-	if _, ok := r.lookup(n.Name, MetaDataTemplate); ok {
+	if _, ok := r.lookup(n.Name, MetaDataTemplate); ok && r.flavor.Layout != LayoutNova {
 		d.MetaData = render(MetaDataPath, MetaDataTemplate)
-	} else {
+	} else if r.flavor.Layout != LayoutNova {
 		meta := metaData{Hostname: n.FQDN, Name: n.InstanceName, UUID: n.UUID, Files: append([]MetaFile{}, data.Files...)}
 		if d.MetaData, err = json.MarshalIndent(meta, "", "    "); err != nil {
 			errs = append(errs, err)
@@ -425,6 +406,11 @@ func (r *renderer) drive(ctx context.Context, n topology.Node) (d Drive, errs []
 	}
 	if d.VendorData, err = vendorData(n, r.in.Access); err != nil {
 		errs = append(errs, err)
+	}
+	if r.flavor.Layout == LayoutNova {
+		if err := r.novaLayout(&d, data.Files); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return d, errs, len(errs) == 0 && !unparsed
 }
@@ -520,12 +506,13 @@ func (b *boundedBuffer) Write(p []byte) (int, error) {
 }
 
 // lookup finds the file a template name resolves to for one node: overlay
-// first, per-node override before shared. ok is false when none exists; the
+// first, then the flavor's folders (Flavor.Dirs), per-node override before
+// shared in each. ok is false when none exists; the
 // flavor's own file is returned then (LoadFlavor made sure the ones it names
 // exist).
 func (r *renderer) lookup(node, name string) (string, bool) {
 	var candidates []string
-	for _, dir := range []string{r.in.Overlay, r.flavor.Dir} {
+	for _, dir := range append([]string{r.in.Overlay}, r.flavor.Dirs()...) {
 		if dir != "" {
 			candidates = append(candidates, filepath.Join(dir, "nodes", node, name), filepath.Join(dir, name))
 		}

@@ -48,7 +48,7 @@ func renderRef(t *testing.T, in render.Input) ([]render.Drive, error) {
 }
 
 func TestReferenceDrives(t *testing.T) {
-	for _, flavor := range []string{"centos7", "debian12"} {
+	for _, flavor := range []string{"centos7", "debian12", "debian12-nova"} {
 		t.Run(flavor, func(t *testing.T) {
 			ds, err := renderRef(t, render.Input{Flavor: flavor})
 			if err != nil {
@@ -88,7 +88,7 @@ func TestReferenceDrives(t *testing.T) {
 				if string(d.VendorData) != "{}\n" {
 					t.Errorf("%s vendor_data without access = %q", d.Node.Name, d.VendorData)
 				}
-				if (d.NetworkData != nil) != (flavor == "debian12") {
+				if (d.NetworkData != nil) != (flavor != "centos7") {
 					t.Errorf("%s network_data = %q", d.Node.Name, d.NetworkData)
 				}
 			}
@@ -279,7 +279,7 @@ func TestLoadFlavorRefuses(t *testing.T) {
 			}
 		})
 	}
-	if _, err := render.LoadFlavor(templatesDir, "centos8"); err == nil || !strings.Contains(err.Error(), "known flavors in ../../fixtures/templates: centos7, debian12") {
+	if _, err := render.LoadFlavor(templatesDir, "centos8"); err == nil || !strings.Contains(err.Error(), "known flavors in ../../fixtures/templates: centos7, debian12, debian12-nova") {
 		t.Errorf("unknown flavor: %v", err)
 	}
 }

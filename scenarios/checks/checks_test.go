@@ -281,3 +281,51 @@ func TestCheckIdentity(t *testing.T) {
 		checktest.WantErr(t, checkIdentity(n, out(id, bootID, n.MAC, now, skipped), others, now, now), "did not do the "+step+" step")
 	}
 }
+
+// cloud-init 22.4.2's reader over a drive of layout nova, in the format
+// Debian's cloud-init logs in (captured on this host; the mount point as a
+// guest's).
+const novaReaderLog = `2026-12-05 16:27:31,533 - openstack.py[DEBUG]: Selected version '2018-08-27' from ['2012-08-10', '2013-04-04', '2013-10-17', '2015-10-15', '2016-06-30', '2016-10-06', '2017-02-22', '2018-08-27', '2020-10-14', '2025-04-04', 'content', 'latest']
+2026-12-05 16:27:31,533 - util.py[DEBUG]: Reading from /run/cloud-init/tmp/tmpq3z1x2/openstack/2018-08-27/meta_data.json (quiet=False)
+2026-12-05 16:27:31,533 - util.py[DEBUG]: Read 1305 bytes from /run/cloud-init/tmp/tmpq3z1x2/openstack/2018-08-27/meta_data.json
+`
+
+// The version the log's last "Selected version" line names, by the
+// command's own lines over a log file like a guest's.
+func TestMetadataVersion(t *testing.T) {
+	dir := t.TempDir()
+	logFile := filepath.Join(dir, "cloud-init.log")
+	run := func(text string) string {
+		t.Helper()
+		if err := os.WriteFile(logFile, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("sh", "-c", strings.ReplaceAll(selectedVersionCmd, cloudInitLog, logFile)).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		return string(out)
+	}
+	version := func(log string) (string, error) { return selectedVersion(run(log)) }
+	if v, err := version(novaReaderLog); err != nil || v != "2018-08-27" {
+		t.Errorf("nova layout: %q, %v; want 2018-08-27", v, err)
+	}
+	latest := "2026-12-05 16:30:00,001 - openstack.py[DEBUG]: Selected version 'latest' from ['content', 'latest']\n"
+	if v, err := version(latest); err != nil || v != "latest" {
+		t.Errorf("latest layout: %q, %v; want latest", v, err)
+	}
+	// Booted again as a new instance from the other drive: the last read counts.
+	if v, err := version(novaReaderLog + latest); err != nil || v != "latest" {
+		t.Errorf("two reads: %q, %v; want the last one's, latest", v, err)
+	}
+	_, err := version("2026-12-05 16:27:31,533 - util.py[DEBUG]: Cloud-init v. 22.4.2 running 'init-local'\n")
+	checktest.WantErr(t, err, `/var/log/cloud-init.log has no DEBUG line "Selected version '<version>' from [...]"`)
+	_, err = version(strings.Replace(novaReaderLog, "[DEBUG]", "[INFO]", 1))
+	checktest.WantErr(t, err, "has no DEBUG line")
+	if err := os.Remove(logFile); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := exec.Command("sh", "-c", strings.ReplaceAll(selectedVersionCmd, cloudInitLog, logFile)).CombinedOutput()
+	_, err = selectedVersion(strings.ReplaceAll(string(out), logFile, cloudInitLog))
+	checktest.WantErr(t, err, "no readable /var/log/cloud-init.log")
+}

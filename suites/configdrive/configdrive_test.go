@@ -3,8 +3,10 @@ package configdrive_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -18,7 +20,7 @@ import (
 )
 
 var _ = Describe("Config drives", Label(scenarios.LabelDrive), func() {
-	for _, flavor := range []string{"centos7", "debian12"} {
+	for _, flavor := range []string{"centos7", "debian12", "debian12-nova"} {
 		Describe("of flavor "+flavor, Ordered, func() {
 			var (
 				topo   *topology.Topology
@@ -60,6 +62,33 @@ var _ = Describe("Config drives", Label(scenarios.LabelDrive), func() {
 					Expect(label).To(Equal("config-2"), "node %s", d.Node.Name)
 					Expect(fsType).To(Equal("iso9660"), "node %s", d.Node.Name)
 				}
+			})
+
+			It("carries every file under its name as a Linux guest reads it", func(ctx SpecContext) {
+				for _, d := range drives {
+					names, err := linuxNames(ctx, iso(d.Node.Name))
+					Expect(err).NotTo(HaveOccurred())
+					Expect(checkLinuxNames(names, d)).To(Succeed(), "node %s", d.Node.Name)
+				}
+			})
+
+			It("fails the name check on names the writer changes", func(ctx SpecContext) {
+				d := drives[0]
+				files := map[string]string{}
+				for _, f := range d.Files() {
+					files[f.Path] = "x"
+				}
+				// A name with two dots and capitals: the writer makes it meta_data_v1.json.
+				delete(files, render.MetaDataPath)
+				files["openstack/latest/Meta_Data.v1.json"] = "{}"
+				other := filepath.Join(GinkgoT().TempDir(), "renamed.iso")
+				Expect(writeISO(other, "config-2", files)).To(Succeed())
+				names, err := linuxNames(ctx, other)
+				Expect(err).NotTo(HaveOccurred())
+				Expect(names).To(ContainElement("openstack/latest/meta_data_v1.json"))
+				err = checkLinuxNames(names, d)
+				Expect(err).To(MatchError(ContainSubstring(render.MetaDataPath + ": Linux does not see it under that name")))
+				Expect(err).To(MatchError(ContainSubstring("Linux sees openstack/latest/meta_data_v1.json")))
 			})
 
 			It("fails the round trip and the label check on the wrong image", func(ctx SpecContext) {
@@ -121,6 +150,58 @@ var _ = Describe("Config drives", Label(scenarios.LabelDrive), func() {
 							HaveSuffix("systemctl start httpd\n"),
 						), "node %s", d.Node.Name)
 					}
+				})
+			}
+
+			if flavor == "debian12-nova" {
+				It("is read from the newest version folder cloud-init knows, with Nova's meta_data", func(ctx SpecContext) {
+					for _, d := range drives {
+						Expect(d.Layout).To(Equal(render.LayoutNova))
+						v, err := readWithCloudInit(ctx, iso(d.Node.Name), d.Node.MAC)
+						Expect(err).NotTo(HaveOccurred())
+						want := newestKnown(v, d)
+						Expect(want).NotTo(Equal("latest"), "the drive has no version folder cloud-init %s knows (%v)", v.CloudInit, v.KnownVersions)
+						Expect(v.SelectedVersion).To(Equal(want), "node %s", d.Node.Name)
+						if v.CloudInit == "22.4.2" {
+							Expect(v.SelectedVersion).To(Equal("2018-08-27"), "cloud-init 22.4.2 knows versions up to 2018-08-27")
+						}
+						Expect(checkNovaMetaData(v.MetaData, v.SelectedVersion, d.Node, access)).To(Succeed(), "node %s", d.Node.Name)
+						if d.Node.Name == "web01" {
+							GinkgoWriter.Printf("cloud-init %s read openstack/%s/ of web01's drive\n", v.CloudInit, v.SelectedVersion)
+						}
+					}
+				})
+
+				It("fails the Nova meta_data check on a string launch_index and a short random_seed", func(ctx SpecContext) {
+					d := drives[2]
+					v, err := readWithCloudInit(ctx, iso(d.Node.Name), d.Node.MAC)
+					Expect(err).NotTo(HaveOccurred())
+					broken := novaFolderChanged(d, v.SelectedVersion, func(md map[string]any) {
+						md["launch_index"] = "0"
+						md["random_seed"] = base64.StdEncoding.EncodeToString(make([]byte, 64))
+						delete(md, "project_id")
+					})
+					out := filepath.Join(GinkgoT().TempDir(), "web01.iso")
+					Expect(configdrive.Build(ctx, broken, out)).To(Succeed())
+					v, err = readWithCloudInit(ctx, out, d.Node.MAC)
+					Expect(err).NotTo(HaveOccurred())
+					err = checkNovaMetaData(v.MetaData, v.SelectedVersion, d.Node, access)
+					Expect(err).To(MatchError(ContainSubstring(`launch_index "0", want the number 0`)))
+					Expect(err).To(MatchError(ContainSubstring("random_seed decodes to 64 bytes, want 512")))
+					Expect(err).To(MatchError(ContainSubstring("want Nova's for " + v.SelectedVersion)))
+				})
+
+				It("is refused by cloud-init's reader when that folder lacks meta_data.json, which it names", func(ctx SpecContext) {
+					d := drives[2]
+					v, err := readWithCloudInit(ctx, iso(d.Node.Name), d.Node.MAC)
+					Expect(err).NotTo(HaveOccurred())
+					missing := render.VersionPath(v.SelectedVersion, "meta_data.json")
+					d.LayoutFiles = slices.DeleteFunc(slices.Clone(d.LayoutFiles), func(f render.File) bool { return f.Path == missing })
+					Expect(d.LayoutFiles).To(HaveLen(len(drives[2].LayoutFiles) - 1))
+					out := filepath.Join(GinkgoT().TempDir(), "web01.iso")
+					Expect(configdrive.Build(ctx, d, out)).To(Succeed())
+					_, err = readWithCloudInit(ctx, out, d.Node.MAC)
+					Expect(err).To(MatchError(ContainSubstring("NonReadable: Missing mandatory path: " + missing)))
 				})
 			}
 

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/kdomanski/iso9660"
@@ -99,6 +100,14 @@ func blkidLabel(ctx context.Context, iso string) (label, fsType string, err erro
 // cloudInitView is what cloud-init's config-drive reader makes of a drive
 // (see testdata/read_config_drive.py).
 type cloudInitView struct {
+	CloudInit string `json:"cloud_init"`
+	// SelectedVersion is the version folder the reader read; KnownVersions
+	// are the ones it knows, oldest first.
+	SelectedVersion string   `json:"selected_version"`
+	KnownVersions   []string `json:"known_versions"`
+	// MetaData is meta_data.json as the reader returns it, random_seed as
+	// the length of what it decoded.
+	MetaData      map[string]any    `json:"metadata"`
 	InstanceID    string            `json:"instance_id"`
 	LocalHostname string            `json:"local_hostname"`
 	Files         map[string]string `json:"files"` // guest path -> sha256
@@ -362,4 +371,168 @@ func writeISO(out, label string, files map[string]string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// linuxNames lists the image's files as a Linux guest sees them: isoinfo
+// reads the ISO9660 directory records (not the library that wrote them),
+// and each name is translated as Linux's isofs does for a volume without
+// Rock Ridge or Joliet (map=normal): lower case, a final ";1" or ".;1"
+// dropped, any other ';' shown as '.'.
+func linuxNames(ctx context.Context, iso string) ([]string, error) {
+	out, err := exec.CommandContext(ctx, "isoinfo", "-l", "-i", iso).Output()
+	if err != nil {
+		return nil, fmt.Errorf("isoinfo -l -i %s: %w", iso, err)
+	}
+	var names []string
+	dir := ""
+	for _, line := range strings.Split(string(out), "\n") {
+		if d, ok := strings.CutPrefix(line, "Directory listing of "); ok {
+			dir = strings.TrimPrefix(strings.TrimSpace(d), "/")
+			continue
+		}
+		// A file's record: "----------   0    0    0   616 Jan  1 2049 [     30 00]  meta-data.json;1 "
+		_, name, ok := strings.Cut(line, "]  ")
+		if !strings.HasPrefix(line, "-") || !ok {
+			continue
+		}
+		names = append(names, dir+isofsName(strings.TrimSpace(name)))
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// isofsName is Linux's isofs_name_translate.
+func isofsName(raw string) string {
+	s := strings.ToLower(raw)
+	switch {
+	case strings.HasSuffix(s, ".;1"):
+		s = strings.TrimSuffix(s, ".;1")
+	case strings.HasSuffix(s, ";1"):
+		s = strings.TrimSuffix(s, ";1")
+	}
+	return strings.ReplaceAll(s, ";", ".")
+}
+
+// checkLinuxNames wants the guest to see exactly the drive's paths.
+func checkLinuxNames(names []string, d render.Drive) error {
+	var want []string
+	for _, f := range d.Files() {
+		want = append(want, f.Path)
+	}
+	slices.Sort(want)
+	var errs []error
+	for _, p := range want {
+		if _, found := slices.BinarySearch(names, p); !found {
+			errs = append(errs, fmt.Errorf("%s: Linux does not see it under that name", p))
+		}
+	}
+	for _, n := range names {
+		if _, found := slices.BinarySearch(want, n); !found {
+			errs = append(errs, fmt.Errorf("Linux sees %s, which the drive does not hold", n))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// newestKnown is the newest version folder the drive has that cloud-init
+// knows: the one its reader must select ("latest" when none).
+func newestKnown(v cloudInitView, d render.Drive) string {
+	newest := "latest"
+	for _, f := range d.Files() {
+		for _, k := range v.KnownVersions {
+			if strings.HasPrefix(f.Path, "openstack/"+k+"/") && (newest == "latest" || k > newest) {
+				newest = k
+			}
+		}
+	}
+	return newest
+}
+
+// novaKeysSince are the meta_data.json keys Nova writes from a version on,
+// besides those of every version, as its metadata code has them
+// (docs/drive-layouts.md).
+var novaKeysSince = map[string]string{
+	"random_seed": "2013-04-04", "project_id": "2015-10-15", "devices": "2016-06-30", "dedicated_cpus": "2020-10-14",
+}
+
+// checkNovaMetaData wants meta_data.json as cloud-init read it from folder
+// version to carry Nova's keys for that version, of Nova's types.
+func checkNovaMetaData(md map[string]any, version string, n topology.Node, access *render.Access) error {
+	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	want := []string{"availability_zone", "files", "hostname", "launch_index", "name", "uuid"}
+	if access != nil {
+		want = append(want, "keys", "public_keys")
+	}
+	for k, since := range novaKeysSince {
+		if version >= since {
+			want = append(want, k)
+		}
+	}
+	slices.Sort(want)
+	var got []string
+	for k := range md {
+		got = append(got, k)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		fail("meta_data keys %v, want Nova's for %s: %v", got, version, want)
+	}
+	if v, ok := md["launch_index"].(float64); !ok || v != 0 {
+		fail("launch_index %#v, want the number 0", md["launch_index"])
+	}
+	for k, w := range map[string]string{"uuid": n.UUID, "hostname": n.FQDN, "name": n.InstanceName, "availability_zone": "nova"} {
+		if md[k] != w {
+			fail("%s %#v, want %q", k, md[k], w)
+		}
+	}
+	if v, ok := md["random_seed"].(float64); slices.Contains(want, "random_seed") && (!ok || v != 512) {
+		fail("random_seed decodes to %v bytes, want 512 (base64 of 512 bytes)", md["random_seed"])
+	}
+	if id, ok := md["project_id"].(string); slices.Contains(want, "project_id") && (!ok || len(id) != 32 || strings.Trim(id, "0123456789abcdef") != "") {
+		fail("project_id %#v, want 32 hex digits", md["project_id"])
+	}
+	if files, ok := md["files"].([]any); !ok || len(files) == 0 {
+		fail("files %#v, want the injected files", md["files"])
+	}
+	for _, k := range []string{"devices", "dedicated_cpus"} {
+		if _, on := md[k]; on && !reflect.DeepEqual(md[k], []any{}) {
+			fail("%s %#v, want []", k, md[k])
+		}
+	}
+	if access != nil {
+		key := access.AuthorizedKeys[0]
+		if !reflect.DeepEqual(md["public_keys"], map[string]any{"drivelab": key}) {
+			fail("public_keys %#v, want {\"drivelab\": the run's key}", md["public_keys"])
+		}
+		if !reflect.DeepEqual(md["keys"], []any{map[string]any{"name": "drivelab", "type": "ssh", "data": key}}) {
+			fail("keys %#v, want [{name: drivelab, type: ssh, data: the run's key}]", md["keys"])
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// novaFolderChanged is d with change made to meta_data.json in folder
+// version and in latest, which stay alike as lint wants them.
+func novaFolderChanged(d render.Drive, version string, change func(map[string]any)) render.Drive {
+	edit := func(data []byte) []byte {
+		var md map[string]any
+		if err := json.Unmarshal(data, &md); err != nil {
+			panic(err)
+		}
+		change(md)
+		out, err := json.Marshal(md)
+		if err != nil {
+			panic(err)
+		}
+		return out
+	}
+	d.MetaData = edit(d.MetaData)
+	d.LayoutFiles = slices.Clone(d.LayoutFiles)
+	for i, f := range d.LayoutFiles {
+		if f.Path == render.VersionPath(version, "meta_data.json") {
+			d.LayoutFiles[i].Data = edit(f.Data)
+		}
+	}
+	return d
 }
