@@ -129,7 +129,7 @@ selftest-twotier: build
 	$(E2E) lab up
 	$(E2E) image build
 	$(E2E) image snapshots
-	$(E2E) selftest --dir fixtures/selftest-twotier --topology fixtures/topology-twotier.yaml --artifacts $(ARTIFACTS) $(if $(VARIANTS),--only $(VARIANTS))
+	$(E2E) selftest --dir fixtures/selftest-twotier --topology fixtures/topology-twotier.yaml --flavor debian12-nova --artifacts $(ARTIFACTS) $(if $(VARIANTS),--only $(VARIANTS))
 
 ## drills: fault drills (kernel panic, emergency shell, QEMU killed, libvirtd restarted, user_data exits 1);
 ## each must be reported with the right cause within 30 s of the fault and leave nothing behind.

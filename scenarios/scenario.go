@@ -25,6 +25,10 @@ type Scenario struct {
 	// Flavors are the template flavors the scenario has templates for;
 	// empty means every flavor. suites/e2e skips it, with the reason, on another.
 	Flavors []string
+	// FlavorOf maps a run's flavor to the one the scenario renders its
+	// drives with, where they differ: twotier renders debian12's templates
+	// in Nova's drive layout (debian12-nova) on a debian12 run.
+	FlavorOf map[string]string
 	// Labels are added to the suite's labels (from Labels, not automatic).
 	Labels []string
 	Checks []verify.Check
@@ -56,9 +60,17 @@ func (s Scenario) SuiteLabels() []string {
 	return labels
 }
 
-// Supports is nil when the scenario has templates for flavor.
+// Flavor is the flavor the scenario renders with on a run of flavor run.
+func (s Scenario) Flavor(run string) string {
+	if f, ok := s.FlavorOf[run]; ok {
+		return f
+	}
+	return run
+}
+
+// Supports is nil when the scenario has templates for a run of flavor.
 func (s Scenario) Supports(flavor string) error {
-	if len(s.Flavors) == 0 || slices.Contains(s.Flavors, flavor) {
+	if len(s.Flavors) == 0 || slices.Contains(s.Flavors, s.Flavor(flavor)) {
 		return nil
 	}
 	return fmt.Errorf("scenario %s has templates for flavor %s only, not %s", s.Name, strings.Join(s.Flavors, ", "), flavor)

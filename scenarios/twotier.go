@@ -23,9 +23,11 @@ var TwoTier = register(Scenario{
 	Name:     "twotier",
 	Topology: TwoTierTopology,
 	// The network_data.json template with bonds, VLANs and IPv6 is debian12's
-	// (debian12-nova takes its templates).
-	Flavors: []string{"debian12", "debian12-nova"},
-	Labels:  []string{LabelTwoTier},
+	// (debian12-nova takes its templates); a debian12 run writes them in
+	// Nova's drive layout, a folder per metadata version, as a cloud does.
+	Flavors:  []string{"debian12", "debian12-nova"},
+	FlavorOf: map[string]string{"debian12": "debian12-nova"},
+	Labels:   []string{LabelTwoTier},
 	Checks: []verify.Check{
 		{Name: "password", Run: checks.Password},
 		{Name: "leastconn", Roles: []string{loadbalancer.RoleLoadBalancer}, Run: loadbalancer.LeastConn},
@@ -33,6 +35,7 @@ var TwoTier = register(Scenario{
 		{Name: "nics", Run: checks.NICs},
 		{Name: "routes", Run: checks.Routes},
 		{Name: "dns", Run: checks.DNS},
+		{Name: "drive-layout", Run: checks.DriveLayout},
 		{Name: "hostname", Run: checks.Hostname},
 		{Name: "hosts", Run: checks.Hosts},
 		{Name: "first-boot", Run: checks.FirstBoot},

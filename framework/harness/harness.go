@@ -98,10 +98,13 @@ type Run struct {
 	// Profile is where the boot time went (Collect).
 	Profile *profile.Profile
 
-	access   *Access
-	client   topology.Node
-	ticket   *Ticket
-	sessions map[string]*sshx.Client
+	access *Access
+	// metadataVersions are the version folders lint saw the host's
+	// cloud-init read, by node (verify.Env.MetadataVersions).
+	metadataVersions map[string]string
+	client           topology.Node
+	ticket           *Ticket
+	sessions         map[string]*sshx.Client
 }
 
 // Up prepares, admits, networks, boots and connects the run: a lab the
@@ -161,7 +164,7 @@ func Prepare(ctx context.Context, in UpInput) (_ *Run, err error) {
 	if l.access, err = LoadOrCreateAccess(filepath.Join(l.StateDir, "keys"), in.Topology); err != nil {
 		return nil, err
 	}
-	drives, err := lintedDrives(ctx, in, in.Topology, l.access, "nothing was booted")
+	drives, report, err := lintedDrives(ctx, in, in.Topology, l.access, "nothing was booted")
 	// Also after a lint error: a template change is its likeliest cause.
 	if err := writeGoldenDiff(ctx, in, l.ArtifactsDir); err != nil {
 		l.say("report: no diff against the golden listing: %v", err)
@@ -169,7 +172,7 @@ func Prepare(ctx context.Context, in UpInput) (_ *Run, err error) {
 	if err != nil {
 		return nil, err
 	}
-	l.Drives = drives.Drives
+	l.Drives, l.metadataVersions = drives.Drives, report.SelectedVersions
 	return l, nil
 }
 
@@ -279,6 +282,8 @@ func (r *Run) Connect(ctx context.Context) error {
 		HostKeys:  r.access.HostKeys(),
 		Intervals: r.in.Intervals,
 		AtOnce:    r.in.ChecksAtOnce,
+
+		MetadataVersions: r.metadataVersions,
 	}
 	return nil
 }

@@ -209,7 +209,7 @@ func planKept(ctx context.Context, in KeepInput, rec *Record) (*keptPlan, error)
 	if p.access, err = LoadOrCreateAccess(filepath.Join(RunDir(in.Paths, rec.Run), "keys"), p.topo); err != nil {
 		return nil, err
 	}
-	if p.drives, err = lintedDrives(ctx, in.UpInput, p.topo, p.access, "nothing was touched"); err != nil {
+	if p.drives, _, err = lintedDrives(ctx, in.UpInput, p.topo, p.access, "nothing was touched"); err != nil {
 		return nil, err
 	}
 	states, err := in.Platform.States(ctx, rec.Run)

@@ -16,14 +16,15 @@ import (
 // with the run's access, linted as they are, so what lint passed is what is
 // built, booted and, for a kept lab, diffed. Lint problems fail here,
 // before anything is touched; done says what was not ("nothing was
-// booted"). Warnings and checks lint skipped go to Progress.
-func lintedDrives(ctx context.Context, in UpInput, topo *topology.Topology, access *Access, done string) (*render.Result, error) {
+// booted"). Warnings and checks lint skipped go to Progress. The report
+// says what else lint learnt (the version folders cloud-init reads).
+func lintedDrives(ctx context.Context, in UpInput, topo *topology.Topology, access *Access, done string) (*render.Result, lint.Report, error) {
 	res, report := renderLinted(ctx, in, topo, access)
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, report, err
 	}
 	if err := report.Err(); err != nil {
-		return nil, fmt.Errorf("lint (%s): %w", done, err)
+		return nil, report, fmt.Errorf("lint (%s): %w", done, err)
 	}
 	for _, s := range report.Skipped {
 		fmt.Fprintf(progressOf(in), "lint: not checked: %s\n", s)
@@ -31,7 +32,7 @@ func lintedDrives(ctx context.Context, in UpInput, topo *topology.Topology, acce
 	for _, w := range report.Warnings() {
 		fmt.Fprintf(progressOf(in), "lint: warning: %s\n", w)
 	}
-	return res, nil
+	return res, report, nil
 }
 
 // Lint renders in's drives as Up does, with an access of fresh keys kept

@@ -106,7 +106,7 @@ func TestLintedDrivesAreTheDrivesThatBoot(t *testing.T) {
 			}
 		}},
 	}
-	res, err := lintedDrives(context.Background(), up, in.topo, in.access, "nothing was booted")
+	res, _, err := lintedDrives(context.Background(), up, in.topo, in.access, "nothing was booted")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +121,7 @@ func TestLintedDrivesAreTheDrivesThatBoot(t *testing.T) {
 
 	page := filepath.Join(in.overlay, "nodes", "web02", "index.html.tmpl")
 	write(t, page, "Greetings from\n{{.Node.Fqdn}} !\n")
-	_, err = lintedDrives(context.Background(), up, in.topo, in.access, "nothing was booted")
+	_, _, err = lintedDrives(context.Background(), up, in.topo, in.access, "nothing was booted")
 	if err == nil || !strings.Contains(err.Error(), "lint (nothing was booted): 1 problem(s):\nnode web02: "+page+":2: ") {
 		t.Errorf("got %v, want the broken line named", err)
 	}
@@ -133,7 +133,7 @@ func TestLintedDrivesAreTheDrivesThatBoot(t *testing.T) {
 func TestReinstanceIsTheRenderingWithNewUUIDs(t *testing.T) {
 	in := newLabInput(t)
 	up := UpInput{TemplatesDir: templatesDir, Flavor: "debian12", Overlay: in.overlay, PackageDir: in.packages}
-	res, err := lintedDrives(context.Background(), up, in.topo, in.access, "nothing was touched")
+	res, _, err := lintedDrives(context.Background(), up, in.topo, in.access, "nothing was touched")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,6 +47,10 @@ type Env struct {
 	// AtOnce bounds how many checks run at the same time (config.ChecksAtOnce);
 	// 0: all of them.
 	AtOnce int
+	// MetadataVersions are, by node, the version folder of its drive
+	// (openstack/<version>/ or "latest") the host's cloud-init read when
+	// lint checked it: what the guest's must read too. nil when not known.
+	MetadataVersions map[string]string
 }
 
 // File returns node's injected file with the given logical name.

@@ -61,3 +61,26 @@ func selectedVersion(log string) (string, error) {
 	}
 	return version, nil
 }
+
+// DriveLayout: cloud-init on the node read the version folder of its
+// drive that lint saw the host's cloud-init read (verify.Env.MetadataVersions):
+// on a drive of Nova's layout the newest dated folder it knows, not latest.
+// What lint checked is then what the guest used.
+func DriveLayout(ctx context.Context, env *verify.Env, node topology.Node) error {
+	want, ok := env.MetadataVersions[node.Name]
+	if !ok {
+		return fmt.Errorf("lint recorded no version folder for %s: it reads each drive with the host's cloud-init, which did not run", node.Name)
+	}
+	got, err := MetadataVersion(ctx, env, node)
+	if err != nil {
+		return err
+	}
+	return checkDriveLayout(node, got, want)
+}
+
+func checkDriveLayout(node topology.Node, got, want string) error {
+	if got != want {
+		return fmt.Errorf("cloud-init on %s read openstack/%s/ of its drive; lint checked openstack/%s/, the folder the host's cloud-init read from the same drive", node.Name, got, want)
+	}
+	return nil
+}

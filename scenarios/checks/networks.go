@@ -19,16 +19,16 @@ import (
 
 // ipLink is one interface of `ip -j -d addr show`.
 type ipLink struct {
-	Name      string   `json:"ifname"`
-	Flags     []string `json:"flags"`
-	MTU       int      `json:"mtu"`
-	MAC       string   `json:"address"`
+	Name  string   `json:"ifname"`
+	Flags []string `json:"flags"`
+	MTU   int      `json:"mtu"`
+	MAC   string   `json:"address"`
 	// PermAddr is a NIC's own MAC when it has taken another (a bond's
 	// member takes the bond's).
 	PermAddr string `json:"permaddr"`
-	Link      string   `json:"link"`   // a VLAN's parent
-	Master    string   `json:"master"` // a bond member's bond
-	LinkInfo  struct {
+	Link     string `json:"link"`   // a VLAN's parent
+	Master   string `json:"master"` // a bond member's bond
+	LinkInfo struct {
 		Kind string `json:"info_kind"`
 		Data struct {
 			ID   int    `json:"id"`   // VLAN id

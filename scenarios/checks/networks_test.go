@@ -116,3 +116,9 @@ func TestCheckReach(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckDriveLayout(t *testing.T) {
+	web01 := checktest.Node(t, twoTier(t), "web01")
+	checktest.WantErr(t, checkDriveLayout(web01, "2018-08-27", "2018-08-27"), "")
+	checktest.WantErr(t, checkDriveLayout(web01, "latest", "2018-08-27"), "cloud-init on web01 read openstack/latest/ of its drive; lint checked openstack/2018-08-27/")
+}

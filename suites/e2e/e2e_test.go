@@ -179,7 +179,7 @@ func up(ctx SpecContext, sc scenarios.Scenario, run runid.ID, artifacts string) 
 		Settings: env,
 		Run: harness.UpInput{
 			RunID: run, Topology: topo, ArtifactsDir: artifacts,
-			TemplatesDir: opts.templates, Flavor: opts.flavor, Overlay: scenarioPath(opts.overlay, sc.Overlay),
+			TemplatesDir: opts.templates, Flavor: sc.Flavor(opts.flavor), Overlay: scenarioPath(opts.overlay, sc.Overlay),
 			Progress: GinkgoWriter, Diagnostics: sc.Diagnostics, LintRules: sc.Lint,
 			Golden: goldenListing(topoPath),
 		},
