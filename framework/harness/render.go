@@ -5,6 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/drivelab/drivelab/framework/configdrive"
 	"github.com/drivelab/drivelab/framework/lint"
@@ -31,6 +34,9 @@ func lintedDrives(ctx context.Context, in UpInput, topo *topology.Topology, acce
 	}
 	for _, w := range report.Warnings() {
 		fmt.Fprintf(progressOf(in), "lint: warning: %s\n", w)
+	}
+	if v := versionsRead(report.SelectedVersions); v != "" {
+		fmt.Fprintf(progressOf(in), "lint: cloud-init reads %s\n", v)
 	}
 	return res, report, nil
 }
@@ -100,4 +106,22 @@ func renderLinted(ctx context.Context, in UpInput, topo *topology.Topology, acce
 		Overlay: in.Overlay, PackageDir: in.PackageDir, Access: ra,
 	})
 	return res, lint.Run(ctx, lint.Input{Rendered: res, RenderErr: err, Rules: in.LintRules})
+}
+
+// versionsRead says which version folder cloud-init reads on which nodes'
+// drives ("openstack/2018-08-27/ on every node's drive"), "" when lint
+// did not read them.
+func versionsRead(byNode map[string]string) string {
+	nodes := map[string][]string{}
+	for n, v := range byNode {
+		nodes[v] = append(nodes[v], n)
+	}
+	var parts []string
+	for _, v := range slices.Sorted(maps.Keys(nodes)) {
+		if len(nodes) == 1 {
+			return fmt.Sprintf("openstack/%s/ of every node's drive", v)
+		}
+		parts = append(parts, fmt.Sprintf("openstack/%s/ on %s", v, strings.Join(slices.Sorted(slices.Values(nodes[v])), ", ")))
+	}
+	return strings.Join(parts, "; ")
 }

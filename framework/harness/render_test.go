@@ -171,3 +171,18 @@ func TestReinstanceIsTheRenderingWithNewUUIDs(t *testing.T) {
 		t.Errorf("web01's meta_data: %s", r.drives.Drives[2].MetaData)
 	}
 }
+
+func TestVersionsRead(t *testing.T) {
+	for _, c := range []struct {
+		in   map[string]string
+		want string
+	}{
+		{nil, ""},
+		{map[string]string{"a": "2018-08-27", "b": "2018-08-27"}, "openstack/2018-08-27/ of every node's drive"},
+		{map[string]string{"a": "latest", "c": "2018-08-27", "b": "latest"}, "openstack/2018-08-27/ on c; openstack/latest/ on a, b"},
+	} {
+		if got := versionsRead(c.in); got != c.want {
+			t.Errorf("versionsRead(%v) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
