@@ -14,6 +14,7 @@ stderr: for a version folder without meta_data.json, the file it missed.
 import hashlib
 import json
 import logging
+import os
 import sys
 
 import yaml
@@ -23,18 +24,9 @@ from cloudinit.sources.DataSourceConfigDrive import read_config_drive
 from cloudinit.sources.helpers import openstack
 
 
-class ReaderLog(logging.Handler):
-    """The version folder the reader selected and the mandatory files it missed."""
-
-    def __init__(self):
-        logging.Handler.__init__(self, logging.DEBUG)
-        self.selected, self.missing = "", []
-
-    def emit(self, record):
-        if record.msg == "Selected version '%s' from %s":
-            self.selected = str(record.args[0])
-        elif record.msg == "Failed reading mandatory path %s due to: %s":
-            self.missing.append(str(record.args[0]))
+# Lint's reader of the same log records (framework/lint/guestview.py).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "framework", "lint"))
+from guestview import ReaderLog  # noqa: E402
 
 
 def main(drive_dir, mac):
