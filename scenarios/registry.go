@@ -100,3 +100,6 @@ func mustAdd(r *Registry, s Scenario, skip int) {
 
 // All lists the registered scenarios in the order their files registered them.
 func All() []Scenario { return registry.All() }
+
+// ByName returns the registered scenario called name.
+func ByName(name string) (Scenario, bool) { return registry.Get(name) }

@@ -33,13 +33,18 @@ var _ = ReportAfterSuite("verdict", func(r Report) {
 		fmt.Printf("\nscenario %s:\n%s", o.Scenario, o.Text())
 	}
 	fmt.Printf("total time: %.1fs\n", r.RunTime.Seconds())
-	suite := []harness.Property{{Name: "flavor", Value: opts.flavor}, {Name: "shard", Value: thisShard.String()}}
+	suite := []harness.Property{{Name: "shard", Value: thisShard.String()}}
 	if commit := harness.Commit(opts.templates); commit != "" {
 		suite = append(suite, harness.Property{Name: "commit", Value: commit})
 	}
 	all := make([]harness.Outcome, len(outcomes))
 	for i, o := range outcomes {
-		o.Properties = append(append([]harness.Property(nil), o.Properties...), suite...)
+		// The flavor the scenario rendered with (scenarios.Scenario.FlavorOf).
+		flavor := harness.Property{Name: "flavor", Value: opts.flavor}
+		if sc, ok := scenarios.ByName(o.Scenario); ok {
+			flavor.Value = sc.Flavor(opts.flavor)
+		}
+		o.Properties = append(append([]harness.Property(nil), o.Properties...), append([]harness.Property{flavor}, suite...)...)
 		all[i] = o
 	}
 	if opts.artifacts != "" {
