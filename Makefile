@@ -108,7 +108,7 @@ failover:
 cloudconfig:
 	$(MAKE) e2e E2E_LABELS=cloudconfig
 
-## twotier: the twotier scenario alone: the load balancer on a front (IPv4, IPv6) and a back network (VLAN 20 on a bond) (= make e2e E2E_LABELS=twotier; debian12 only).
+## twotier: the twotier scenario alone: the load balancer on a front (IPv4, IPv6) and a back network (VLAN 20 on a bond), drives in Nova's layout (= make e2e E2E_LABELS=twotier; debian12 and debian12-nova).
 .PHONY: twotier
 twotier:
 	$(MAKE) e2e E2E_LABELS=twotier
