@@ -128,6 +128,10 @@ func TestRerunTellsAFlakyCheckFromAFailure(t *testing.T) {
 	if !r.Flaky() || len(r.Attempts) != 2 || r.FirstFailure() == nil {
 		t.Errorf("the outcome's result of flaky on web02: %+v, want flaky with 2 attempts", r)
 	}
+	page, err := os.ReadFile(filepath.Join(o.ArtifactsDir, harness.HTMLReport))
+	if err != nil || !strings.Contains(string(page), ">FLAKY</a>") || !strings.Contains(string(page), "web02 answered 502 (call 1)") {
+		t.Errorf("index.html shows no FLAKY cell and first failure (%v):\n%s", err, page)
+	}
 }
 
 func TestWithoutRerunsAFlakyCheckFails(t *testing.T) {
