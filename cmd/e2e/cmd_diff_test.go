@@ -118,7 +118,7 @@ func TestDiffNamesHaproxysDriveAndItsScenarios(t *testing.T) {
 		"label filter: " + filter + "\n",
 	}
 	for _, name := range strings.Split(filter, " || ") {
-		want = append(want, "  "+name+": debian12: haproxy\n")
+		want = append(want, "  "+name+": debian12: haproxy, debian12-nova: haproxy\n")
 	}
 	for _, w := range want {
 		if !strings.Contains(text, w) {
