@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -77,23 +78,29 @@ func sshSession(ctx context.Context, name, cmd string) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	// Sessions to the node and the nodes it is reached through only
+	// (topology.Hops: the client, on one network).
+	hops, err := topo.Hops()
+	if err != nil {
+		return -1, err
+	}
+	var path []string
+	for n := node.Name; n != ""; n = hops[n].Via {
+		path = append(path, n)
+	}
 	if err := k.connect(ctx); err != nil {
 		return -1, err
 	}
 	defer k.close()
-	if err := running(ctx, k, client.Name, node.Name); err != nil {
+	if err := running(ctx, k, path...); err != nil {
 		return -1, err
 	}
 	access, err := harness.LoadOrCreateAccess(filepath.Join(harness.RunDir(k.env.Paths, k.rec.Run), "keys"), topo)
 	if err != nil {
 		return -1, err
 	}
-	// Sessions to the client and the node only.
 	reach := *topo
-	reach.Nodes = []topology.Node{client}
-	if node.Name != client.Name {
-		reach.Nodes = append(reach.Nodes, node)
-	}
+	reach.Nodes = slices.DeleteFunc(slices.Clone(topo.Nodes), func(n topology.Node) bool { return !slices.Contains(path, n.Name) })
 	sessions, err := harness.Connect(ctx, harness.ConnectInput{
 		Topology: &reach, Client: client, Dial: k.up.Platform.Network(k.rec.Run).DialContext, Access: access, Intervals: k.up.Intervals,
 	})

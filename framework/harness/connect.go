@@ -34,10 +34,7 @@ func Connect(ctx context.Context, in ConnectInput) (map[string]*sshx.Client, err
 	auth := []ssh.AuthMethod{ssh.PublicKeys(in.Access.Client.Signer)}
 	hops, err := in.Topology.Hops()
 	if err != nil {
-		hops = map[string]topology.Hop{} // one network and no client: every node from in.Client
-		for _, n := range in.Topology.Nodes {
-			hops[n.Name] = topology.Hop{Via: in.Client.Name, Addr: n.IP}
-		}
+		return nil, err
 	}
 	target := func(n topology.Node, addr netip.Addr) sshx.Target {
 		return sshx.Target{Name: n.Name, Addr: netip.AddrPortFrom(addr, 22).String(), User: "root", Auth: auth, HostKey: in.Access.Hosts[n.Name].PublicKey()}
