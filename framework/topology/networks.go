@@ -655,7 +655,9 @@ func (t *Topology) NetworkNames() []string {
 	return out
 }
 
-// macProblem says what keeps s from being a NIC's MAC, "" when nothing.
+// macProblem says what keeps s from being a NIC's MAC, "" when nothing:
+// cloud-init and libvirt compare the colon form (another spelling would
+// also hide a duplicate), and the kernel refuses an all-zero address.
 func macProblem(s string) string {
 	if s == "" {
 		return "mac is missing; give a unicast Ethernet address such as 52:54:00:64:00:19"

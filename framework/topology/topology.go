@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"math"
-	"net"
 	"net/netip"
 	"os"
 	"regexp"
@@ -368,17 +367,8 @@ func (t *Topology) Validate() error {
 			} else if n.IP == nw.Gateway {
 				nodeFail("ip", "ip %s is the gateway's address; pick a free address", n.IP)
 			}
-			if n.MAC == "" {
-				nodeFail("mac", "mac is missing; give a unicast Ethernet address such as 52:54:00:64:00:19")
-			} else if hw, err := net.ParseMAC(n.MAC); err != nil || len(hw) != 6 || hw[0]&1 == 1 {
-				nodeFail("mac", "mac %q is not a unicast Ethernet address such as 52:54:00:64:00:19", n.MAC)
-			} else if slices.Equal(hw, make(net.HardwareAddr, 6)) {
-				// The kernel refuses an all-zero address for a NIC (EADDRNOTAVAIL).
-				nodeFail("mac", "mac %q is all zeros, which no NIC may have; give a unicast Ethernet address such as 52:54:00:64:00:19", n.MAC)
-			} else if hw.String() != n.MAC {
-				// cloud-init and libvirt compare the colon form; another
-				// spelling would also hide a duplicate.
-				nodeFail("mac", "mac %q is not in the colon form the guest reports; write it as %q", n.MAC, hw.String())
+			if p := macProblem(n.MAC); p != "" {
+				nodeFail("mac", "%s", p)
 			}
 		}
 		switch {

@@ -221,28 +221,12 @@ func TestDHCPEvidenceFindsAClient(t *testing.T) {
 // checkCleanBoot the first WARNING with its line number, and nothing for a
 // clean log.
 func TestCloudInitLogCommand(t *testing.T) {
-	dir := t.TempDir()
-	logFile := filepath.Join(dir, "cloud-init.log")
-	run := func(text string) string {
-		t.Helper()
-		if err := os.WriteFile(logFile, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command("sh", "-c", strings.ReplaceAll(cloudInitLogCmd, cloudInitLog, logFile)).CombinedOutput()
-		if err != nil {
-			t.Fatalf("%v: %s", err, out)
-		}
-		return strings.ReplaceAll(string(out), logFile, cloudInitLog)
-	}
+	run := onLog(t, cloudInitLogCmd).on
 	clean := "2026-12-02 10:00:00,001 - util.py[DEBUG]: Cloud-init v. 22.4.2 running 'init-local'\n"
 	checktest.WantErr(t, checkCleanBoot(statusDoneJSON, "{}", run(clean), ""), "")
 	dirty := clean + "2026-12-02 10:00:01,002 - schema.py[WARNING]: Deprecated cloud-config provided:\nchpasswd.list: DEPRECATED\n"
 	checktest.WantErr(t, checkCleanBoot(statusDoneJSON, "{}", run(dirty), ""), "/var/log/cloud-init.log:2: 2026-12-02 10:00:01,002 - schema.py[WARNING]: Deprecated cloud-config provided:")
-	if err := os.Remove(logFile); err != nil {
-		t.Fatal(err)
-	}
-	out, _ := exec.Command("sh", "-c", strings.ReplaceAll(cloudInitLogCmd, cloudInitLog, logFile)).CombinedOutput()
-	checktest.WantErr(t, checkCleanBoot(statusDoneJSON, "{}", strings.ReplaceAll(string(out), logFile, cloudInitLog), ""), "no readable /var/log/cloud-init.log")
+	checktest.WantErr(t, checkCleanBoot(statusDoneJSON, "{}", onLog(t, cloudInitLogCmd).without(), ""), "no readable /var/log/cloud-init.log")
 }
 
 func TestCheckIdentity(t *testing.T) {
@@ -293,19 +277,7 @@ const novaReaderLog = `2026-12-05 16:27:31,533 - openstack.py[DEBUG]: Selected v
 // The version the log's last "Selected version" line names, by the
 // command's own lines over a log file like a guest's.
 func TestMetadataVersion(t *testing.T) {
-	dir := t.TempDir()
-	logFile := filepath.Join(dir, "cloud-init.log")
-	run := func(text string) string {
-		t.Helper()
-		if err := os.WriteFile(logFile, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		out, err := exec.Command("sh", "-c", strings.ReplaceAll(selectedVersionCmd, cloudInitLog, logFile)).CombinedOutput()
-		if err != nil {
-			t.Fatalf("%v: %s", err, out)
-		}
-		return string(out)
-	}
+	run := onLog(t, selectedVersionCmd).on
 	version := func(log string) (string, error) { return selectedVersion(run(log)) }
 	if v, err := version(novaReaderLog); err != nil || v != "2018-08-27" {
 		t.Errorf("nova layout: %q, %v; want 2018-08-27", v, err)
@@ -322,10 +294,46 @@ func TestMetadataVersion(t *testing.T) {
 	checktest.WantErr(t, err, `/var/log/cloud-init.log has no DEBUG line "Selected version '<version>' from [...]"`)
 	_, err = version(strings.Replace(novaReaderLog, "[DEBUG]", "[INFO]", 1))
 	checktest.WantErr(t, err, "has no DEBUG line")
-	if err := os.Remove(logFile); err != nil {
-		t.Fatal(err)
-	}
-	out, _ := exec.Command("sh", "-c", strings.ReplaceAll(selectedVersionCmd, cloudInitLog, logFile)).CombinedOutput()
-	_, err = selectedVersion(strings.ReplaceAll(string(out), logFile, cloudInitLog))
+	_, err = selectedVersion(onLog(t, selectedVersionCmd).without())
 	checktest.WantErr(t, err, "no readable /var/log/cloud-init.log")
+}
+
+// logCmd runs cmd, a check's command over cloud-init's log, by sh on this
+// host over a log file of its own; the file's path in the output reads as
+// the guest's.
+type logCmd struct {
+	t         *testing.T
+	cmd, file string
+}
+
+func onLog(t *testing.T, cmd string) logCmd {
+	return logCmd{t: t, cmd: cmd, file: filepath.Join(t.TempDir(), "cloud-init.log")}
+}
+
+// on is the command's output over a log holding text.
+func (l logCmd) on(text string) string {
+	l.t.Helper()
+	if err := os.WriteFile(l.file, []byte(text), 0o644); err != nil {
+		l.t.Fatal(err)
+	}
+	out, err := l.output()
+	if err != nil {
+		l.t.Fatalf("%v: %s", err, out)
+	}
+	return out
+}
+
+// without is the command's output, whatever its status, with no log.
+func (l logCmd) without() string {
+	l.t.Helper()
+	if err := os.Remove(l.file); err != nil && !os.IsNotExist(err) {
+		l.t.Fatal(err)
+	}
+	out, _ := l.output()
+	return out
+}
+
+func (l logCmd) output() (string, error) {
+	out, err := exec.Command("sh", "-c", strings.ReplaceAll(l.cmd, cloudInitLog, l.file)).CombinedOutput()
+	return strings.ReplaceAll(string(out), l.file, cloudInitLog), err
 }
