@@ -43,7 +43,7 @@ func ReportPage(dir, title string, outcomes []Outcome) report.Page {
 
 // reportSection is o's section of the page in pageDir.
 func reportSection(pageDir string, o Outcome) report.Section {
-	s := report.Section{Scenario: o.Scenario, Run: o.Run.String(), Checks: o.Checks, Skipped: o.Skipped, Settings: settings(o), Status: report.Pass}
+	s := report.Section{Scenario: o.Scenario, Host: o.remote(), Run: o.Run.String(), Checks: o.Checks, Skipped: o.Skipped, Settings: settings(o), Status: report.Pass}
 	switch {
 	case o.Skipped != "":
 		s.Status = report.Skip
@@ -272,11 +272,14 @@ var settingNames = map[string]string{
 	"deadline_scale": "deadline scale",
 }
 
-// settings are the run's facts for the page's header: its properties
-// (RunProperties and what the caller added: flavor, shard, commit) and the
-// host that wrote it.
+// settings are the run's facts for the page's header: the libvirt host
+// it ran on when not this one, its properties (RunProperties and what the
+// caller added: flavor, shard, commit) and the host that wrote it.
 func settings(o Outcome) []report.Setting {
 	var out []report.Setting
+	if host := o.remote(); host != "" {
+		out = append(out, report.Setting{Name: "libvirt host", Value: host})
+	}
 	for _, p := range o.Properties {
 		name := strings.TrimPrefix(p.Name, o.Scenario+".")
 		if node, what, ok := strings.Cut(name, "."); ok {

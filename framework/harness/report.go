@@ -40,6 +40,24 @@ type Outcome struct {
 	// report reads its consoles and logs; "" when no run started.
 	Run          runid.ID
 	ArtifactsDir string
+	// Host is the libvirt host the scenario ran on (E2E_HOSTS): "" or
+	// "local" for this machine's own libvirtd. The caller sets it; the
+	// reports name it only when it is another host, so that a local run's
+	// reports stay as they were (CI matches JUnit history by name).
+	Host string
+}
+
+// Local is the Host of an outcome run on this machine's own libvirtd,
+// as a caller may spell it; "" means the same.
+const Local = "local"
+
+// remote is the host the outcome ran on when it is not this machine's
+// own libvirtd, or "".
+func (o Outcome) remote() string {
+	if o.Host == Local {
+		return ""
+	}
+	return o.Host
 }
 
 // Property is a JUnit property.
@@ -67,22 +85,35 @@ func (o Outcome) FailedOnce() bool {
 }
 
 // Text is the outcome as verdict.txt and the end of `make e2e` give it:
-// the boot path, the node x check table and the boot's times.
+// the boot path, the node x check table and the boot's times. Its first
+// line names the host when the scenario ran on another one than this.
 func (o Outcome) Text() string {
+	host := o.remote()
 	switch {
+	case o.Skipped != "" && host != "":
+		return "skipped on host " + host + ": " + o.Skipped + "\n"
 	case o.Skipped != "":
 		return "skipped: " + o.Skipped + "\n"
+	case o.Verdict == nil && host != "":
+		return fmt.Sprintf("failed on host %s before its checks: %v\n", host, o.Err)
 	case o.Verdict == nil:
 		return fmt.Sprintf("failed before its checks: %v\n", o.Err)
 	}
-	report := o.Verdict.Table() + o.Verdict.Notes()
-	if b := o.Boot; b != nil {
-		slow := b.Slowest()
-		report = fmt.Sprintf("boot path: %s; accelerator: %s\n", b.Path(), b.Accel) + report +
-			fmt.Sprintf("all nodes ready after %.1fs; slowest cloud-init: %s at %.1fs of guest uptime\n",
-				b.AllReady.Seconds(), slow.Name, slow.GuestUptime.Seconds())
+	table := o.Verdict.Table() + o.Verdict.Notes()
+	b := o.Boot
+	if b == nil {
+		if host != "" {
+			return "host: " + host + "\n" + table
+		}
+		return table
 	}
-	return report
+	first := fmt.Sprintf("boot path: %s; accelerator: %s\n", b.Path(), b.Accel)
+	if host != "" {
+		first = "host: " + host + "; " + first
+	}
+	slow := b.Slowest()
+	return first + table + fmt.Sprintf("all nodes ready after %.1fs; slowest cloud-init: %s at %.1fs of guest uptime\n",
+		b.AllReady.Seconds(), slow.Name, slow.GuestUptime.Seconds())
 }
 
 // Skipped is the outcome of a scenario that did not run, and why.
@@ -278,7 +309,15 @@ func WriteJUnit(path string, outcomes []Outcome) error {
 		if !o.Started.IsZero() {
 			s.Timestamp = o.Started.UTC().Format(time.RFC3339)
 		}
-		up := junitCase{Name: upCase, Classname: o.Scenario}
+		// Viewers show a testcase as classname and name, so the host goes
+		// in the classname; a local run's stays the scenario, matching
+		// the history CI keeps by it.
+		class := o.Scenario
+		if host := o.remote(); host != "" {
+			s.Properties = append(slices.Clip(s.Properties), Property{"host", host})
+			class += "@" + host
+		}
+		up := junitCase{Name: upCase, Classname: class}
 		if o.Boot != nil {
 			up.Time = o.Boot.AllReady.Seconds()
 		}
@@ -296,7 +335,7 @@ func WriteJUnit(path string, outcomes []Outcome) error {
 			}
 		}
 		for _, name := range o.Checks {
-			c := junitCase{Name: name, Classname: o.Scenario}
+			c := junitCase{Name: name, Classname: class}
 			results, ran := byCheck[name]
 			for _, r := range results {
 				c.Time = max(c.Time, r.Elapsed.Seconds())

@@ -42,7 +42,7 @@ func (g GitHub) Publish(p Page) error {
 	if g.Annotations != nil {
 		for _, s := range p.Sections {
 			for _, f := range s.Failures {
-				_, err := io.WriteString(g.Annotations, Annotation(s.Scenario, f, g.Workspace)+"\n")
+				_, err := io.WriteString(g.Annotations, Annotation(s.Name(), f, g.Workspace)+"\n")
 				errs = append(errs, err)
 			}
 		}
@@ -63,7 +63,8 @@ func (g GitHub) Publish(p Page) error {
 // Annotation is f as GitHub's `::error` workflow command (`::warning` for
 // a flaky or quarantined check), titled
 // scenario/node/check, at f's file and line when it has them (the file
-// relative to workspace when inside it).
+// relative to workspace when inside it). Publish passes Section.Name as
+// the scenario, so that a remote run's title names its host.
 func Annotation(scenario string, f Failure, workspace string) string {
 	var props []string
 	if f.File != "" {
@@ -100,8 +101,15 @@ var (
 func Markdown(p Page) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## drivelab %s: %s\n", markdownText(p.Title), strings.ToUpper(string(p.Status())))
+	if hosts := p.Hosts(); len(hosts) > 1 {
+		fmt.Fprintf(&b, "\non %d hosts: %s\n", len(hosts), markdownText(strings.Join(hosts, ", ")))
+	}
 	for _, s := range p.Sections {
-		fmt.Fprintf(&b, "\n### %s %s: %s", icon(s.Status), markdownText(s.Scenario), strings.ToUpper(string(s.Status)))
+		scenario := s.Scenario
+		if s.Host != "" {
+			scenario += " on host " + s.Host
+		}
+		fmt.Fprintf(&b, "\n### %s %s: %s", icon(s.Status), markdownText(scenario), strings.ToUpper(string(s.Status)))
 		if s.Run != "" {
 			fmt.Fprintf(&b, " (run %s)", markdownText(s.Run))
 		}

@@ -141,3 +141,33 @@ func TestMarkdownShowsMarkupAsText(t *testing.T) {
 		t.Errorf("Markdown:\n%s\nwant the line:\n%s", got, want)
 	}
 }
+
+// A scenario run on another libvirt host names it in its annotations'
+// titles and in the summary, which lists the hosts when there are several;
+// a local one's read as before.
+func TestPublishNamesTheRemoteHost(t *testing.T) {
+	p := failedPage("/ws")
+	p.Sections[0].Host = "10.251.1.2"
+	var out bytes.Buffer
+	summary := filepath.Join(t.TempDir(), "summary.md")
+	if err := (report.GitHub{Annotations: &out, Summary: summary, Workspace: "/ws"}).Publish(p); err != nil {
+		t.Fatal(err)
+	}
+	want := `::error title=loadbalancer@10.251.1.2/web02/hostname::hostname: expected "web02", actual "a|b"%0Amore` + "\n" +
+		"::error file=templates/hosts.tmpl,line=3,title=cloudconfig/app01/up::wrong\n"
+	if out.String() != want {
+		t.Errorf("annotations:\n%s\nwant:\n%s", out.String(), want)
+	}
+	b, err := os.ReadFile(summary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"on 2 hosts: 10.251.1.2, local", "### ❌ loadbalancer on host 10.251.1.2: FAIL (run r1)", "### ❌ cloudconfig: FAIL (run r2)"} {
+		if !strings.Contains("\n"+string(b)+"\n", "\n"+line+"\n") {
+			t.Errorf("the summary lacks the line %q:\n%s", line, b)
+		}
+	}
+	if hosts := report.Markdown(failedPage("/ws")); strings.Contains(hosts, "hosts:") {
+		t.Errorf("a local page lists hosts:\n%s", hosts)
+	}
+}

@@ -8,11 +8,13 @@ package report
 
 import (
 	"bytes"
+	"cmp"
 	_ "embed"
 	"encoding/base64"
 	"fmt"
 	"html/template"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,9 +61,35 @@ func (p Page) Status() Status {
 	return status
 }
 
+// Hosts are the libvirt hosts the sections that ran used, each once in
+// the sections' order, "local" for this machine's own: the page lists
+// them when there are several. A skipped section ran nowhere.
+func (p Page) Hosts() []string {
+	var out []string
+	for _, s := range p.Sections {
+		host := cmp.Or(s.Host, "local")
+		if s.Status != Skip && !slices.Contains(out, host) {
+			out = append(out, host)
+		}
+	}
+	return out
+}
+
+// Name is how CI names the section's scenario: scenario@host when it ran
+// on another host than this (as the JUnit classname), else the scenario.
+func (s Section) Name() string {
+	if s.Host != "" {
+		return s.Scenario + "@" + s.Host
+	}
+	return s.Scenario
+}
+
 // Section is one scenario's run.
 type Section struct {
 	Scenario string
+	// Host is the libvirt host the scenario ran on; "" for this machine's
+	// own, which the page does not name.
+	Host string
 	// Run is the run id, "" when the scenario did not start one.
 	Run string
 	// Folder is the scenario's artifacts folder, relative to the page; ""
