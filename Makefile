@@ -54,7 +54,7 @@ FUZZTIME  ?= 1000x
 FUZZ_LONG ?= 5m
 LAB_PKGS  := qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients iproute2 mmdebstrap e2fsprogs
 
-.PHONY: all build test fuzz e2e bench bench-drives bench-e2e golden image lab-up lab-down down selftest lint drives vet clean
+.PHONY: all build test fuzz e2e bench bench-drives bench-e2e golden image lab-up lab-down down selftest lint drives vet sim-hosts sim-hosts-down clean
 
 all: build
 
@@ -161,6 +161,16 @@ lab-up: build
 
 lab-down: build
 	$(E2E) lab down
+
+## sim-hosts: simulated remote KVM hosts (SIM_HOSTS, default 2), each a netns + mount ns with its own sshd and
+## libvirtd (docs/sim-hosts.md); its last line is E2E_HOSTS=<uri>,<uri>: export "$(make -s sim-hosts | tail -1)".
+SIM_HOSTS ?= 2
+sim-hosts:
+	@./hack/sim-hosts up $(SIM_HOSTS)
+
+## sim-hosts-down: remove the simulated hosts and everything they hold.
+sim-hosts-down:
+	@./hack/sim-hosts down
 
 ## down: remove everything any run left behind (domains, volumes, state).
 down: build
