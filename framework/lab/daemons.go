@@ -244,16 +244,24 @@ func othersInNamespace(ns string) ([]process, error) {
 	return slices.DeleteFunc(inside, func(p process) bool { return slices.Contains(own, p.pid) }), nil
 }
 
-// processes lists running processes named name ("" for all).
+// processes lists running processes named name ("" for all). A daemon
+// looked up by name counts only in this process's mount namespace: one in
+// another (a simulated host's libvirtd, hack/sim-hosts) has a /run/libvirt
+// of its own and is no concern of this lab's. (QEMU runs in a mount
+// namespace of its own: the unnamed listing keeps every process.)
 func processes(name string) ([]process, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, err
 	}
+	ownMnt, _ := os.Readlink("/proc/self/ns/mnt")
 	var out []process
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if mnt, err := os.Readlink(filepath.Join("/proc", e.Name(), "ns", "mnt")); name != "" && (err != nil || mnt != ownMnt) {
 			continue
 		}
 		comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))

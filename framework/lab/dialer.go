@@ -59,7 +59,7 @@ func (d nsDialer) CheckBridge(ctx context.Context, bridge string) error {
 		return err
 	}
 	f.Close()
-	return checkBridge(ctx, cmp.Or(d.bridgeNS, d.ns), bridge)
+	return checkBridge(ctx, Local, cmp.Or(d.bridgeNS, d.ns), bridge)
 }
 
 // inNamespace runs fn on a dedicated OS thread switched into the namespace.
@@ -162,5 +162,5 @@ func (d hostDialer) DialContext(ctx context.Context, network, address string) (n
 }
 
 func (d hostDialer) CheckBridge(ctx context.Context, bridge string) error {
-	return checkBridge(ctx, "", bridge)
+	return checkBridge(ctx, Local, "", bridge)
 }

@@ -32,6 +32,10 @@ const (
 	ModeNetns Mode = "netns"
 	// ModeHost uses the host's libvirtd and bridge and creates nothing.
 	ModeHost Mode = "host"
+	// ModeRemote makes each run's networks on a remote host, through its
+	// Shell (SSH): the bridges in the host's own namespace, where its
+	// libvirtd puts the guests' tap devices, and the run's namespace there.
+	ModeRemote Mode = "remote"
 )
 
 // RunDir holds the pid files of the daemons a lab started; `lab down` stops
@@ -47,8 +51,12 @@ var DefaultPackages = []string{
 // Config describes a lab.
 type Config struct {
 	Mode Mode
-	// Namespace is the network namespace of a netns lab.
+	// Namespace is the network namespace of a netns lab; the runs'
+	// namespaces are named after it in every mode.
 	Namespace string
+	// Shell runs the lab's commands: nil is this machine, a remote host's
+	// is its SSH connection (ModeRemote).
+	Shell Shell
 	// Networks are the topology's networks as each run makes them.
 	Networks []Net
 	// LibvirtSocket is libvirtd's unix socket.
@@ -107,17 +115,19 @@ func Shared(s config.Settings) Config {
 
 func (c Config) validate() error {
 	switch {
-	case c.Mode != ModeNetns && c.Mode != ModeHost:
+	case c.Mode != ModeNetns && c.Mode != ModeHost && c.Mode != ModeRemote:
 		return fmt.Errorf("lab mode %q is unknown; use %q or %q (E2E_LAB_MODE)", c.Mode, ModeNetns, ModeHost)
 	case len(c.Networks) == 0:
 		return errors.New("lab: no network; the topology names its networks")
 	case c.Mode == ModeHost && slices.ContainsFunc(c.Networks, func(n Net) bool { return n.Bridge == "" }):
 		return errors.New("lab (host mode): a network has no bridge named; set its bridge in the topology")
-	case c.LibvirtSocket == "":
+	case c.Mode == ModeRemote && c.Shell == nil:
+		return errors.New("lab (remote mode): no shell to the host; connect with framework/remote.Dial")
+	case c.LibvirtSocket == "" && c.Mode != ModeRemote:
 		return errors.New("lab: no libvirt socket; set E2E_LIBVIRT_SOCKET")
 	case c.Mode == ModeNetns && c.Namespace == "":
 		return errors.New("lab: no namespace named")
-	case c.Mode == ModeNetns && !slices.ContainsFunc(c.Networks, func(n Net) bool { return len(n.Gateways) > 0 }):
+	case c.Mode != ModeHost && !slices.ContainsFunc(c.Networks, func(n Net) bool { return len(n.Gateways) > 0 }):
 		return errors.New("lab: no network has a gateway; the harness reaches a run through its client's network's gateway: set network.gateway and network.cidr in the topology")
 	case c.Intervals.Poll <= 0 || c.Intervals.Command <= 0 || c.Intervals.Teardown <= 0:
 		return errors.New("lab: Intervals.Poll, Command and Teardown must be set (config.DefaultIntervals)")
@@ -130,8 +140,12 @@ func Up(ctx context.Context, c Config) error {
 	if err := c.validate(); err != nil {
 		return err
 	}
-	if c.Mode == ModeHost {
+	switch c.Mode {
+	case ModeHost:
 		return upHost(ctx, c)
+	case ModeRemote:
+		// The host's libvirtd is the host's; each run makes its networks.
+		return nil
 	}
 	if os.Geteuid() != 0 {
 		return errors.New("lab: needs root (it creates a network namespace and starts libvirtd); run it as root")
@@ -195,8 +209,8 @@ func Down(ctx context.Context, c Config, force bool) error {
 	if err := c.validate(); err != nil {
 		return err
 	}
-	if c.Mode == ModeHost {
-		fmt.Fprintln(c.progress(), "lab: host mode: nothing to take down")
+	if c.Mode != ModeNetns {
+		fmt.Fprintf(c.progress(), "lab: %s mode: nothing to take down\n", c.Mode)
 		return nil
 	}
 	if _, err := os.Stat(filepath.Join(NetnsDir, c.Namespace)); errors.Is(err, os.ErrNotExist) {

@@ -1,13 +1,13 @@
 package lab
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -22,16 +22,16 @@ func ensureNamespace(ctx context.Context, c Config) error {
 		if _, statErr := os.Stat(filepath.Join(NetnsDir, ns)); statErr == nil {
 			return err // a stale file: say so rather than paper over it
 		}
-		if err := run(ctx, "ip", "netns", "add", ns); err != nil {
+		if err := run(ctx, Local, "ip", "netns", "add", ns); err != nil {
 			return err
 		}
 		fmt.Fprintf(c.progress(), "lab: created netns %s\n", ns)
 	}
-	return run(ctx, "ip", "-n", ns, "link", "set", "lo", "up")
+	return run(ctx, Local, "ip", "-n", ns, "link", "set", "lo", "up")
 }
 
 func deleteNamespace(ctx context.Context, c Config) error {
-	if err := run(ctx, "ip", "netns", "del", c.Namespace); err != nil {
+	if err := run(ctx, Local, "ip", "netns", "del", c.Namespace); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.progress(), "lab: deleted netns %s\n", c.Namespace)
@@ -39,13 +39,13 @@ func deleteNamespace(ctx context.Context, c Config) error {
 }
 
 // checkBridge returns nil if bridge is a Linux bridge in namespace ns
-// ("" for the caller's own).
-func checkBridge(ctx context.Context, ns, bridge string) error {
+// ("" for the shell's own).
+func checkBridge(ctx context.Context, sh Shell, ns, bridge string) error {
 	where := "the host namespace"
 	if ns != "" {
 		where = "netns " + ns
 	}
-	kind, err := linkKind(ctx, ns, bridge)
+	kind, err := linkKind(ctx, sh, ns, bridge)
 	switch {
 	case err != nil && ns != "":
 		return fmt.Errorf("bridge %s does not exist in %s; bring the lab up with `e2e lab up`", bridge, where)
@@ -65,57 +65,77 @@ type ipLink struct {
 	} `json:"linkinfo"`
 }
 
-func ipJSON(ctx context.Context, ns string, args ...string) ([]ipLink, error) {
+// ip runs ip(8) through sh, in namespace ns ("" for the shell's own).
+func ip(ctx context.Context, sh Shell, ns string, args ...string) ([]byte, error) {
+	argv := []string{"ip"}
 	if ns != "" {
-		args = append([]string{"-n", ns}, args...)
+		argv = append(argv, "-n", ns)
 	}
-	cmd := exec.CommandContext(ctx, "ip", append([]string{"-j"}, args...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return nil, fmt.Errorf("ip %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	var links []ipLink
-	if err := json.Unmarshal(out, &links); err != nil {
-		return nil, fmt.Errorf("ip %s: %w", strings.Join(args, " "), err)
-	}
-	if len(links) != 1 {
-		return nil, fmt.Errorf("ip %s: %d links", strings.Join(args, " "), len(links))
-	}
-	return links, nil
+	return sh.Run(ctx, append(argv, args...)...)
 }
 
 // ipLinks lists every link of namespace ns with its kind and alias.
-func ipLinks(ctx context.Context, ns string) ([]ipLink, error) {
-	args := []string{"-j", "-d", "link", "show"}
-	if ns != "" {
-		args = append([]string{"-n", ns}, args...)
-	}
-	out, err := exec.CommandContext(ctx, "ip", args...).Output()
+func ipLinks(ctx context.Context, sh Shell, ns string, args ...string) ([]ipLink, error) {
+	out, err := ip(ctx, sh, ns, append([]string{"-j", "-d", "link", "show"}, args...)...)
 	if err != nil {
-		return nil, fmt.Errorf("ip %s: %w", strings.Join(args, " "), err)
+		return nil, err
 	}
 	var links []ipLink
 	if err := json.Unmarshal(out, &links); err != nil {
-		return nil, fmt.Errorf("ip %s: %w", strings.Join(args, " "), err)
+		return nil, fmt.Errorf("ip link show %s: %w", strings.Join(args, " "), err)
 	}
 	return links, nil
 }
 
-func linkKind(ctx context.Context, ns, name string) (string, error) {
-	links, err := ipJSON(ctx, ns, "-d", "link", "show", "dev", name)
+func linkKind(ctx context.Context, sh Shell, ns, name string) (string, error) {
+	links, err := ipLinks(ctx, sh, ns, "dev", name)
 	if err != nil {
 		return "", err
+	}
+	if len(links) != 1 {
+		return "", fmt.Errorf("ip link show dev %s: %d links", name, len(links))
 	}
 	return links[0].LinkInfo.Kind, nil
 }
 
-// run runs a command and folds its output into the error.
-func run(ctx context.Context, name string, args ...string) error {
-	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+// run runs a command through sh; its error holds the command's output.
+func run(ctx context.Context, sh Shell, argv ...string) error {
+	_, err := sh.Run(ctx, argv...)
+	return err
+}
+
+// namespaces are the named network namespaces where sh runs.
+func namespaces(ctx context.Context, sh Shell) ([]string, error) {
+	if sh == Local {
+		entries, err := os.ReadDir(NetnsDir)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		return names, nil
 	}
-	return nil
+	out, err := sh.Run(ctx, "ip", "netns", "list")
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 { // "name (id: 3)"
+			names = append(names, f[0])
+		}
+	}
+	return names, nil
+}
+
+// hasNamespace reports whether sh's machine has the named namespace.
+func hasNamespace(ctx context.Context, sh Shell, ns string) bool {
+	if sh == Local {
+		_, err := os.Stat(filepath.Join(NetnsDir, ns))
+		return err == nil
+	}
+	names, err := namespaces(ctx, sh)
+	return err == nil && slices.Contains(names, ns)
 }

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -86,8 +84,11 @@ func peer(bridge string) string { return bridge + "v" }
 // Dialer reaches the segment's guests: from the run's namespace, or in host
 // mode from the host, onto the first network's bridge only.
 func (s Segment) Dialer() Dialer {
-	if s.Shared {
+	switch {
+	case s.Shared:
 		return HostDialer(s.Bridge)
+	case s.lab.Mode == ModeRemote:
+		return shellDialer{sh: s.lab.shell(), ns: s.Namespace}
 	}
 	return nsDialer{ns: s.Namespace, bridgeNS: s.lab.Namespace}
 }
@@ -111,9 +112,9 @@ func (s Segment) Create(ctx context.Context) (err error) {
 			err = errors.Join(fmt.Errorf("lab: run %s: creating its network: %w", s.Run, err), s.Remove(context.WithoutCancel(ctx)))
 		}
 	}()
-	labNS := s.lab.Namespace
-	if _, err := os.Stat(filepath.Join(NetnsDir, s.Namespace)); err != nil {
-		if err := run(ctx, "ip", "netns", "add", s.Namespace); err != nil {
+	sh, labNS := s.lab.shell(), s.lab.bridgeNS()
+	if !hasNamespace(ctx, sh, s.Namespace) {
+		if err := run(ctx, sh, "ip", "netns", "add", s.Namespace); err != nil {
 			return err
 		}
 	}
@@ -123,17 +124,17 @@ func (s Segment) Create(ctx context.Context) (err error) {
 	var said []string
 	for i, nw := range s.lab.Networks {
 		br := s.Bridges[nw.Name]
-		if _, err := linkKind(ctx, labNS, br); err != nil {
+		if _, err := linkKind(ctx, sh, labNS, br); err != nil {
 			// STP off and no forwarding delay: a guest's port forwards at once.
 			steps = append(steps,
-				[]string{"-n", labNS, "link", "add", br, "type", "bridge", "stp_state", "0", "forward_delay", "0"},
-				[]string{"-n", labNS, "link", "set", br, "alias", segmentAlias + s.Run},
+				nsArgs(labNS, "link", "add", br, "type", "bridge", "stp_state", "0", "forward_delay", "0"),
+				nsArgs(labNS, "link", "set", br, "alias", segmentAlias+s.Run),
 			)
 			if len(nw.Gateways) > 0 {
 				gw := gatewayLink(i)
 				steps = append(steps,
-					[]string{"-n", labNS, "link", "add", peer(br), "type", "veth", "peer", "name", gw, "netns", s.Namespace},
-					[]string{"-n", labNS, "link", "set", peer(br), "master", br},
+					nsArgs(labNS, "link", "add", peer(br), "type", "veth", "peer", "name", gw, "netns", s.Namespace),
+					nsArgs(labNS, "link", "set", peer(br), "master", br),
 				)
 				if nw.VLAN != 0 {
 					// A tagged network's frames cross its bridge tagged.
@@ -150,11 +151,11 @@ func (s Segment) Create(ctx context.Context) (err error) {
 				}
 			}
 		}
-		steps = append(steps, []string{"-n", labNS, "link", "set", br, "up"})
+		steps = append(steps, nsArgs(labNS, "link", "set", br, "up"))
 		what := fmt.Sprintf("%s: bridge %s", nw.Name, br)
 		if len(nw.Gateways) > 0 {
 			gw := gatewayLink(i)
-			steps = append(steps, []string{"-n", labNS, "link", "set", peer(br), "up"}, []string{"-n", s.Namespace, "link", "set", gw, "up"})
+			steps = append(steps, nsArgs(labNS, "link", "set", peer(br), "up"), []string{"-n", s.Namespace, "link", "set", gw, "up"})
 			if nw.VLAN != 0 {
 				steps = append(steps, []string{"-n", s.Namespace, "link", "set", fmt.Sprintf("%s.%d", gw, nw.VLAN), "up"})
 			}
@@ -166,11 +167,11 @@ func (s Segment) Create(ctx context.Context) (err error) {
 		said = append(said, what)
 	}
 	for _, args := range steps {
-		if err := run(ctx, "ip", args...); err != nil {
+		if err := run(ctx, sh, append([]string{"ip"}, args...)...); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(s.lab.progress(), "lab: run %s: netns %s (%s) in netns %s\n", s.Run, s.Namespace, strings.Join(said, "; "), labNS)
+	fmt.Fprintf(s.lab.progress(), "lab: run %s: netns %s (%s) in %s\n", s.Run, s.Namespace, strings.Join(said, "; "), s.lab.where())
 	return nil
 }
 
@@ -191,8 +192,9 @@ func (s Segment) Remove(ctx context.Context) error {
 		return nil
 	}
 	var errs []error
-	if _, err := os.Stat(filepath.Join(NetnsDir, s.Namespace)); err == nil {
-		errs = append(errs, run(ctx, "ip", "netns", "del", s.Namespace))
+	sh, labNS := s.lab.shell(), s.lab.bridgeNS()
+	if hasNamespace(ctx, sh, s.Namespace) {
+		errs = append(errs, run(ctx, sh, "ip", "netns", "del", s.Namespace))
 	}
 	bridges, err := s.lab.runBridges(ctx, s.Run)
 	if err != nil {
@@ -200,13 +202,13 @@ func (s Segment) Remove(ctx context.Context) error {
 	}
 	for _, br := range bridges {
 		for _, link := range []string{peer(br), br} {
-			if _, err := linkKind(ctx, s.lab.Namespace, link); err != nil {
+			if _, err := linkKind(ctx, sh, labNS, link); err != nil {
 				continue
 			}
 			// Deleting the run's namespace deletes the veth pair too, but in the
 			// kernel's own time: the peer may go between the look and the del.
-			if err := run(ctx, "ip", "-n", s.lab.Namespace, "link", "del", link); err != nil {
-				if _, gone := linkKind(ctx, s.lab.Namespace, link); gone == nil {
+			if _, err := ip(ctx, sh, labNS, "link", "del", link); err != nil {
+				if _, gone := linkKind(ctx, sh, labNS, link); gone == nil {
 					errs = append(errs, err)
 				}
 			}
@@ -223,10 +225,10 @@ func (c Config) runBridges(ctx context.Context, run string) ([]string, error) {
 	for _, name := range slices.Sorted(maps.Values(named)) {
 		out = append(out, name)
 	}
-	if _, err := os.Stat(filepath.Join(NetnsDir, c.Namespace)); err != nil {
+	if !c.hasBridgeNS(ctx) {
 		return out, nil // no lab, no bridges
 	}
-	links, err := ipLinks(ctx, c.Namespace)
+	links, err := ipLinks(ctx, c.shell(), c.bridgeNS())
 	if err != nil {
 		return out, err
 	}
@@ -243,12 +245,12 @@ func (s Segment) Exists(ctx context.Context) bool {
 	if s.Shared {
 		return false
 	}
-	if _, err := os.Stat(filepath.Join(NetnsDir, s.Namespace)); err == nil {
+	if hasNamespace(ctx, s.lab.shell(), s.Namespace) {
 		return true
 	}
 	bridges, _ := s.lab.runBridges(ctx, s.Run)
 	for _, br := range bridges {
-		if _, err := linkKind(ctx, s.lab.Namespace, br); err == nil {
+		if _, err := linkKind(ctx, s.lab.shell(), s.lab.bridgeNS(), br); err == nil {
 			return true
 		}
 	}
@@ -269,19 +271,19 @@ func (c Config) SegmentRuns(ctx context.Context) ([]string, error) {
 			runs = append(runs, r)
 		}
 	}
-	entries, err := os.ReadDir(NetnsDir)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	names, err := namespaces(ctx, c.shell())
+	if err != nil {
 		return nil, err
 	}
-	for _, e := range entries {
-		if r, ok := strings.CutPrefix(e.Name(), c.runNamespacePrefix()); ok {
+	for _, name := range names {
+		if r, ok := strings.CutPrefix(name, c.runNamespacePrefix()); ok {
 			add(r)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(NetnsDir, c.Namespace)); err != nil {
+	if !c.hasBridgeNS(ctx) {
 		return runs, nil // no lab, no bridges
 	}
-	links, err := ipLinks(ctx, c.Namespace)
+	links, err := ipLinks(ctx, c.shell(), c.bridgeNS())
 	if err != nil {
 		return runs, err
 	}
@@ -291,4 +293,27 @@ func (c Config) SegmentRuns(ctx context.Context) ([]string, error) {
 		}
 	}
 	return runs, nil
+}
+
+// nsArgs are ip(8)'s arguments args in namespace ns ("" for the shell's own).
+func nsArgs(ns string, args ...string) []string {
+	if ns == "" {
+		return args
+	}
+	return append([]string{"-n", ns}, args...)
+}
+
+// hasBridgeNS reports whether the namespace of the runs' bridges exists
+// (a remote host's own always does).
+func (c Config) hasBridgeNS(ctx context.Context) bool {
+	ns := c.bridgeNS()
+	return ns == "" || hasNamespace(ctx, c.shell(), ns)
+}
+
+// where says where the runs' bridges are, for progress lines.
+func (c Config) where() string {
+	if ns := c.bridgeNS(); ns != "" {
+		return "netns " + ns
+	}
+	return "the host's namespace"
 }

@@ -50,14 +50,14 @@ func ensurePackages(ctx context.Context, out io.Writer, pkgs []string) error {
 func ensureQemuUser(ctx context.Context, out io.Writer) error {
 	for _, group := range []string{"kvm", "libvirt-qemu"} {
 		if exec.CommandContext(ctx, "getent", "group", group).Run() != nil {
-			if err := run(ctx, "groupadd", "--system", group); err != nil {
+			if err := run(ctx, Local, "groupadd", "--system", group); err != nil {
 				return err
 			}
 			fmt.Fprintf(out, "lab: created group %s\n", group)
 		}
 	}
 	if exec.CommandContext(ctx, "getent", "passwd", "libvirt-qemu").Run() != nil {
-		if err := run(ctx, "useradd", "--system", "--gid", "libvirt-qemu", "--groups", "kvm", "--home-dir", "/var/lib/libvirt",
+		if err := run(ctx, Local, "useradd", "--system", "--gid", "libvirt-qemu", "--groups", "kvm", "--home-dir", "/var/lib/libvirt",
 			"--no-create-home", "--shell", "/usr/sbin/nologin", "libvirt-qemu"); err != nil {
 			return err
 		}
@@ -88,7 +88,7 @@ func ensureKVMDevice(ctx context.Context, out io.Writer) error {
 	if ok && strconv.Itoa(int(sys.Gid)) == fields[2] && st.Mode().Perm() == 0o660 {
 		return nil
 	}
-	if err := run(ctx, "chown", "root:kvm", "/dev/kvm"); err != nil {
+	if err := run(ctx, Local, "chown", "root:kvm", "/dev/kvm"); err != nil {
 		return err
 	}
 	if err := os.Chmod("/dev/kvm", 0o660); err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -38,6 +39,10 @@ type Image struct {
 	// Kernel, Initrd and Cmdline boot the kernel directly; with no Kernel the
 	// disk's own bootloader boots.
 	Kernel, Initrd, Cmdline string
+	// Format and Size are Disk's format and virtual size when Disk is on
+	// another machine (a remote host); "" and 0 read them from Disk.
+	Format string
+	Size   uint64
 }
 
 // BootInput is everything BootAll needs.
@@ -80,6 +85,9 @@ type BootInput struct {
 	// clock, random state or machine-id. Such a node restores from a
 	// snapshot of its own, made with that command line.
 	GateSkip map[string]string
+	// Host is the machine libvirtd runs on when it is not this one: the
+	// Image's files are there, its consoles are copied here.
+	Host *Host
 	// Boot is how nodes start (config.Settings.BootFor); "" boots cold.
 	// Under config.BootSnapshot a node is restored from a memory snapshot
 	// of its shape, made on first use; a node with KernelArgs boots cold.
@@ -140,6 +148,8 @@ type Cluster struct {
 	pool      libvirt.StoragePool
 	intervals config.Intervals
 	out       *reporter
+	// follow copies a remote host's consoles here (BootInput.Host).
+	follow followers
 }
 
 // Node returns the node with the given name, or nil.
@@ -198,7 +208,7 @@ func BootAll(ctx context.Context, in BootInput) (*Cluster, error) {
 		}
 	}
 	run := &Cluster{ID: in.RunID, DomainType: string(accel), Started: started, conn: in.Conn, pool: pool, intervals: in.Intervals, out: out,
-		Scale: NewDeadlineScale(accel, runtime.NumCPU(), vcpus, hostLoad(), calibrate())}
+		Scale: NewDeadlineScale(accel, in.hostCores(), vcpus, in.hostLoad(), calibrate())}
 	out.printf("vm: run %s: %d nodes, domain type %s, consoles in %s", run.ID, len(in.Topology.Nodes), accel, artifacts)
 	out.printf("vm: %s; a guest with no progress for %s is stuck", run.Scale, in.Intervals.Stall)
 
@@ -351,7 +361,14 @@ func (r *Cluster) define(in BootInput, n topology.Node, limits Limits, artifacts
 	if snap != nil {
 		base = snap.Disk
 	}
-	disk, err := createOverlay(r.conn, r.pool, diskVolume(r.ID, n.Name), base)
+	format, size := in.Image.Format, in.Image.Size
+	if snap != nil || size == 0 {
+		var err error
+		if format, size, err = DiskInfo(base); err != nil {
+			return node, dom, err
+		}
+	}
+	disk, err := createOverlay(r.conn, r.pool, diskVolume(r.ID, n.Name), base, format, size)
 	if err != nil {
 		return node, dom, err
 	}
@@ -367,6 +384,13 @@ func (r *Cluster) define(in BootInput, n topology.Node, limits Limits, artifacts
 		}
 	} else {
 		d = r.coldDomain(in, n, node, vcpus, mem, disk, drive)
+	}
+	if in.Host != nil {
+		// virtlogd writes the console on the host; a copy here is what the
+		// boot's judgement and the artifacts read.
+		remote := path.Join(in.Host.ConsoleDir, consoleVolume(r.ID, n.Name))
+		d.Devices.Serials[0].Log.File = remote
+		r.follow.follow(in.Host, n.Name, remote, node.ConsoleLog)
 	}
 	x, err := d.Marshal()
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	libvirt "github.com/digitalocean/go-libvirt"
+	"github.com/digitalocean/go-libvirt/socket"
 	"github.com/digitalocean/go-libvirt/socket/dialers"
 	"libvirt.org/go/libvirtxml"
 
@@ -18,7 +19,12 @@ import (
 
 // Connect opens qemu:///system over libvirtd's unix socket. The caller
 // closes it with Disconnect.
-func Connect(ctx context.Context, socket string) (*libvirt.Libvirt, error) {
+func Connect(ctx context.Context, sock string) (*libvirt.Libvirt, error) {
+	return connect(ctx, dialers.NewLocal(dialers.WithSocket(sock)), sock,
+		"start the lab with `e2e lab up` (or point E2E_LIBVIRT_SOCKET at a running libvirtd)")
+}
+
+func connect(ctx context.Context, dialer socket.Dialer, where, fix string) (*libvirt.Libvirt, error) {
 	type result struct {
 		l   *libvirt.Libvirt
 		err error
@@ -27,13 +33,13 @@ func Connect(ctx context.Context, socket string) (*libvirt.Libvirt, error) {
 	// go-libvirt takes no context; the dial and handshake run aside so that
 	// ctx (Ctrl-C) still ends the wait.
 	go func() {
-		l := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(socket)))
+		l := libvirt.NewWithDialer(dialer)
 		done <- result{l, l.ConnectToURI(libvirt.QEMUSystem)}
 	}()
 	select {
 	case r := <-done:
 		if r.err != nil {
-			return nil, fmt.Errorf("libvirtd is not reachable on %s: %w; start the lab with `e2e lab up` (or point E2E_LIBVIRT_SOCKET at a running libvirtd)", socket, r.err)
+			return nil, fmt.Errorf("libvirtd is not reachable on %s: %w; %s", where, r.err, fix)
 		}
 		return r.l, nil
 	case <-ctx.Done():
@@ -42,7 +48,7 @@ func Connect(ctx context.Context, socket string) (*libvirt.Libvirt, error) {
 				r.l.Disconnect()
 			}
 		}()
-		return nil, fmt.Errorf("connecting to libvirtd on %s: %w", socket, context.Cause(ctx))
+		return nil, fmt.Errorf("connecting to libvirtd on %s: %w", where, context.Cause(ctx))
 	}
 }
 
@@ -62,10 +68,13 @@ func Accel(conn Libvirt, forced config.Accel) (config.Accel, error) {
 	if err != nil {
 		return "", fmt.Errorf("libvirt capabilities: %w", err)
 	}
-	return accelFrom(capsXML, kvmUsable()), nil
+	return AccelFrom(capsXML, kvmUsable()), nil
 }
 
-func accelFrom(capsXML string, kvmDevice bool) config.Accel {
+// AccelFrom is the accelerator a host gives guests: kvm when its libvirt
+// capabilities (capsXML) offer the kvm domain type for x86_64 and its
+// kvmDevice is usable (a /dev/kvm and the vmx or svm CPU flag).
+func AccelFrom(capsXML string, kvmDevice bool) config.Accel {
 	var caps libvirtxml.Caps
 	if err := caps.Unmarshal(capsXML); err != nil || !kvmDevice {
 		return config.AccelTCG

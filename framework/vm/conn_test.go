@@ -27,7 +27,7 @@ func TestAccelFrom(t *testing.T) {
 		{"only i686 has kvm", capsTCGOnly, true, config.AccelTCG},
 		{"unreadable capabilities", "<nonsense", true, config.AccelTCG},
 	} {
-		if got := accelFrom(tc.caps, tc.device); got != tc.want {
+		if got := AccelFrom(tc.caps, tc.device); got != tc.want {
 			t.Errorf("%s: got %s, want %s", tc.name, got, tc.want)
 		}
 	}

@@ -263,7 +263,7 @@ func TestLabPreflightCreatesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		vol := diskVolume(in.RunID, "test2")
-		if _, err := createOverlay(conn, pool, vol, in.Image.Disk); err != nil {
+		if _, err := overlayOf(conn, pool, vol, in.Image.Disk); err != nil {
 			t.Fatal(err)
 		}
 		defer deleteVolume(conn, pool, vol)
@@ -290,7 +290,7 @@ func TestLabRemoveTakesOnlyTheHarnesss(t *testing.T) {
 	stopped := DomainName(in.RunID, "b")
 	foreign := DomainName(in.RunID, "foreign")
 	vol := diskVolume(in.RunID, "a")
-	disk, err := createOverlay(conn, pool, vol, in.Image.Disk)
+	disk, err := overlayOf(conn, pool, vol, in.Image.Disk)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -362,4 +362,13 @@ func TestLabDownRunTakesOnlyThatRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectNothingLeft(t, conn, b.RunID)
+}
+
+// overlayOf makes an overlay over a local base image.
+func overlayOf(conn Libvirt, pool libvirt.StoragePool, vol, base string) (string, error) {
+	format, size, err := DiskInfo(base)
+	if err != nil {
+		return "", err
+	}
+	return createOverlay(conn, pool, vol, base, format, size)
 }

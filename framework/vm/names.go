@@ -32,5 +32,5 @@ func saveVolume(run, node string) string { return DomainName(run, node) + ".save
 
 // volumes are every volume name a node of a run may have.
 func volumes(run, node string) []string {
-	return []string{diskVolume(run, node), driveVolume(run, node), saveVolume(run, node)}
+	return []string{diskVolume(run, node), driveVolume(run, node), saveVolume(run, node), consoleVolume(run, node)}
 }

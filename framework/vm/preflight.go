@@ -90,7 +90,10 @@ func checkInput(in BootInput, limits Limits) error {
 		fail("BootInput.PoolDir is empty: pass config.Paths.PoolDir()")
 	}
 	im := in.Image
-	if err := regularFile(im.Disk); err != nil {
+	if in.Host != nil {
+		// On the host, uploaded and verified by size and digest.
+		im = Image{Cmdline: im.Cmdline}
+	} else if err := regularFile(im.Disk); err != nil {
 		fail("base image: %v: build it with `e2e image build` (or pass an existing disk image)", err)
 	}
 	if im.Kernel != "" {
@@ -119,10 +122,14 @@ func checkInput(in BootInput, limits Limits) error {
 			fail("config drive given for %q, which is not a node of %s", name, in.Topology.Path)
 		}
 	}
-	if avail, err := memAvailableMiB(); err != nil {
+	avail, err := memAvailableMiB()
+	if in.Host != nil {
+		avail, err = in.Host.MemAvailableMiB, nil
+	}
+	if err != nil {
 		errs = append(errs, err)
 	} else if total > avail {
-		fail("the topology asks %d MiB of guest memory but the host has %d MiB available (/proc/meminfo MemAvailable): lower memory_mib in %s or cap every node with E2E_MAX_MEMORY_MIB",
+		fail("the topology asks %d MiB of guest memory but the host has %d MiB available (MemAvailable): lower memory_mib in %s or cap every node with E2E_MAX_MEMORY_MIB",
 			total, avail, in.Topology.Path)
 	}
 	return errors.Join(errs...)

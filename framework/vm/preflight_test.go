@@ -131,7 +131,7 @@ func TestDiskInfo(t *testing.T) {
 	dir := t.TempDir()
 	raw := filepath.Join(dir, "raw.img")
 	os.WriteFile(raw, make([]byte, 4096), 0o644)
-	if f, size, err := diskInfo(raw); err != nil || f != "raw" || size != 4096 {
+	if f, size, err := DiskInfo(raw); err != nil || f != "raw" || size != 4096 {
 		t.Errorf("raw: %s %d %v", f, size, err)
 	}
 	// A qcow2 header: magic, version 3, ..., size (bytes 24-31) 2 GiB.
@@ -140,10 +140,10 @@ func TestDiskInfo(t *testing.T) {
 	hdr[28] = 0x80 // big-endian 0x0000_0000_8000_0000 = 2 GiB
 	q := filepath.Join(dir, "disk.qcow2")
 	os.WriteFile(q, hdr, 0o644)
-	if f, size, err := diskInfo(q); err != nil || f != "qcow2" || size != 2<<30 {
+	if f, size, err := DiskInfo(q); err != nil || f != "qcow2" || size != 2<<30 {
 		t.Errorf("qcow2: %s %d %v", f, size, err)
 	}
-	if _, _, err := diskInfo(filepath.Join(dir, "missing")); err == nil {
+	if _, _, err := DiskInfo(filepath.Join(dir, "missing")); err == nil {
 		t.Error("missing file accepted")
 	}
 }

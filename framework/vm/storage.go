@@ -50,12 +50,9 @@ func EnsurePool(conn Libvirt, dir string) (libvirt.StoragePool, error) {
 	return pool, nil
 }
 
-// createOverlay creates a qcow2 volume backed by base, which it never writes.
-func createOverlay(conn Libvirt, pool libvirt.StoragePool, name, base string) (string, error) {
-	format, size, err := diskInfo(base)
-	if err != nil {
-		return "", err
-	}
+// createOverlay creates a qcow2 volume backed by base (of format and
+// virtual size), which it never writes.
+func createOverlay(conn Libvirt, pool libvirt.StoragePool, name, base, format string, size uint64) (string, error) {
 	def := libvirtxml.StorageVolume{
 		Name:     name,
 		Capacity: &libvirtxml.StorageVolumeSize{Unit: "bytes", Value: size},
@@ -121,9 +118,9 @@ func deleteVolume(conn Libvirt, pool libvirt.StoragePool, name string) (bool, er
 	return err == nil, nil
 }
 
-// diskInfo returns a base image's format and virtual size: a qcow2 header
+// DiskInfo returns a base image's format and virtual size: a qcow2 header
 // states it, a raw disk is its file size.
-func diskInfo(path string) (format string, size uint64, err error) {
+func DiskInfo(path string) (format string, size uint64, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", 0, fmt.Errorf("base image: %w", err)

@@ -25,6 +25,7 @@ func (r *Cluster) Teardown(ctx context.Context) error {
 	for _, n := range r.Nodes {
 		names = append(names, volumes(r.ID, n.Name)...)
 	}
+	r.follow.stopNodes(nil)
 	// Only the nodes this Run booted: Replace boots a part of a run.
 	removed, err := remove(ctx, r.conn, r.intervals.Teardown,
 		func(o Owner) bool { return o.Run == r.ID && r.Node(o.Node) != nil },
@@ -40,6 +41,7 @@ func (r *Cluster) Teardown(ctx context.Context) error {
 // console log stays.
 func (r *Cluster) DestroyNode(ctx context.Context, node string) error {
 	vols := volumes(r.ID, node)
+	r.follow.stopNodes([]string{node})
 	removed, err := remove(ctx, r.conn, r.intervals.Teardown,
 		func(o Owner) bool { return o.Run == r.ID && o.Node == node },
 		func(vol string) bool { return slices.Contains(vols, vol) })
@@ -111,6 +113,9 @@ func reconnect(ctx context.Context, conn Libvirt) error {
 			return true, "", nil
 		}
 		if err := conn.ConnectToURI(libvirt.QEMUSystem); err != nil {
+			if errors.Is(err, ErrHostGone) {
+				return false, "", err // no libvirtd comes back on a host out of reach
+			}
 			return false, err.Error(), nil
 		}
 		return true, "", nil
