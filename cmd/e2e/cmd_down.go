@@ -32,7 +32,7 @@ func init() {
 			if err != nil {
 				return err
 			}
-			defer host.Conn.Disconnect()
+			defer host.Close()
 			var removed []string
 			if *run != "" {
 				removed, err = host.RemoveRun(ctx, *run, iv.Teardown)

@@ -91,6 +91,12 @@ func runImageSnapshots(ctx context.Context, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
+	if local, err := harness.UsesThisMachine(env); err != nil || !local {
+		if err == nil {
+			fmt.Println("snapshots: none needed: the hosts (E2E_HOSTS) are remote, and nodes boot cold there")
+		}
+		return err
+	}
 	for _, s := range scenarios.All() {
 		if err := snapshotsFor(ctx, env, s); err != nil {
 			return fmt.Errorf("scenario %s: %w", s.Name, err)
@@ -106,7 +112,7 @@ func snapshotsFor(ctx context.Context, env config.Settings, s scenarios.Scenario
 		return err
 	}
 	up, err := harness.Open(ctx, harness.OpenInput{Settings: env, Guest: &harness.GuestInput{CacheDir: env.Paths.Cache},
-		Run: harness.UpInput{Topology: topo}})
+		Run: harness.UpInput{Topology: topo}, Host: &harness.ThisMachine})
 	if err != nil {
 		return err
 	}

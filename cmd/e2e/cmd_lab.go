@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/drivelab/drivelab/framework/harness"
 	"github.com/drivelab/drivelab/framework/lab"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/vm"
@@ -17,6 +18,10 @@ func init() {
 		name:    "lab up",
 		summary: "create the lab: netns, bridge, virtlogd and libvirtd inside it (idempotent)",
 		run: func(ctx context.Context, args []string) error {
+			env, err := settings()
+			if err != nil {
+				return err
+			}
 			fs := newFlags("lab up")
 			cfg := labFlags(fs)
 			if err := parseFlags(fs, args); err != nil {
@@ -24,6 +29,12 @@ func init() {
 			}
 			c, err := cfg()
 			if err != nil {
+				return err
+			}
+			if local, err := harness.UsesThisMachine(env); err != nil || !local {
+				if err == nil {
+					fmt.Println("lab: nothing to bring up here: the hosts (E2E_HOSTS) are remote, and each run makes its network there")
+				}
 				return err
 			}
 			return lab.Up(ctx, c)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/drivelab/drivelab/framework/harness"
-	"github.com/drivelab/drivelab/framework/lab"
 	"github.com/drivelab/drivelab/framework/runid"
 	"github.com/drivelab/drivelab/framework/topology"
 	"github.com/drivelab/drivelab/framework/vm"
@@ -41,7 +40,7 @@ func runStatus(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer host.Conn.Disconnect()
+	defer host.Close()
 	doms, err := vm.List(host.Conn)
 	if err != nil {
 		return err
@@ -73,17 +72,15 @@ func runStatus(ctx context.Context, args []string) error {
 	return nil
 }
 
-// connectHost reaches what the runs on this machine share.
+// connectHost reaches what the runs on the host (E2E_HOSTS, this machine
+// by default) share.
 func connectHost(ctx context.Context, socket string) (harness.Host, error) {
 	env, err := settings()
 	if err != nil {
 		return harness.Host{}, err
 	}
-	conn, err := vm.Connect(ctx, socket)
-	if err != nil {
-		return harness.Host{}, err
-	}
-	return harness.Host{Conn: conn, Lab: lab.Shared(env), Paths: env.Paths, Registry: harness.RegistryDir}, nil
+	env.LibvirtSocket = socket
+	return harness.OpenHost(ctx, env)
 }
 
 // ownership says whether a run is live, kept or orphaned.

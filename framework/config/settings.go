@@ -34,6 +34,14 @@ type Settings struct {
 	LibvirtSocket string
 	// LabMode is "netns" or "host" (E2E_LAB_MODE); lab.Config checks it.
 	LabMode string
+	// Hosts are the libvirt hosts runs go to (E2E_HOSTS): a comma-separated
+	// list of URIs, qemu:///system (this machine) or
+	// qemu+ssh://root@host/system; "" is this machine alone.
+	// framework/remote parses it.
+	Hosts string
+	// SSHConfig is the ssh_config read for the hosts' aliases, ports, users,
+	// keys and jumps (E2E_SSH_CONFIG); "" is ~/.ssh/config.
+	SSHConfig string
 	// Accel forces the accelerator (E2E_ACCEL); "": detect it.
 	Accel Accel
 	// Boot forces how nodes start (E2E_BOOT); "": BootFor's default.
@@ -107,6 +115,8 @@ func Load(getenv Getenv) (Settings, error) {
 		},
 		LibvirtSocket: cmp.Or(get("E2E_LIBVIRT_SOCKET"), DefaultLibvirtSocket),
 		LabMode:       cmp.Or(get("E2E_LAB_MODE"), "netns"),
+		Hosts:         get("E2E_HOSTS"),
+		SSHConfig:     get("E2E_SSH_CONFIG"),
 		Accel:         Accel(get("E2E_ACCEL")),
 		Boot:          Boot(get("E2E_BOOT")),
 		Quarantine:    cmp.Or(get("E2E_QUARANTINE"), DefaultQuarantine),
@@ -227,7 +237,7 @@ var otherVariables = []string{"E2E_LABELS", "E2E_ARGS", "E2E_TOPOLOGY", "E2E_IMA
 
 // Variables are the E2E_ settings Load reads.
 func Variables() []string {
-	names := []string{"E2E_CACHE_DIR", "E2E_STATE_DIR", "E2E_ARTIFACTS_DIR", "E2E_LIBVIRT_SOCKET", "E2E_LAB_MODE",
+	names := []string{"E2E_CACHE_DIR", "E2E_STATE_DIR", "E2E_ARTIFACTS_DIR", "E2E_LIBVIRT_SOCKET", "E2E_LAB_MODE", "E2E_HOSTS", "E2E_SSH_CONFIG",
 		"E2E_ACCEL", "E2E_BOOT", "E2E_MAX_VCPUS", "E2E_MAX_MEMORY_MIB", "E2E_RERUN", "E2E_QUARANTINE"}
 	t := reflect.TypeOf(Intervals{})
 	for i := range t.NumField() {

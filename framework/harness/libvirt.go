@@ -1,6 +1,7 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -38,6 +39,11 @@ type Libvirt struct {
 	// Registry is the host's run registry, where the reaper learns which
 	// runs are alive.
 	Registry string
+	// Remote is the remote host libvirtd runs on, and Pool the folder of
+	// its pool there; nil and "" are this machine and Paths.PoolDir.
+	Remote *vm.Host
+	Pool   string
+	remote *remoteHost
 }
 
 var _ platform.Platform = (*Libvirt)(nil)
@@ -60,6 +66,9 @@ func (p *Libvirt) Budget() (platform.Budget, error) {
 	accel, err := vm.Accel(p.Conn, p.Accel)
 	if err != nil {
 		return platform.Budget{}, err
+	}
+	if p.Remote != nil {
+		return remoteBudget(accel, p.Remote), nil
 	}
 	return HostBudget(accel)
 }
@@ -110,7 +119,8 @@ func (p *Libvirt) bootInput(in platform.BootInput) (bi vm.BootInput, err error) 
 		Intervals:    p.Intervals,
 		Limits:       p.Limits,
 		Accel:        p.Accel,
-		PoolDir:      p.Paths.PoolDir(),
+		PoolDir:      cmp.Or(p.Pool, p.Paths.PoolDir()),
+		Host:         p.Remote,
 		Dialer:       seg.Dialer(),
 		Bridges:      seg.Bridges,
 		Progress:     in.Progress,
@@ -225,4 +235,24 @@ func StateName(s libvirt.DomainState) string {
 		return "pmsuspended"
 	}
 	return strings.ToLower(name)
+}
+
+// HostName names the host the platform's machines run on: "local" for
+// this machine's libvirtd.
+func (p *Libvirt) HostName() string {
+	if p.Remote != nil {
+		return p.Remote.Name
+	}
+	return Local
+}
+
+// Close disconnects from libvirtd and the host.
+func (p *Libvirt) Close() {
+	if p.remote != nil {
+		p.remote.close()
+		return
+	}
+	if p.Conn != nil {
+		p.Conn.Disconnect()
+	}
 }

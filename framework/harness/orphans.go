@@ -27,6 +27,17 @@ type Host struct {
 	Lab      lab.Config
 	Paths    config.Paths
 	Registry string
+	// close ends what OpenHost connected.
+	close func()
+}
+
+// Close disconnects from the host.
+func (h Host) Close() {
+	if h.close != nil {
+		h.close()
+		return
+	}
+	h.Conn.Disconnect()
 }
 
 // RunOwnership is one run found on the host and who holds it.

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/drivelab/drivelab/framework/testenv"
+
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 )
@@ -326,9 +328,7 @@ echo "$3" >> ns.log; shift 3; exec "$@"`)
 
 	echo := func(network, address string) string {
 		ln, err := net.Listen(network, address)
-		if err != nil {
-			t.Skipf("no %s loopback: %v", network, err)
-		}
+		testenv.Need(t, err == nil, "no %s loopback: %v", network, err)
 		t.Cleanup(func() { ln.Close() })
 		go func() {
 			for {
