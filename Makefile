@@ -172,6 +172,13 @@ sim-hosts:
 sim-hosts-down:
 	@./hack/sim-hosts down
 
+## drill-hosts: the remote-host fault drills on sim host 1 (sshd stopped and libvirtd killed mid-boot, the
+## image upload cut halfway), each followed by a green run that reaps what it left (hack/drill-hosts).
+.PHONY: drill-hosts
+drill-hosts: build
+	./hack/sim-hosts up >/dev/null
+	./hack/drill-hosts
+
 ## down: remove everything any run left behind (domains, volumes, state).
 down: build
 	$(E2E) down

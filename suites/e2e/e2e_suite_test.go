@@ -3,13 +3,17 @@
 package e2e_test
 
 import (
+	"context"
 	"flag"
+	"fmt"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 
 	"github.com/drivelab/drivelab/framework/config"
+	"github.com/drivelab/drivelab/framework/harness"
 	"github.com/drivelab/drivelab/framework/quarantine"
 	"github.com/drivelab/drivelab/framework/shard"
 	"github.com/drivelab/drivelab/scenarios"
@@ -67,6 +71,19 @@ func TestE2E(t *testing.T) {
 	// A filter naming no label selects nothing, and Ginkgo passes an empty run.
 	if err := scenarios.CheckLabelFilter(GinkgoLabelFilter()); err != nil {
 		t.Fatalf("-ginkgo.label-filter: %v", err)
+	}
+	// Where the scenarios run, decided before anything boots.
+	if hosts, err = harness.Hosts(env); err != nil {
+		t.Fatalf("E2E_HOSTS: %v", err)
+	}
+	if len(hosts) > 1 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		plan, err = placeScenarios(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("E2E_HOSTS: %v", err)
+		}
+		fmt.Printf("hosts: the scenarios are spread over %d hosts:\n%s", len(hosts), plan)
 	}
 	RegisterFailHandler(Fail)
 	RunSpecs(t, "end to end")

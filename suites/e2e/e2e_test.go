@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,6 +63,22 @@ var _ = ReportAfterSuite("verdict", func(r Report) {
 	Expect(report.GitHubFromEnv(os.Getenv, os.Stdout).Publish(page)).To(Succeed())
 })
 
+// scenariosHere is how many scenarios this process runs.
+var scenariosHere int
+
+// With several hosts, every scenario comes up from the start, each on the
+// host the plan gave it; a suite interrupted before a container took its
+// scenario takes that one down here.
+var _ = BeforeSuite(func() {
+	if len(hosts) > 1 {
+		launchAll()
+	}
+})
+
+var _ = AfterSuite(func(ctx SpecContext) {
+	downLaunches(ctx)
+}, NodeTimeout(env.Intervals(config.AccelTCG).Teardown))
+
 // repoRoot is where scenario paths are relative to (go test runs in the package dir).
 const repoRoot = "../.."
 
@@ -77,6 +94,7 @@ var _ = Describe("scenario", func() {
 			mine++
 		}
 	}
+	scenariosHere = mine
 	for i, sc := range all {
 		if owners[i] != 0 && owners[i] != thisShard.Index {
 			otherShard(sc, owners[i])
@@ -106,9 +124,28 @@ var _ = Describe("scenario", func() {
 					outcomes = append(outcomes, harness.Skipped(sc.Name, sc.Checks, err.Error()))
 					Skip(err.Error())
 				}
+				var in harness.UpInput
+				if la := launches[sc.Name]; la != nil {
+					// Brought up from the suite's start, on its own host.
+					la.taken = true
+					select {
+					case <-la.done:
+					case <-ctx.Done():
+						Fail("scenario " + sc.Name + " did not come up in time")
+					}
+					started, run, artifacts = la.started, la.runID, la.artifacts
+					in, l, upErr = la.in, la.run, la.err
+					cleanUp(in, l)
+					Expect(upErr).NotTo(HaveOccurred())
+					verdict = verify.NewVerdict(l.Env.Topology.NodeNames())
+					pending = la.pending
+					DeferCleanup(la.cancel)
+					return
+				}
 				run = runid.New()
 				artifacts = artifactsDir(sc, mine, run)
-				l, upErr = up(ctx, sc, run, artifacts)
+				in, l, upErr = begin(ctx, sc, run, artifacts, GinkgoWriter)
+				cleanUp(in, l)
 				Expect(upErr).NotTo(HaveOccurred())
 				verdict = verify.NewVerdict(l.Env.Topology.NodeNames())
 				// The checks run together from here; each spec below reports one.
@@ -146,12 +183,13 @@ var _ = Describe("scenario", func() {
 				if l == nil {
 					if upErr != nil {
 						o := harness.FailedUp(sc.Name, sc.Checks, upErr, started)
-						o.Run, o.ArtifactsDir = run, artifacts
+						o.Run, o.ArtifactsDir, o.Host = run, artifacts, hostOf(sc).Name
 						outcomes = append(outcomes, o)
 					}
 					return
 				}
 				o := l.Outcome(sc.Name, sc.Checks, verdict, started)
+				o.Host = hostOf(sc).Name
 				Expect(l.Collect(ctx, o.FailedOnce())).To(Succeed())
 				Expect(l.Report(o)).To(Succeed())
 				outcomes = append(outcomes, o)
@@ -172,31 +210,42 @@ func artifactsDir(sc scenarios.Scenario, mine int, run runid.ID) string {
 	return run.ArtifactsDir(env.Paths.Artifacts)
 }
 
-// up brings scenario sc's lab up as run, with its artifacts in the folder
-// artifacts, and registers its teardown.
-func up(ctx SpecContext, sc scenarios.Scenario, run runid.ID, artifacts string) (*harness.Run, error) {
+// begin brings scenario sc up as run on its host, with its artifacts in
+// the folder artifacts and its progress to out. in is set once the host
+// is open, l once the run is up.
+func begin(ctx context.Context, sc scenarios.Scenario, run runid.ID, artifacts string, out io.Writer) (in harness.UpInput, l *harness.Run, err error) {
 	topoPath := scenarioPath(opts.topology, sc.Topology)
 	topo, err := topology.Load(topoPath)
 	if err != nil {
-		return nil, err
+		return in, nil, err
 	}
-	in, err := harness.Open(ctx, harness.OpenInput{
+	host := hostOf(sc)
+	in, err = harness.Open(ctx, harness.OpenInput{
 		Settings: env,
+		Host:     &host,
 		Run: harness.UpInput{
 			RunID: run, Topology: topo, ArtifactsDir: artifacts,
 			TemplatesDir: opts.templates, Flavor: sc.Flavor(opts.flavor), Overlay: scenarioPath(opts.overlay, sc.Overlay),
-			Progress: GinkgoWriter, Diagnostics: sc.Diagnostics, LintRules: sc.Lint,
+			Progress: out, Diagnostics: sc.Diagnostics, LintRules: sc.Lint,
 			Golden: goldenListing(topoPath),
 		},
 		Guest: &harness.GuestInput{CacheDir: env.Paths.Cache, UserImage: opts.image, PackageDir: opts.packages},
 	})
 	if err != nil {
-		return nil, err
+		return harness.UpInput{}, nil, err
 	}
-	DeferCleanup(in.Close)
-	l, err := harness.Up(ctx, in)
-	if err != nil {
-		return nil, err
+	l, err = harness.Up(ctx, in)
+	return in, l, err
+}
+
+// cleanUp registers the teardown of what begin made: the run (or, with
+// -e2e.keep, its claim marked kept), then the connection to its host.
+func cleanUp(in harness.UpInput, l *harness.Run) {
+	if in.Platform != nil {
+		DeferCleanup(in.Close)
+	}
+	if l == nil {
+		return
 	}
 	DeferCleanup(func(ctx SpecContext) {
 		if opts.keep {
@@ -206,7 +255,6 @@ func up(ctx SpecContext, sc scenarios.Scenario, run runid.ID, artifacts string) 
 		}
 		Expect(l.Down(ctx)).To(Succeed())
 	}, NodeTimeout(in.Intervals.Teardown))
-	return l, nil
 }
 
 // scenarioPath resolves a repository-relative path, preferring an explicit one.
