@@ -207,5 +207,12 @@ bench-e2e:
 bench-twotier:
 	BENCH_NEW_LABELS=twotier ./hack/bench-e2e $(PAIRS) .
 
+## bench-remote: time to verdict of make e2e on sim host 1 (make sim-hosts) against this machine's lab,
+## side by side, PAIRS pairs (BENCH_BASE_ENV=E2E_BOOT=cold: against a local cold boot).
+.PHONY: bench-remote
+bench-remote: build
+	./hack/sim-hosts up >/dev/null
+	BENCH_NEW_ENV="E2E_HOSTS=$$(./hack/sim-hosts env | sed 's/^E2E_HOSTS=//; s/,.*//')" ./hack/bench-e2e $(PAIRS) .
+
 clean:
 	rm -rf bin out

@@ -70,7 +70,7 @@ func (l *hostLink) client(ctx context.Context) (*remote.Client, error) {
 	}
 	c, err := remote.Dial(ctx, l.host, hostDial)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", vm.ErrHostGone, l.host.Name, err)
+		return nil, fmt.Errorf("%w: %w", vm.ErrHostGone, err) // err names the host
 	}
 	l.c = c
 	return c, nil
@@ -243,9 +243,10 @@ func OpenHost(ctx context.Context, s config.Settings) (Host, error) {
 type HostProbe struct {
 	Name  string
 	Accel config.Accel
-	// Cores are its CPUs; FreeMemoryMiB its memory budget less what the
-	// runs holding it (its registry's claims) take.
-	Cores, FreeMemoryMiB int
+	// Cores are its CPUs, BootingVCPUs how many vCPUs its admission boots
+	// at once; FreeMemoryMiB its memory budget less what the runs holding
+	// it (its registry's claims) take.
+	Cores, BootingVCPUs, FreeMemoryMiB int
 }
 
 // Footprint is what topo's nodes take on the host, after the caps.
@@ -284,7 +285,7 @@ func ProbeHost(ctx context.Context, s config.Settings, h remote.Host) (HostProbe
 	if err != nil {
 		return pr, err
 	}
-	pr.FreeMemoryMiB = budget.MemoryMiB
+	pr.FreeMemoryMiB, pr.BootingVCPUs = budget.MemoryMiB, budget.BootingVCPUs
 	for _, c := range claims {
 		if c.holds() {
 			pr.FreeMemoryMiB -= c.MemoryMiB

@@ -171,8 +171,8 @@ func why(j Job, h Host, vcpus, free, hosts int) string {
 	if hosts > 1 {
 		s = "lowest " + s
 	}
-	if j.VCPUs > h.Cores {
-		s += fmt.Sprintf("; its %d vCPUs exceed the host's %d cores: admission boots them in turn", j.VCPUs, h.Cores)
+	if booting := cmp.Or(h.BootingVCPUs, h.Cores); j.VCPUs > booting {
+		s += fmt.Sprintf("; its %d vCPUs exceed the %d the host boots at once: admission boots them in turn", j.VCPUs, booting)
 	}
 	return s
 }

@@ -169,7 +169,7 @@ func TestPlanAnswersAndPrints(t *testing.T) {
 		t.Errorf("Jobs(10.251.1.3) = %s", got)
 	}
 	want := "" +
-		"loadbalancer 6 vCPUs 5120 MiB -> 10.251.1.2 (4 cores, 16384 MiB free) lowest load with it 6 vCPUs on 4 cores, 11264 MiB left; its 6 vCPUs exceed the host's 4 cores: admission boots them in turn\n" +
+		"loadbalancer 6 vCPUs 5120 MiB -> 10.251.1.2 (4 cores, 16384 MiB free) lowest load with it 6 vCPUs on 4 cores, 11264 MiB left; its 6 vCPUs exceed the 4 the host boots at once: admission boots them in turn\n" +
 		"cloudconfig  2 vCPUs 2048 MiB -> 10.251.1.3 (2 cores, 8192 MiB free)  lowest load with it 2 vCPUs on 2 cores, 6144 MiB left\n" +
 		"tiny         1 vCPUs 512 MiB  -> 10.251.1.3 (2 cores, 8192 MiB free)  lowest load with it 3 vCPUs on 2 cores, 5632 MiB left\n"
 	if p.String() != want {

@@ -148,7 +148,9 @@ type Cluster struct {
 	pool      libvirt.StoragePool
 	intervals config.Intervals
 	out       *reporter
-	// follow copies a remote host's consoles here (BootInput.Host).
+	// remote names the remote host the run is on ("": this machine);
+	// follow copies its consoles here (BootInput.Host).
+	remote string
 	follow followers
 }
 
@@ -209,6 +211,9 @@ func BootAll(ctx context.Context, in BootInput) (*Cluster, error) {
 	}
 	run := &Cluster{ID: in.RunID, DomainType: string(accel), Started: started, conn: in.Conn, pool: pool, intervals: in.Intervals, out: out,
 		Scale: NewDeadlineScale(accel, in.hostCores(), vcpus, in.hostLoad(), calibrate())}
+	if in.Host != nil {
+		run.remote = in.Host.Name
+	}
 	out.printf("vm: run %s: %d nodes, domain type %s, consoles in %s", run.ID, len(in.Topology.Nodes), accel, artifacts)
 	out.printf("vm: %s; a guest with no progress for %s is stuck", run.Scale, in.Intervals.Stall)
 
@@ -649,6 +654,9 @@ func (r *Cluster) sample(dom libvirt.Domain, now time.Time, console int64) (Samp
 // disconnected, so IsConnected alone can still say true then.
 func (r *Cluster) callError(call string, err error) error {
 	if errors.Is(err, libvirt.ErrInterrupted) || !r.conn.IsConnected() {
+		if r.remote != "" {
+			return fmt.Errorf("lost the connection to libvirtd on host %s (its libvirtd or its SSH connection went away): %w", r.remote, err)
+		}
 		return fmt.Errorf("lost the connection to libvirtd (it stopped or restarted): %w", err)
 	}
 	return fmt.Errorf("%s: %w", call, err)

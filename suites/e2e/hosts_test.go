@@ -81,7 +81,7 @@ func placeScenarios(ctx context.Context) (placement.Plan, error) {
 				return
 			}
 			accel[h.Name] = p
-			caps = append(caps, placement.Host{Name: h.Name, Cores: p.Cores, MemoryMiB: p.FreeMemoryMiB})
+			caps = append(caps, placement.Host{Name: h.Name, Cores: p.Cores, MemoryMiB: p.FreeMemoryMiB, BootingVCPUs: p.BootingVCPUs})
 		})
 	}
 	wg.Wait()
