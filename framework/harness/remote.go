@@ -1,8 +1,6 @@
 package harness
 
 import (
-	libvirt "github.com/digitalocean/go-libvirt"
-
 	"bufio"
 	"context"
 	"fmt"
@@ -16,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	libvirt "github.com/digitalocean/go-libvirt"
 
 	"github.com/drivelab/drivelab/framework/config"
 	"github.com/drivelab/drivelab/framework/lab"
@@ -45,8 +45,8 @@ var hostTools = []string{"ip", "bash", "sha256sum", "stat", "tail", "cat", "mv"}
 var hostDial = remote.DialInput{Timeout: 15 * time.Second, Keepalive: 5 * time.Second, KeepaliveMisses: 3}
 
 // hostLink is the SSH connection to a remote host, dialled again when it
-// dropped: the lab's commands, the libvirt connection, the consoles and
-// the way to the guests all go through it. A host that cannot be dialled
+// dropped: the lab's commands, the libvirt connection and the way to the
+// guests go through it (the uploads and each console have one of their own). A host that cannot be dialled
 // at all is vm.ErrHostGone, so that nothing waits for it to come back.
 type hostLink struct {
 	host remote.Host
@@ -138,16 +138,15 @@ func (l *hostLink) Close() {
 // remoteHost is a remote host reached: its link, libvirt connection,
 // accelerator and what it has.
 type remoteHost struct {
-	link, consoles *hostLink
-	conn           *libvirt.Libvirt
-	accel          config.Accel
-	info           *vm.Host
+	link  *hostLink
+	conn  *libvirt.Libvirt
+	accel config.Accel
+	info  *vm.Host
 }
 
 func (r *remoteHost) close() {
 	r.conn.Disconnect()
 	r.link.Close()
-	r.consoles.Close()
 }
 
 // dialHost reaches host h over SSH, checks it has the tools runs need,
@@ -183,10 +182,13 @@ func dialHost(ctx context.Context, s config.Settings, h remote.Host) (_ *remoteH
 	if r.info, err = hostInfo(ctx, conn, link); err != nil {
 		return nil, fmt.Errorf("host %s: %w", h.Name, err)
 	}
-	// The consoles stream on a connection of their own: each holds a session
-	// for the run's length, and sshd allows ten per connection.
-	r.consoles = &hostLink{host: h}
-	r.info.Name, r.info.ConsoleDir, r.info.Follow = h.Name, hostPool, r.consoles.follow
+	r.info.Name, r.info.ConsoleDir, r.info.Follow = h.Name, hostPool, func(ctx context.Context, p, local string) error {
+		// Each console on a connection of its own: a copy holds its session
+		// for the run's length, and sshd allows ten sessions per connection.
+		l := &hostLink{host: h}
+		defer l.Close()
+		return l.follow(ctx, p, local)
+	}
 	return r, nil
 }
 

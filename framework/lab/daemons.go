@@ -245,23 +245,25 @@ func othersInNamespace(ns string) ([]process, error) {
 }
 
 // processes lists running processes named name ("" for all). A daemon
-// looked up by name counts only in this process's mount namespace: one in
-// another (a simulated host's libvirtd, hack/sim-hosts) has a /run/libvirt
-// of its own and is no concern of this lab's. (QEMU runs in a mount
-// namespace of its own: the unnamed listing keeps every process.)
+// looked up by name counts only if it sees this machine's /run/libvirt: one
+// with a /run/libvirt of its own (a simulated host's, hack/sim-hosts, in
+// a mount namespace of its own) is no concern of this lab's. (The lab's
+// daemons, started by `ip netns exec`, have a mount namespace of their own
+// too, but the same /run/libvirt.)
 func processes(name string) ([]process, error) {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, err
 	}
-	ownMnt, _ := os.Readlink("/proc/self/ns/mnt")
+	var own unix.Stat_t
+	ownErr := unix.Stat(libvirtRunDir, &own)
 	var out []process
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || pid == os.Getpid() {
 			continue
 		}
-		if mnt, err := os.Readlink(filepath.Join("/proc", e.Name(), "ns", "mnt")); name != "" && (err != nil || mnt != ownMnt) {
+		if name != "" && ownErr == nil && !sameFile(filepath.Join("/proc", e.Name(), "root", libvirtRunDir), own) {
 			continue
 		}
 		comm, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
@@ -335,4 +337,13 @@ func RestartLibvirtd(ctx context.Context, c Config) error {
 		return err
 	}
 	return waitLibvirt(ctx, c)
+}
+
+// libvirtRunDir holds libvirtd's and virtlogd's sockets.
+const libvirtRunDir = "/run/libvirt"
+
+// sameFile reports whether path is the file st describes.
+func sameFile(path string, st unix.Stat_t) bool {
+	var other unix.Stat_t
+	return unix.Stat(path, &other) == nil && other.Dev == st.Dev && other.Ino == st.Ino
 }
