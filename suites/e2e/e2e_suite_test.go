@@ -20,9 +20,9 @@ import (
 )
 
 var opts = struct {
-	flavor, topology, templates, overlay, artifacts, image, packages, junit, shard string
-	keep                                                                           bool
-	rerun                                                                          int
+	flavor, topology, templates, overlay, artifacts, image, packages, junit, shard, hosts string
+	keep                                                                                  bool
+	rerun                                                                                 int
 }{}
 
 // quarantined is the quarantine list (E2E_QUARANTINE), read and held to
@@ -46,6 +46,7 @@ func init() {
 	flag.BoolVar(&opts.keep, "e2e.keep", false, "leave the lab running after the suite")
 	flag.StringVar(&opts.junit, "e2e.junit", "", "write a JUnit report here, with the run's accelerator, host cores, guest vCPUs and deadline scale as properties; with -e2e.shard i/n (n>1) as PATH-shard-i-of-n")
 	flag.StringVar(&opts.shard, "e2e.shard", "1/1", "run shard i of n (1-based): the scenarios the label filter selects are dealt round robin; every shard must get the same label filter")
+	flag.StringVar(&opts.hosts, "e2e.hosts", "", "libvirt hosts to spread the scenarios over, comma-separated URIs such as qemu+ssh://root@host/system (default: E2E_HOSTS, else this machine)")
 	flag.IntVar(&opts.rerun, "e2e.rerun", -1, "run a failed check again on the nodes it failed on, up to N times, after the first pass over all checks; one that passes so is reported flaky (default: E2E_RERUN)")
 }
 
@@ -73,6 +74,9 @@ func TestE2E(t *testing.T) {
 		t.Fatalf("-ginkgo.label-filter: %v", err)
 	}
 	// Where the scenarios run, decided before anything boots.
+	if opts.hosts != "" {
+		env.Hosts = opts.hosts
+	}
 	if hosts, err = harness.Hosts(env); err != nil {
 		t.Fatalf("E2E_HOSTS: %v", err)
 	}
