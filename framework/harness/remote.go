@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -318,8 +319,14 @@ func hostInfo(ctx context.Context, conn *libvirt.Libvirt, sh lab.Shell) (*vm.Hos
 	if err != nil {
 		return nil, err
 	}
-	h := &vm.Host{Cores: int(cpus)}
-	sc := bufio.NewScanner(strings.NewReader(string(out)))
+	return parseHostInfo(int(cpus), out)
+}
+
+// parseHostInfo reads a host's memory and load from its /proc/meminfo
+// and /proc/loadavg, one after the other in out.
+func parseHostInfo(cores int, out []byte) (*vm.Host, error) {
+	h := &vm.Host{Cores: cores}
+	sc := bufio.NewScanner(bytes.NewReader(out))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		switch {
@@ -329,12 +336,12 @@ func hostInfo(ctx context.Context, conn *libvirt.Libvirt, sh lab.Shell) (*vm.Hos
 		case len(f) >= 2 && f[0] == "MemTotal:":
 			kib, _ := strconv.Atoi(f[1])
 			h.MemTotalMiB = kib / 1024
-		case len(f) == 5 && strings.Contains(f[3], "/"): // loadavg
+		case len(f) == 5 && strings.Contains(f[3], "/"): // loadavg: 0.52 0.58 0.59 1/389 12345
 			h.Load, _ = strconv.ParseFloat(f[0], 64)
 		}
 	}
-	if h.Cores == 0 || h.MemTotalMiB == 0 {
-		return nil, fmt.Errorf("could not read its cores and memory (%d cores, /proc/meminfo %q)", h.Cores, out)
+	if h.Cores <= 0 || h.MemTotalMiB == 0 || h.MemAvailableMiB == 0 {
+		return nil, fmt.Errorf("could not read its cores and memory (%d cores, /proc/meminfo and /proc/loadavg %q)", h.Cores, out)
 	}
 	return h, nil
 }

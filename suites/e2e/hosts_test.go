@@ -135,7 +135,10 @@ func launchAll() {
 			defer close(l.done)
 			out := prefixed(GinkgoWriter, "["+sc.Name+"@"+hostOf(sc).Name+"] ")
 			l.in, l.run, l.err = begin(ctx, sc, l.runID, l.artifacts, out)
-			if l.err == nil {
+			if l.err != nil {
+				// Said now: its container may come after other hosts' scenarios.
+				fmt.Fprintf(out, "FAILED to come up after %s: %v\n", time.Since(l.started).Round(time.Second/10), l.err)
+			} else {
 				policy := harness.CheckPolicy{Reruns: env.Rerun, Quarantine: quarantined.For(sc.Name)}
 				l.pending, l.cancel = l.run.StartChecksWith(context.Background(), sc.Checks, policy)
 			}
