@@ -65,10 +65,10 @@ func selected() []scenarios.Scenario {
 // selected scenarios over them (framework/placement).
 func placeScenarios(ctx context.Context) (placement.Plan, error) {
 	var (
-		mu    sync.Mutex
-		caps  []placement.Host
-		errs  []string
-		accel = map[string]harness.HostProbe{}
+		mu     sync.Mutex
+		caps   []placement.Host
+		errs   []string
+		probes = map[string]harness.HostProbe{}
 	)
 	var wg sync.WaitGroup
 	for _, h := range hosts {
@@ -80,7 +80,7 @@ func placeScenarios(ctx context.Context) (placement.Plan, error) {
 				errs = append(errs, err.Error())
 				return
 			}
-			accel[h.Name] = p
+			probes[h.Name] = p
 			caps = append(caps, placement.Host{Name: h.Name, Cores: p.Cores, MemoryMiB: p.FreeMemoryMiB, BootingVCPUs: p.BootingVCPUs})
 		})
 	}
@@ -95,7 +95,7 @@ func placeScenarios(ctx context.Context) (placement.Plan, error) {
 			return placement.Plan{}, err
 		}
 		// The caps of the first host's accelerator: TCG caps vCPUs.
-		vcpus, mem := accel[hosts[0].Name].Footprint(topo, env.Limits)
+		vcpus, mem := probes[hosts[0].Name].Footprint(topo, env.Limits)
 		jobs = append(jobs, placement.Job{Name: sc.Name, VCPUs: vcpus, MemoryMiB: mem})
 	}
 	return placement.Place(jobs, caps)
