@@ -237,15 +237,6 @@ func StateName(s libvirt.DomainState) string {
 	return strings.ToLower(name)
 }
 
-// HostName names the host the platform's machines run on: "local" for
-// this machine's libvirtd.
-func (p *Libvirt) HostName() string {
-	if p.Remote != nil {
-		return p.Remote.Name
-	}
-	return Local
-}
-
 // Close disconnects from libvirtd and the host.
 func (p *Libvirt) Close() {
 	if p.remote != nil {

@@ -27,13 +27,13 @@ import (
 	"github.com/drivelab/drivelab/framework/vm"
 )
 
-// A remote host holds, under HostRoot, what runs put there: the pool (each
+// A remote host holds, under hostRoot, what runs put there: the pool (each
 // run's disks, drives and consoles, removed with the run) and the images
 // (kept, once per recipe, for every later run).
 const (
-	HostRoot   = "/var/lib/drivelab"
-	hostPool   = HostRoot + "/pool"
-	hostImages = HostRoot + "/images"
+	hostRoot   = "/var/lib/drivelab"
+	hostPool   = hostRoot + "/pool"
+	hostImages = hostRoot + "/images"
 )
 
 // hostTools are what a remote host needs beside libvirtd and QEMU: the
